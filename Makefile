@@ -1,0 +1,48 @@
+# The two commands of the contract: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HOST PORT
+
+.PHONY: run test setup lint typecheck migrations-check pytest browser bench serve clean
+
+run: setup
+	$(BIN)/rulecenter migrate --noinput
+	$(BIN)/rulecenter loaddemo
+	$(BIN)/rulecenter collectstatic --noinput -v0
+	$(BIN)/rulecenter serve
+
+test: setup browser lint typecheck migrations-check pytest
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || "$${PYTHON:-$$(bin/find-python)}" -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# Browser tests drive Debian's Chromium; install it when it is missing (never a downloaded browser).
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy rulecenter config tests
+
+migrations-check: setup
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/rulecenter makemigrations --check --dry-run
+
+pytest: setup
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

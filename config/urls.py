@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from config.api import api
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="announcements:list", permanent=False), name="home"),
+    path("news/", include("rulecenter.announcements.urls")),
+    path("feeds/", include("rulecenter.announcements.feed_urls")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "rulecenter.common.views.page_not_found"
+handler500 = "rulecenter.common.views.server_error"

@@ -1,0 +1,1 @@
+"""rulecenter: a marketplace's rules & announcements center."""

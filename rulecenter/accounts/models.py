@@ -1,0 +1,58 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    """Staff roles, each a Django group with its permissions (created by a data migration)."""
+
+    EDITOR = "editor", _("编辑")
+    REVIEWER = "reviewer", _("审核")
+    PUBLISHER = "publisher", _("发布")
+
+
+class Member(models.Model):
+    """A merchant account on the platform (会员 / 商家)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="member"
+    )
+    shop_name = models.CharField(_("店铺名称"), max_length=100, blank=True)
+    joined_on = models.DateField(_("入驻日期"))
+    verified = models.BooleanField(_("已认证"), default=False)
+
+    class Meta:
+        verbose_name = _("会员")
+        verbose_name_plural = _("会员")
+
+    def __str__(self) -> str:
+        return self.shop_name or self.user.get_username()
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API. Only its SHA-256 is stored; the token itself is shown once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(_("名称"), max_length=100, blank=True)
+    prefix = models.CharField(_("前缀"), max_length=12, help_text=_("令牌的前几位，便于辨认。"))
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API 令牌")
+        verbose_name_plural = _("API 令牌")
+        constraints = [
+            models.CheckConstraint(condition=~Q(key_hash=""), name="apitoken_hash_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,152 @@
+"""Writes to announcements. Every function is one transaction and keeps the listing counters exact."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from rulecenter.common.text import excerpt, html_to_text, markdown_to_html
+
+from .models import Announcement, Category, ListingCounter
+
+ANNOUNCEMENT_DELETE_PUBLISHED = "已发布的公告不能删除，请先撤回发布。"
+ANNOUNCEMENT_BODY_EMPTY = "正文不能为空。"
+
+
+@dataclass(frozen=True, slots=True)
+class _ListingState:
+    published: bool
+    category_id: int | None
+
+
+def _state(announcement: Announcement | None) -> _ListingState | None:
+    if announcement is None or announcement.pk is None:
+        return None
+    return _ListingState(announcement.status == Announcement.Status.PUBLISHED, announcement.category_id)
+
+
+def _next_version() -> Greatest:
+    # Microseconds since the epoch, never below the last version + 1: a version is never reused, even
+    # after the database is recreated while a shared cache (Redis) still holds pages keyed by old ones.
+    return Greatest(F("version") + 1, Value(int(timezone.now().timestamp() * 1_000_000)))
+
+
+def _counters_apply(before: _ListingState | None, after: _ListingState | None) -> None:
+    """Move the published counts from `before` to `after` and bump the version of every scope touched."""
+    deltas: dict[str, int] = {}
+    for state, sign in ((before, -1), (after, +1)):
+        if state is None or not state.published:
+            continue
+        for scope in (ListingCounter.ALL, ListingCounter.scope_for(state.category_id)):
+            deltas[scope] = deltas.get(scope, 0) + sign
+    if not deltas:
+        return
+    ListingCounter.objects.bulk_create(
+        [ListingCounter(scope=scope) for scope in deltas], ignore_conflicts=True
+    )
+    for scope, delta in sorted(deltas.items()):
+        ListingCounter.objects.filter(scope=scope).update(
+            published_count=F("published_count") + delta, version=_next_version()
+        )
+
+
+def announcement_render(announcement: Announcement) -> None:
+    """Fill the stored HTML and excerpt from the Markdown body and summary."""
+    announcement.body_html = markdown_to_html(announcement.body)
+    source = announcement.summary.strip() or html_to_text(announcement.body_html)
+    announcement.excerpt = excerpt(source, settings.RULECENTER_EXCERPT_WIDTH)
+
+
+def _save(announcement: Announcement, before: _ListingState | None) -> Announcement:
+    if not announcement.body.strip():
+        raise ValidationError({"body": _(ANNOUNCEMENT_BODY_EMPTY)})
+    if announcement.status == Announcement.Status.PUBLISHED and announcement.published_at is None:
+        announcement.published_at = timezone.now()
+    announcement_render(announcement)
+    announcement.full_clean()
+    announcement.save()
+    _counters_apply(before, _state(announcement))
+    return announcement
+
+
+@transaction.atomic
+def announcement_create(
+    *,
+    title: str,
+    body: str,
+    category: Category,
+    kind: str = Announcement.Kind.NEWS,
+    summary: str = "",
+    source_url: str = "",
+    status: str = Announcement.Status.DRAFT,
+    published_at: datetime | None = None,
+) -> Announcement:
+    announcement = Announcement(
+        title=title.strip(),
+        body=body,
+        summary=summary.strip(),
+        kind=kind,
+        category=category,
+        source_url=source_url,
+        status=status,
+        published_at=published_at,
+    )
+    return _save(announcement, before=None)
+
+
+@transaction.atomic
+def announcement_save(*, announcement: Announcement) -> Announcement:
+    """Save an announcement edited in place (the admin's form), keeping counters and rendering right."""
+    before = None
+    if announcement.pk is not None:
+        stored = Announcement.objects.select_for_update().filter(pk=announcement.pk).first()
+        before = _state(stored)
+    return _save(announcement, before=before)
+
+
+@transaction.atomic
+def announcement_publish(*, announcement: Announcement, at: datetime | None = None) -> Announcement:
+    before = _state(Announcement.objects.select_for_update().get(pk=announcement.pk))
+    announcement.status = Announcement.Status.PUBLISHED
+    announcement.published_at = at or announcement.published_at or timezone.now()
+    return _save(announcement, before=before)
+
+
+@transaction.atomic
+def announcement_unpublish(*, announcement: Announcement) -> Announcement:
+    before = _state(Announcement.objects.select_for_update().get(pk=announcement.pk))
+    announcement.status = Announcement.Status.DRAFT
+    return _save(announcement, before=before)
+
+
+@transaction.atomic
+def announcement_delete(*, announcement: Announcement) -> None:
+    stored = Announcement.objects.select_for_update().get(pk=announcement.pk)
+    if stored.status == Announcement.Status.PUBLISHED:
+        raise ValidationError(_(ANNOUNCEMENT_DELETE_PUBLISHED))
+    stored.delete()
+
+
+@transaction.atomic
+def listing_counters_rebuild() -> dict[str, int]:
+    """Recount every listing scope from the table (after bulk loads or imports); returns the counts."""
+    published = Announcement.objects.filter(status=Announcement.Status.PUBLISHED)
+    counts = {ListingCounter.ALL: published.count()}
+    for category_id in Category.objects.values_list("id", flat=True):
+        counts[ListingCounter.scope_for(category_id)] = published.filter(category_id=category_id).count()
+    for scope, count in counts.items():
+        updated = ListingCounter.objects.filter(scope=scope).update(
+            published_count=count, version=_next_version()
+        )
+        if not updated:
+            ListingCounter.objects.create(
+                scope=scope, published_count=count, version=int(timezone.now().timestamp() * 1_000_000)
+            )
+    ListingCounter.objects.exclude(scope__in=counts).delete()
+    return counts

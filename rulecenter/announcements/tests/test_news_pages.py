@@ -1,0 +1,157 @@
+import re
+
+import pytest
+from django.test import Client, override_settings
+
+from rulecenter.announcements import selectors
+from rulecenter.announcements.demo import load_demo, seed_items
+from rulecenter.announcements.models import Announcement
+from rulecenter.common.pagination import pager_for
+
+from .factories import category_create, published_announcement, published_series
+
+pytestmark = pytest.mark.django_db
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+def titles(html: str) -> list[str]:
+    return re.findall(r'class="news-title" href="/news/\d+/">([^<]+)</a>', html)
+
+
+def test_news_lists_the_seed_items_in_order_with_their_excerpts(client: Client) -> None:
+    """The demo listing reads like the seed page: its 12 titles in order, each with its excerpt."""
+    load_demo()
+    html = client.get("/news/").content.decode()
+    seed = seed_items()
+    assert titles(html) == [item.title for item in seed]
+    page_text = text_of(html).replace("&amp;", "&")
+    for item in seed:
+        assert item.excerpt in page_text
+    assert "新闻动态" in html
+    assert "了解更多行业资讯" in html
+    assert "共12条 当前1/1页 首页 前一页 1 后一页 尾页" in text_of(html)
+
+
+@override_settings(RULECENTER_NEWS_PAGE_SIZE=5)
+def test_page_two_of_three_with_five_per_page(client: Client) -> None:
+    """With five per page the seed's 12 items make three pages, and page 2 shows items 6–10."""
+    load_demo()
+    html = client.get("/news/?page=2").content.decode()
+    assert "共12条 当前2/3页" in text_of(html)
+    assert titles(html) == [item.title for item in seed_items()[5:10]]
+    assert 'href="?page=1" rel="prev">前一页</a>' in html
+    assert 'href="?page=3" rel="next">后一页</a>' in html
+
+
+def test_first_and_previous_are_disabled_on_the_first_page(client: Client) -> None:
+    published_series(3)
+    html = client.get("/news/").content.decode()
+    assert '<span class="disabled" aria-disabled="true">首页</span>' in html
+    assert '<span class="disabled" aria-disabled="true">前一页</span>' in html
+    assert '<span class="disabled" aria-disabled="true">尾页</span>' in html
+    assert '<span class="current" aria-current="page">1</span>' in html
+
+
+def test_newest_first(client: Client) -> None:
+    published_series(3, title="条目")
+    assert titles(client.get("/news/").content.decode()) == ["条目3", "条目2", "条目1"]
+
+
+def test_drafts_are_not_listed(client: Client) -> None:
+    published_series(2)
+    published_announcement(title="草稿公告", status=Announcement.Status.DRAFT, published_at=None)
+    html = client.get("/news/").content.decode()
+    assert "草稿公告" not in html
+    assert "共2条" in text_of(html)
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "3", "1.5", "１", "9" * 40, ""])
+def test_bad_page_numbers_are_a_404_with_a_chinese_message(client: Client, page: str) -> None:
+    """Text, zero, negative, past the end or absurdly long page numbers answer 404 and say why."""
+    published_series(13)
+    response = client.get("/news/", {"page": page})
+    assert response.status_code == 404
+    assert "页码" in response.content.decode()
+    assert "无效" in response.content.decode()
+
+
+def test_category_filter(client: Client) -> None:
+    rules = category_create(slug="rules", name="规则变更")
+    guides = category_create(slug="guides", name="规则解读")
+    published_series(2, category=rules, title="规则")
+    published_series(3, category=guides, title="解读")
+    html = client.get("/news/?category=guides").content.decode()
+    assert titles(html) == ["解读3", "解读2", "解读1"]
+    assert "共3条 当前1/1页" in text_of(html)
+    assert 'href="?category=guides&amp;page=1"' not in html  # single page: no links anywhere
+    assert client.get("/news/?category=nope").status_code == 404
+
+
+def test_listing_costs_a_fixed_number_of_queries(client: Client, django_assert_num_queries) -> None:
+    """Counter read, categories, one page of rows — however many announcements there are."""
+    published_series(30)
+    with django_assert_num_queries(3):
+        client.get("/news/?page=2")
+
+
+def test_deep_pages_equal_plain_offset_pages() -> None:
+    """The anchored seek for deep pages returns exactly what OFFSET would."""
+    category = category_create()
+    published_series(40, category=category)
+    stamp = selectors.listing_stamp()
+    expected = list(
+        Announcement.objects.filter(status="published")
+        .order_by("-published_at", "-id")
+        .values_list("id", flat=True)
+    )
+    original_span = selectors.ANCHOR_SPAN
+    selectors.ANCHOR_SPAN = 7
+    try:
+        for number in range(1, 8):
+            pager = pager_for(raw_page=str(number), total=stamp.total, size=6, window=5)
+            got = [item.id for item in selectors.listing_page(category=None, stamp=stamp, pager=pager)]
+            assert got == expected[(number - 1) * 6 : number * 6]
+    finally:
+        selectors.ANCHOR_SPAN = original_span
+
+
+def test_conditional_get_answers_304_until_the_listing_changes(client: Client) -> None:
+    published_series(2)
+    first = client.get("/news/")
+    etag = first["ETag"]
+    assert client.get("/news/", headers={"if-none-match": etag}).status_code == 304
+    published_announcement(title="新公告")
+    changed = client.get("/news/", headers={"if-none-match": etag})
+    assert changed.status_code == 200
+    assert "新公告" in changed.content.decode()
+
+
+def test_detail_shows_body_dates_category_source_and_neighbours(client: Client) -> None:
+    first, second, third = published_series(3, title="条目")
+    second.source_url = "https://rulechannel.example.com/rule?ruleId=1"
+    second.save()
+    html = client.get(f"/news/{second.pk}/").content.decode()
+    assert "<h1>条目2</h1>" in html
+    assert "2025年2月10日公示" in html
+    assert second.category.name in html
+    assert 'href="https://rulechannel.example.com/rule?ruleId=1"' in html
+    assert f'href="/news/{third.pk}/" rel="prev">条目3' in html
+    assert f'href="/news/{first.pk}/" rel="next">条目1' in html
+
+
+def test_detail_of_unknown_or_draft_is_404(client: Client) -> None:
+    draft = published_announcement(status=Announcement.Status.DRAFT, published_at=None)
+    assert client.get(f"/news/{draft.pk}/").status_code == 404
+    assert client.get("/news/999999/").status_code == 404
+    assert "公告不存在" in client.get("/news/999999/").content.decode()
+
+
+def test_body_html_is_sanitised(client: Client) -> None:
+    item = published_announcement(body="正文<script>alert(1)</script><img src=x onerror=alert(1)> **重点**")
+    html = client.get(f"/news/{item.pk}/").content.decode()
+    assert "<script>" not in html
+    assert "onerror" not in html
+    assert "<strong>重点</strong>" in html

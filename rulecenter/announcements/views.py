@@ -1,0 +1,90 @@
+"""Public news pages. Views parse input, call selectors and render; nothing else."""
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.cache import patch_cache_control
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
+
+from rulecenter.common.pagination import pager_for
+
+from . import selectors
+
+CATEGORY_UNKNOWN = "栏目“{slug}”不存在。"
+ANNOUNCEMENT_UNKNOWN = "公告不存在或已撤回。"
+
+
+@lru_cache(maxsize=1)
+def _templates_digest() -> str:
+    """Changes when a deploy changes the pages' templates, so old ETags stop matching."""
+    digest = hashlib.sha256()
+    for path in sorted((Path(__file__).parent / "jinja2").rglob("*")):
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _if_none_match(request: HttpRequest, etag: str) -> bool:
+    header = request.headers.get("If-None-Match", "")
+    return header.strip() == "*" or etag in (tag.strip() for tag in header.split(","))
+
+
+@require_safe
+def news_list(request: HttpRequest) -> HttpResponse:
+    category = None
+    slug = request.GET.get("category")
+    if slug:
+        category = selectors.category_by_slug(slug)
+        if category is None:
+            raise Http404(_(CATEGORY_UNKNOWN).format(slug=slug[:64]))
+    size = settings.RULECENTER_NEWS_PAGE_SIZE
+    stamp = selectors.listing_stamp(category=category)
+    pager = pager_for(
+        raw_page=request.GET.get("page"),
+        total=stamp.total,
+        size=size,
+        window=settings.RULECENTER_PAGER_WINDOW,
+    )
+    version = f"{stamp.scope}.{stamp.version}.{pager.number}.{size}.{get_language()}.{_templates_digest()}"
+    etag = f'W/"{hashlib.blake2b(version.encode(), digest_size=8).hexdigest()}"'
+    if _if_none_match(request, etag):
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        cache_seconds = settings.RULECENTER_PAGE_CACHE_SECONDS
+        cache_key = f"news:page:{version}"
+        body = cache.get(cache_key) if cache_seconds else None
+        if body is None:
+            context = {
+                "category": category,
+                "categories": selectors.category_list(),
+                "items": selectors.listing_page(category=category, stamp=stamp, pager=pager),
+                "pager": pager,
+                "page_query": f"category={category.slug}&page=" if category else "page=",
+            }
+            body = render_to_string("announcements/news_list.html", context, request=request)
+            if cache_seconds:
+                cache.set(cache_key, body, timeout=cache_seconds)
+        response = HttpResponse(body)
+    response["ETag"] = etag
+    patch_cache_control(response, public=True, max_age=settings.RULECENTER_HTTP_MAX_AGE)
+    return response
+
+
+@require_safe
+def news_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    announcement = selectors.announcement_get_published(pk=pk)
+    if announcement is None:
+        raise Http404(_(ANNOUNCEMENT_UNKNOWN))
+    newer, older = selectors.announcement_neighbours(announcement=announcement)
+    context = {"announcement": announcement, "newer": newer, "older": older}
+    response = render(request, "announcements/news_detail.html", context)
+    patch_cache_control(response, public=True, max_age=settings.RULECENTER_HTTP_MAX_AGE)
+    return response
