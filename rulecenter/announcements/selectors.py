@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.cache import cache
+from django.core.validators import slug_re
 from django.db.models import Q, QuerySet
 
 from rulecenter.common.pagination import Pager
@@ -35,6 +36,9 @@ def published_announcements() -> QuerySet[Announcement]:
 
 
 def category_by_slug(slug: str) -> Category | None:
+    # Anything that is not a slug (NUL bytes, 5,000 characters) cannot name a category: no query for it.
+    if len(slug) > 64 or not slug_re.fullmatch(slug):
+        return None
     return Category.objects.filter(slug=slug).first()
 
 
