@@ -3,10 +3,14 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from config.api import api
+from rulecenter.rules import calendar
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="announcements:list", permanent=False), name="home"),
     path("news/", include("rulecenter.announcements.urls")),
+    path("rules/", include("rulecenter.rules.urls")),
+    path("calendar/", calendar.calendar_page, name="calendar"),
+    path("calendar.ics", calendar.calendar_ics, name="calendar_ics"),
     path("feeds/", include("rulecenter.announcements.feed_urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "rulecenter.common",
     "rulecenter.accounts",
     "rulecenter.announcements",
+    "rulecenter.rules",
 ]
 
 MIDDLEWARE = [
@@ -143,6 +144,11 @@ RULECENTER_API_MAX_PAGE_SIZE = env_int("RULECENTER_API_MAX_PAGE_SIZE", 100)
 RULECENTER_FEED_ITEMS = env_int("RULECENTER_FEED_ITEMS", 50)
 RULECENTER_PAGE_CACHE_SECONDS = env_int("RULECENTER_PAGE_CACHE_SECONDS", 300)
 RULECENTER_HTTP_MAX_AGE = env_int("RULECENTER_HTTP_MAX_AGE", 60)
+# The statutory clock: E-Commerce Law art. 34 (7 days) and the 2025 rules on platform rules (15 for major changes).
+RULECENTER_NOTICE_DAYS = env_int("RULECENTER_NOTICE_DAYS", 7)
+RULECENTER_MAJOR_NOTICE_DAYS = env_int("RULECENTER_MAJOR_NOTICE_DAYS", 15)
+RULECENTER_RULE_NEWS_CATEGORY = os.environ.get("RULECENTER_RULE_NEWS_CATEGORY", "rule-changes")
+RULECENTER_LIFECYCLE_GRACE_SECONDS = env_int("RULECENTER_LIFECYCLE_GRACE_SECONDS", 300)
 RULECENTER_SITE_URL = os.environ.get("RULECENTER_SITE_URL", "http://127.0.0.1:8000")
 
 LOGGING = {

@@ -76,6 +76,13 @@ def _save(announcement: Announcement, before: _ListingState | None) -> Announcem
 
 
 @transaction.atomic
+def category_ensure(*, slug: str, name: str) -> Category:
+    """The category with `slug`, created with `name` if it does not exist yet."""
+    category, _created = Category.objects.get_or_create(slug=slug, defaults={"name": name})
+    return category
+
+
+@transaction.atomic
 def announcement_create(
     *,
     title: str,

@@ -1,0 +1,159 @@
+"""Reads of the rule library. The version in force is a query over stored dates, never a stored flag."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from rulecenter.announcements.models import Announcement
+
+from .models import ChangeBundle, LifecycleEvent, Rule, RuleCategory, RuleVersion
+
+
+def public_versions(*, at: datetime | None = None) -> QuerySet[RuleVersion]:
+    """Versions that have been noticed by `at` (public record); drafts and future notices are not."""
+    return RuleVersion.objects.filter(notice_at__lte=at or timezone.now())
+
+
+def rule_by_slug(slug: str) -> Rule | None:
+    return Rule.objects.select_related("category").filter(slug=slug).first()
+
+
+def version_in_force(*, rule: Rule, at: datetime) -> RuleVersion | None:
+    """The version whose effective_at is the latest one ≤ `at` (one index seek)."""
+    return (
+        RuleVersion.objects.filter(rule=rule, effective_at__lte=at, notice_at__isnull=False)
+        .order_by("-effective_at")
+        .first()
+    )
+
+
+def version_next(*, rule: Rule, at: datetime) -> RuleVersion | None:
+    """The noticed version that will take effect next after `at`, if one is publicly announced."""
+    return (
+        RuleVersion.objects.filter(rule=rule, effective_at__gt=at, notice_at__lte=at)
+        .order_by("effective_at")
+        .first()
+    )
+
+
+def version_by_number(*, rule: Rule, number: int) -> RuleVersion | None:
+    return public_versions().filter(rule=rule, number=number).select_related("rule").first()
+
+
+def version_history(*, rule: Rule) -> list[RuleVersion]:
+    """Every public version, newest effective first."""
+    return list(public_versions().filter(rule=rule).order_by("-effective_at"))
+
+
+def next_effective_map(versions: list[RuleVersion]) -> dict[int, datetime | None]:
+    """For versions of one rule: when the next one takes effect (for status_at)."""
+    ordered = sorted((v for v in versions if v.effective_at), key=lambda v: v.effective_at or timezone.now())
+    result: dict[int, datetime | None] = {}
+    for index, version in enumerate(ordered):
+        result[version.pk] = ordered[index + 1].effective_at if index + 1 < len(ordered) else None
+    return result
+
+
+def version_status(*, version: RuleVersion, at: datetime) -> RuleVersion.Status:
+    later = (
+        RuleVersion.objects.filter(
+            rule_id=version.rule_id, effective_at__gt=version.effective_at, notice_at__lte=at
+        )
+        .order_by("effective_at")
+        .values_list("effective_at", flat=True)
+        .first()
+        if version.effective_at
+        else None
+    )
+    return version.status_at(at, next_effective_at=later)
+
+
+@dataclass(frozen=True)
+class LibraryNode:
+    category: RuleCategory
+    rules: list[Rule]
+    children: list["LibraryNode"]
+
+
+def rule_library() -> list[LibraryNode]:
+    """The category tree with its rules, in two queries."""
+    categories = list(RuleCategory.objects.all())
+    rules_by_category: dict[int, list[Rule]] = {}
+    for rule in Rule.objects.all():
+        rules_by_category.setdefault(rule.category_id, []).append(rule)
+
+    def build(parent_id: int | None) -> list[LibraryNode]:
+        return [
+            LibraryNode(category=c, rules=rules_by_category.get(c.pk, []), children=build(c.pk))
+            for c in categories
+            if c.parent_id == parent_id
+        ]
+
+    return build(None)
+
+
+def bundle_versions(*, bundle_id: int) -> list[RuleVersion]:
+    return list(
+        RuleVersion.objects.filter(bundle_id=bundle_id).select_related("rule").order_by("rule__title")
+    )
+
+
+def bundle_get(*, pk: int) -> ChangeBundle | None:
+    versions = RuleVersion.objects.select_related("rule").order_by("rule__title")
+    return (
+        ChangeBundle.objects.filter(pk=pk, versions__notice_at__lte=timezone.now())
+        .prefetch_related(Prefetch("versions", queryset=versions))
+        .distinct()
+        .first()
+    )
+
+
+def bundle_notice_announcement(*, bundle_id: int) -> Announcement | None:
+    event = (
+        LifecycleEvent.objects.filter(
+            version__bundle_id=bundle_id, kind=LifecycleEvent.Kind.NOTICE, announcement__isnull=False
+        )
+        .select_related("announcement")
+        .first()
+    )
+    return event.announcement if event else None
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    at: datetime
+    kind: LifecycleEvent.Kind
+    version: RuleVersion
+
+
+def calendar_entries(
+    *, start: datetime | None = None, end: datetime | None = None, rule: Rule | None = None,
+    category: RuleCategory | None = None,
+) -> list[CalendarEntry]:  # fmt: skip
+    """Notices, effective dates and buffer ends of public versions, in time order."""
+    versions = public_versions().select_related("rule", "rule__category")
+    if rule is not None:
+        versions = versions.filter(rule=rule)
+    if category is not None:
+        versions = versions.filter(rule__category=category)
+    entries: list[CalendarEntry] = []
+    for version in versions:
+        for kind, at in (
+            (LifecycleEvent.Kind.NOTICE, version.notice_at),
+            (LifecycleEvent.Kind.EFFECTIVE, version.effective_at),
+            (LifecycleEvent.Kind.BUFFER_END, version.buffer_ends_at),
+        ):
+            if at is None or (start and at < start) or (end and at >= end):
+                continue
+            entries.append(CalendarEntry(at=at, kind=kind, version=version))
+    return sorted(entries, key=lambda e: (e.at, e.version.rule.title))
+
+
+def pending_events() -> QuerySet[LifecycleEvent]:
+    return LifecycleEvent.objects.filter(done_at__isnull=True).order_by("due_at")
+
+
+def rule_category_by_slug(slug: str) -> RuleCategory | None:
+    return RuleCategory.objects.filter(slug=slug).first()

@@ -1,0 +1,347 @@
+"""Writes to the rule library. One transaction per call; the statutory clock is checked here."""
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from rulecenter.announcements import selectors as announcement_selectors
+from rulecenter.announcements import services as announcement_services
+from rulecenter.announcements.models import Announcement
+
+from . import selectors
+from .models import ChangeBundle, ExitRequest, LifecycleEvent, Rule, RuleCategory, RuleVersion
+
+logger = logging.getLogger(__name__)
+
+NOTICE_TOO_SHORT = (
+    "公示期不足：依据《中华人民共和国电子商务法》第三十四条，规则变更应当至少在实施前 {days} 日公示{major_note}。"
+    "按公示时间 {notice_at}，最早可于 {earliest} 生效。"
+)
+NOTICE_MAJOR_NOTE = "（重大变更依《网络交易平台规则监督管理办法》至少提前 {days} 日）"
+NOTICE_IN_PAST = "公示时间不能早于当前时间（{now}）：已经过去的时刻无法补做公示。"
+VERSION_FROZEN = "该版本已于 {notice_at} 公示，不能修改或删除；如需更正，请新建版本。"
+VERSION_TEXT_EMPTY = "规则全文不能为空。"
+BUFFER_BEFORE_EFFECTIVE = "缓冲期结束时间必须晚于生效时间。"
+EFFECTIVE_TAKEN = "《{rule}》已有一个版本在 {effective_at} 生效，同一时刻只能有一个版本生效。"
+BUNDLE_EMPTY = "变更包至少要包含一个规则版本。"
+BUNDLE_SAME_RULE = "同一变更包中每条规则只能有一个版本：《{rule}》出现了多次。"
+EXIT_NOT_IN_NOTICE = "只能在公示期内申请退出：该变更公示期为 {notice_at} 至 {effective_at}。"
+EXIT_NOT_MEMBER = "只有已登录的会员可以申请退出。"
+EXIT_DUPLICATE = "您已就该变更提交过退出申请。"
+
+
+def _local(at: datetime) -> str:
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M")
+
+
+def _chinese_date(at: datetime) -> str:
+    local = timezone.localtime(at)
+    return f"{local.year}年{local.month}月{local.day}日"
+
+
+def notice_days_required(*, major: bool) -> int:
+    return settings.RULECENTER_MAJOR_NOTICE_DAYS if major else settings.RULECENTER_NOTICE_DAYS
+
+
+def check_notice_period(*, notice_at: datetime, effective_at: datetime, major: bool) -> None:
+    """Refuse a schedule whose notice period is shorter than the law's (settings) minimum."""
+    days = notice_days_required(major=major)
+    earliest = notice_at + timedelta(days=days)
+    if effective_at < earliest:
+        major_note = _(NOTICE_MAJOR_NOTE).format(days=settings.RULECENTER_MAJOR_NOTICE_DAYS) if major else ""
+        message = _(NOTICE_TOO_SHORT).format(
+            days=days, major_note=major_note, notice_at=_local(notice_at), earliest=_local(earliest)
+        )
+        raise ValidationError({"effective_at": message})
+
+
+@transaction.atomic
+def rule_category_create(
+    *, slug: str, name: str, parent: RuleCategory | None = None, position: int = 0
+) -> RuleCategory:
+    category = RuleCategory(slug=slug, name=name, parent=parent, position=position)
+    category.full_clean()
+    category.save()
+    return category
+
+
+@transaction.atomic
+def rule_create(*, slug: str, title: str, category: RuleCategory, kind: str = Rule.Kind.RULE) -> Rule:
+    rule = Rule(slug=slug, title=title.strip().strip("《》"), category=category, kind=kind)
+    rule.full_clean()
+    rule.save()
+    return rule
+
+
+@transaction.atomic
+def rule_version_create(*, rule: Rule, text: str, summary: str = "", major: bool = False) -> RuleVersion:
+    """A new draft version numbered after the rule's last one."""
+    if not text.strip():
+        raise ValidationError({"text": _(VERSION_TEXT_EMPTY)})
+    Rule.objects.select_for_update().filter(pk=rule.pk).first()  # serialise numbering per rule
+    last = RuleVersion.objects.filter(rule=rule).aggregate(last=Max("number"))["last"] or 0
+    version = RuleVersion(rule=rule, number=last + 1, text=text, summary=summary.strip(), major=major)
+    version.full_clean()
+    version.save()
+    return version
+
+
+def _refuse_if_frozen(version: RuleVersion) -> None:
+    if version.is_noticed_at(timezone.now()):
+        assert version.notice_at is not None
+        raise ValidationError(_(VERSION_FROZEN).format(notice_at=_local(version.notice_at)))
+
+
+def _locked(version: RuleVersion) -> RuleVersion:
+    """The stored row, locked: guards judge what is stored, not what a form has already changed."""
+    return RuleVersion.objects.select_for_update().get(pk=version.pk)
+
+
+@transaction.atomic
+def rule_version_update(*, version: RuleVersion, text: str, summary: str, major: bool) -> RuleVersion:
+    stored = _locked(version)
+    _refuse_if_frozen(stored)
+    if not text.strip():
+        raise ValidationError({"text": _(VERSION_TEXT_EMPTY)})
+    stored.text, stored.summary, stored.major = text, summary.strip(), major
+    if stored.notice_at is not None and stored.effective_at is not None:
+        check_notice_period(notice_at=stored.notice_at, effective_at=stored.effective_at, major=major)
+    stored.full_clean()
+    stored.save()
+    return stored
+
+
+@transaction.atomic
+def rule_version_delete(*, version: RuleVersion) -> None:
+    stored = _locked(version)
+    _refuse_if_frozen(stored)
+    stored.delete()
+
+
+def _schedule_one(
+    version: RuleVersion,
+    *,
+    notice_at: datetime,
+    effective_at: datetime,
+    buffer_ends_at: datetime | None,
+    major: bool,
+    bundle: ChangeBundle | None,
+    record_past: bool,
+) -> RuleVersion:
+    now = timezone.now()
+    if not record_past:
+        _refuse_if_frozen(version)
+    if not record_past and notice_at < now - timedelta(minutes=1):
+        raise ValidationError({"notice_at": _(NOTICE_IN_PAST).format(now=_local(now))})
+    check_notice_period(notice_at=notice_at, effective_at=effective_at, major=major)
+    if buffer_ends_at is not None and buffer_ends_at <= effective_at:
+        raise ValidationError({"buffer_ends_at": _(BUFFER_BEFORE_EFFECTIVE)})
+    clash = RuleVersion.objects.filter(rule=version.rule, effective_at=effective_at).exclude(pk=version.pk)
+    if clash.exists():
+        raise ValidationError(
+            {
+                "effective_at": _(EFFECTIVE_TAKEN).format(
+                    rule=version.rule.title, effective_at=_local(effective_at)
+                )
+            }
+        )
+    version.notice_at, version.effective_at, version.buffer_ends_at = notice_at, effective_at, buffer_ends_at
+    version.bundle = bundle
+    version.full_clean()
+    version.save()
+    due = {LifecycleEvent.Kind.NOTICE: notice_at, LifecycleEvent.Kind.EFFECTIVE: effective_at}
+    if buffer_ends_at is not None:
+        due[LifecycleEvent.Kind.BUFFER_END] = buffer_ends_at
+    LifecycleEvent.objects.filter(version=version, done_at__isnull=True).exclude(kind__in=due).delete()
+    for kind, due_at in due.items():
+        # A past moment recorded from history already happened elsewhere: logged as done, nothing generated.
+        done_at = now if record_past and due_at <= now else None
+        LifecycleEvent.objects.update_or_create(
+            version=version, kind=kind, defaults={"due_at": due_at, "done_at": done_at}
+        )
+    return version
+
+
+def _enqueue_wakeups(moments: Sequence[datetime]) -> None:
+    """Ask the worker to run the due transitions at each moment (after this transaction commits)."""
+    from .tasks import run_due_lifecycle
+
+    def enqueue() -> None:
+        for moment in sorted(set(moments)):
+            run_due_lifecycle.using(run_after=moment).enqueue()
+
+    transaction.on_commit(enqueue)
+
+
+@transaction.atomic
+def rule_version_schedule(
+    *,
+    version: RuleVersion,
+    notice_at: datetime,
+    effective_at: datetime,
+    buffer_ends_at: datetime | None = None,
+    record_past: bool = False,
+) -> RuleVersion:
+    """Set when a single version is noticed and takes effect; refused if the notice period is too short.
+
+    `record_past` records a change that was noticed before it reached this system (imports, demo data):
+    the notice may lie in the past and its past transitions are logged as done without side effects.
+    """
+    stored = _locked(version)
+    scheduled = _schedule_one(
+        stored,
+        notice_at=notice_at,
+        effective_at=effective_at,
+        buffer_ends_at=buffer_ends_at,
+        major=stored.major,
+        bundle=stored.bundle,
+        record_past=record_past,
+    )
+    _enqueue_wakeups([notice_at, effective_at, *([buffer_ends_at] if buffer_ends_at else [])])
+    return scheduled
+
+
+@transaction.atomic
+def change_bundle_schedule(
+    *,
+    title: str,
+    versions: Sequence[RuleVersion],
+    notice_at: datetime,
+    effective_at: datetime,
+    buffer_ends_at: datetime | None = None,
+    record_past: bool = False,
+) -> ChangeBundle:
+    """Group versions of several rules so they are noticed and take effect together.
+
+    If any of them is a major change the whole bundle needs the major notice period.
+    """
+    if not versions:
+        raise ValidationError(_(BUNDLE_EMPTY))
+    stored = [_locked(version) for version in versions]
+    seen: set[int] = set()
+    for version in stored:
+        if version.rule_id in seen:
+            raise ValidationError(_(BUNDLE_SAME_RULE).format(rule=version.rule.title))
+        seen.add(version.rule_id)
+    major = any(version.major for version in stored)
+    bundle = ChangeBundle(title=title.strip())
+    bundle.full_clean()
+    bundle.save()
+    for version in stored:
+        _schedule_one(
+            version,
+            notice_at=notice_at,
+            effective_at=effective_at,
+            buffer_ends_at=buffer_ends_at,
+            major=major,
+            bundle=bundle,
+            record_past=record_past,
+        )
+    _enqueue_wakeups([notice_at, effective_at, *([buffer_ends_at] if buffer_ends_at else [])])
+    return bundle
+
+
+def _notice_announcement(versions: list[RuleVersion]) -> Announcement:
+    """The news item of a notice, worded like the seed's first item."""
+    first = versions[0]
+    assert first.notice_at is not None
+    assert first.effective_at is not None
+    names = "和".join(f"《{v.rule.title}》" for v in versions)
+    if len(versions) > 1:
+        title = f"《{first.rule.title}》和其相关规则的更新公示"
+    else:
+        title = f"《{first.rule.title}》的更新公示"
+    lines = [
+        f"为保障平台经营秩序，平台将对{names}进行更新。"
+        f"本次更新于{_chinese_date(first.notice_at)}公示，{_chinese_date(first.effective_at)}生效。",
+        "",
+    ]
+    if first.buffer_ends_at:
+        lines += [f"缓冲期至{_chinese_date(first.buffer_ends_at)}。", ""]
+    for version in versions:
+        lines.append(f"- 《{version.rule.title}》第 {version.number} 版：{version.summary or '见全文'}")
+        lines.append(f"  全文：{settings.RULECENTER_SITE_URL}{version.get_absolute_url()}")
+        if version.number > 1:
+            diff_url = f"{version.rule.get_absolute_url()}diff/?from={version.number - 1}&to={version.number}"
+            lines.append(f"  变更对比：{settings.RULECENTER_SITE_URL}{diff_url}")
+    lines += ["", "如不接受本次修改，可在公示期内申请退出，并继续适用修改前的规则。"]
+    category = announcement_selectors.category_by_slug(settings.RULECENTER_RULE_NEWS_CATEGORY)
+    if category is None:
+        category = announcement_services.category_ensure(
+            slug=settings.RULECENTER_RULE_NEWS_CATEGORY, name=_("规则变更")
+        )
+    return announcement_services.announcement_create(
+        title=title,
+        body="\n".join(lines),
+        kind=Announcement.Kind.RULE_CHANGE,
+        category=category,
+        status=Announcement.Status.PUBLISHED,
+        published_at=first.notice_at,
+    )
+
+
+@transaction.atomic
+def lifecycle_run_due(*, now: datetime | None = None) -> list[LifecycleEvent]:
+    """Run every transition due by `now`, oldest first; late ones are caught up and logged as late."""
+    now = now or timezone.now()
+    due = list(
+        LifecycleEvent.objects.select_for_update()
+        .filter(done_at__isnull=True, due_at__lte=now)
+        .select_related("version__rule", "version__bundle")
+        .order_by("due_at", "id")
+    )
+    bundle_items: dict[int, Announcement] = {}
+    for event in due:
+        version = event.version
+        if event.kind == LifecycleEvent.Kind.NOTICE:
+            if version.bundle_id is not None:
+                if version.bundle_id not in bundle_items:
+                    done = selectors.bundle_notice_announcement(bundle_id=version.bundle_id)
+                    bundle_items[version.bundle_id] = done or _notice_announcement(
+                        selectors.bundle_versions(bundle_id=version.bundle_id)
+                    )
+                event.announcement = bundle_items[version.bundle_id]
+            else:
+                event.announcement = _notice_announcement([version])
+        event.done_at = now
+        event.save(update_fields=["done_at", "announcement"])
+        late = now - event.due_at
+        if late > timedelta(seconds=settings.RULECENTER_LIFECYCLE_GRACE_SECONDS):
+            logger.warning("caught up late: %s (%s late)", event, late)
+        else:
+            logger.info("ran: %s", event)
+    return due
+
+
+@transaction.atomic
+def exit_request_create(*, bundle: ChangeBundle, user: User | AnonymousUser, reason: str = "") -> ExitRequest:
+    """Record a member's refusal of a change; it binds them to the versions in force now."""
+    if isinstance(user, AnonymousUser) or not hasattr(user, "member"):
+        raise ValidationError(_(EXIT_NOT_MEMBER))
+    versions = selectors.bundle_versions(bundle_id=bundle.pk)
+    now = timezone.now()
+    first = versions[0]
+    assert first.notice_at is not None
+    assert first.effective_at is not None
+    if not first.notice_at <= now < first.effective_at:
+        raise ValidationError(
+            _(EXIT_NOT_IN_NOTICE).format(
+                notice_at=_local(first.notice_at), effective_at=_local(first.effective_at)
+            )
+        )
+    if ExitRequest.objects.filter(bundle=bundle, user=user).exists():
+        raise ValidationError(_(EXIT_DUPLICATE))
+    request = ExitRequest(bundle=bundle, user=user, reason=reason.strip()[:2000])
+    request.full_clean()
+    request.save()
+    binding = [selectors.version_in_force(rule=v.rule, at=now) for v in versions]
+    request.binding_versions.set([v for v in binding if v is not None])
+    return request

@@ -1,0 +1,264 @@
+"""Public rule pages: library, point in time, history, diff, downloads, bundles with exit requests."""
+
+import json
+from datetime import datetime
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
+
+from rulecenter.common.text import markdown_to_html, markdown_to_text
+
+from . import selectors, services
+from .clauses import parse_clauses
+from .diff import diff_versions, inline_html, side_by_side_html
+from .models import Rule, RuleVersion
+
+RULE_UNKNOWN = "规则“{slug}”不存在。"
+VERSION_UNKNOWN = "《{rule}》没有第 {number} 版（或尚未公示）。"
+AT_INVALID = "时间“{value}”无效：请使用 ISO 8601 格式，例如 2025-02-17T12:00+08:00。"
+NOT_YET_IN_FORCE = "《{rule}》在 {at} 尚无生效版本。"
+DIFF_PARAMS = "请用 from 和 to 指定两个版本号，例如 ?from=1&to=2。"
+BUNDLE_UNKNOWN = "变更包不存在或尚未公示。"
+
+
+def _rule_or_404(slug: str) -> Rule:
+    rule = selectors.rule_by_slug(slug)
+    if rule is None:
+        raise Http404(_(RULE_UNKNOWN).format(slug=slug))
+    return rule
+
+
+def parse_instant(value: str) -> datetime:
+    """An ISO 8601 instant from a query string; a date alone means its start in the site's time zone."""
+    try:
+        parsed = parse_datetime(value.strip().replace(" ", "+"))
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValueError(value)
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+
+
+def _version_or_404(rule: Rule, raw: str | None) -> RuleVersion:
+    number = int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 10 else 0
+    version = selectors.version_by_number(rule=rule, number=number) if number else None
+    if version is None:
+        raise Http404(_(VERSION_UNKNOWN).format(rule=rule.title, number=(raw or "")[:12]))
+    return version
+
+
+def clauses_html(version: RuleVersion) -> list[dict[str, str]]:
+    return [
+        {
+            "anchor": c.anchor,
+            "label": c.label,
+            "title": c.title,
+            "html": markdown_to_html(c.text),
+            "level": str(c.level),
+        }
+        for c in parse_clauses(version.text)
+    ]
+
+
+@require_safe
+def rule_library(request: HttpRequest) -> HttpResponse:
+    return render(request, "rules/library.html", {"nodes": selectors.rule_library(), "nav": "rules"})
+
+
+@require_safe
+def rule_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    rule = _rule_or_404(slug)
+    now = timezone.now()
+    raw_at = request.GET.get("at")
+    historical = raw_at is not None
+    if raw_at is not None:
+        try:
+            at = parse_instant(raw_at)
+        except ValueError:
+            raise Http404(_(AT_INVALID).format(value=raw_at[:40])) from None
+    else:
+        at = now
+    version = selectors.version_in_force(rule=rule, at=at)
+    if version is None:
+        upcoming = selectors.version_next(rule=rule, at=now)
+        if upcoming is None or historical:
+            raise Http404(
+                _(NOT_YET_IN_FORCE).format(
+                    rule=rule.title, at=timezone.localtime(at).strftime("%Y-%m-%d %H:%M")
+                )
+            )
+    context = {
+        "rule": rule,
+        "version": version,
+        "clauses": clauses_html(version) if version else [],
+        "at": at,
+        "historical": historical,
+        "current": selectors.version_in_force(rule=rule, at=now) if historical else version,
+        "upcoming": selectors.version_next(rule=rule, at=now),
+        "now": now,
+        "nav": "rules",
+    }
+    return render(request, "rules/rule_detail.html", context)
+
+
+@require_safe
+def rule_history(request: HttpRequest, slug: str) -> HttpResponse:
+    rule = _rule_or_404(slug)
+    versions = selectors.version_history(rule=rule)
+    now = timezone.now()
+    next_effective = selectors.next_effective_map(versions)
+    rows = [
+        {"version": v, "status": v.status_at(now, next_effective_at=next_effective.get(v.pk))}
+        for v in versions
+    ]
+    return render(request, "rules/history.html", {"rule": rule, "rows": rows, "nav": "rules"})
+
+
+@require_safe
+def rule_diff(request: HttpRequest, slug: str) -> HttpResponse:
+    rule = _rule_or_404(slug)
+    if not request.GET.get("from") or not request.GET.get("to"):
+        raise Http404(_(DIFF_PARAMS))
+    old = _version_or_404(rule, request.GET.get("from"))
+    new = _version_or_404(rule, request.GET.get("to"))
+    result = diff_versions(old.text, new.text)
+    rows = [
+        {"diff": clause, "inline": inline_html(clause), "sides": side_by_side_html(clause)}
+        for clause in result.clauses
+    ]
+    view = "inline" if request.GET.get("view") == "inline" else "side"
+    context = {
+        "rule": rule,
+        "old": old,
+        "new": new,
+        "result": result,
+        "rows": rows,
+        "view": view,
+        "nav": "rules",
+    }
+    return render(request, "rules/diff.html", context)
+
+
+@require_safe
+def version_detail(request: HttpRequest, slug: str, number: str) -> HttpResponse:
+    rule = _rule_or_404(slug)
+    version = _version_or_404(rule, number)
+    status = selectors.version_status(version=version, at=timezone.now())
+    context = {
+        "rule": rule,
+        "version": version,
+        "status": status,
+        "clauses": clauses_html(version),
+        "nav": "rules",
+    }
+    return render(request, "rules/version.html", context)
+
+
+def version_as_dict(version: RuleVersion, *, status: str) -> dict[str, object]:
+    return {
+        "rule": version.rule.slug,
+        "title": version.rule.title,
+        "number": version.number,
+        "status": status,
+        "major": version.major,
+        "summary": version.summary,
+        "notice_at": version.notice_at.isoformat() if version.notice_at else None,
+        "effective_at": version.effective_at.isoformat() if version.effective_at else None,
+        "buffer_ends_at": version.buffer_ends_at.isoformat() if version.buffer_ends_at else None,
+        "text": version.text,
+        "clauses": [
+            {"anchor": c.anchor, "label": c.label, "title": c.title, "text": c.text}
+            for c in parse_clauses(version.text)
+        ],
+    }
+
+
+@require_safe
+def version_download(request: HttpRequest, slug: str, number: str, fmt: str) -> HttpResponse:
+    rule = _rule_or_404(slug)
+    version = _version_or_404(rule, number)
+    filename = f"{rule.slug}-v{version.number}.{fmt}"
+    if fmt == "json":
+        status = selectors.version_status(version=version, at=timezone.now())
+        body = json.dumps(version_as_dict(version, status=status), ensure_ascii=False, indent=2)
+        content_type = "application/json; charset=utf-8"
+    elif fmt == "md":
+        header = f"# 《{rule.title}》第 {version.number} 版\n\n"
+        body = header + version.text.rstrip() + "\n"
+        content_type = "text/markdown; charset=utf-8"
+    else:
+        body = f"《{rule.title}》第 {version.number} 版\n\n" + markdown_to_text_blocks(version.text)
+        content_type = "text/plain; charset=utf-8"
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def markdown_to_text_blocks(text: str) -> str:
+    """Plain text keeping one paragraph per clause."""
+    return (
+        "\n\n".join(
+            f"{c.label}{(' ' + c.title) if c.title else ''} {markdown_to_text(c.text)}".strip()
+            for c in parse_clauses(text)
+        )
+        + "\n"
+    )
+
+
+@require_safe
+def bundle_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    bundle = selectors.bundle_get(pk=pk)
+    if bundle is None:
+        raise Http404(_(BUNDLE_UNKNOWN))
+    versions = list(bundle.versions.all())
+    now = timezone.now()
+    first = versions[0]
+    in_notice = (
+        first.notice_at is not None
+        and first.effective_at is not None
+        and first.notice_at <= now < first.effective_at
+    )
+    already = request.user.is_authenticated and bundle.exit_requests.filter(user_id=request.user.pk).exists()
+    context = {
+        "bundle": bundle,
+        "versions": versions,
+        "in_notice": in_notice,
+        "already": already,
+        "nav": "rules",
+    }
+    return render(request, "rules/bundle.html", context)
+
+
+@require_POST
+@login_required
+def bundle_exit(request: HttpRequest, pk: int) -> HttpResponse:
+    bundle = selectors.bundle_get(pk=pk)
+    if bundle is None:
+        raise Http404(_(BUNDLE_UNKNOWN))
+    if request.POST.get("confirm") != "yes":
+        error = _("请勾选确认框：申请退出后，您将继续适用修改前的规则。")
+    else:
+        try:
+            services.exit_request_create(
+                bundle=bundle, user=request.user, reason=request.POST.get("reason", "")
+            )
+        except ValidationError as refused:
+            error = " ".join(refused.messages)
+        else:
+            return HttpResponseRedirect(f"{bundle.get_absolute_url()}?exit=recorded")
+    versions = list(bundle.versions.all())
+    context = {
+        "bundle": bundle,
+        "versions": versions,
+        "in_notice": True,
+        "already": False,
+        "error": error,
+        "nav": "rules",
+    }
+    return render(request, "rules/bundle.html", context, status=400)
