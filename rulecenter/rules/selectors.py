@@ -42,18 +42,35 @@ def version_by_number(*, rule: Rule, number: int) -> RuleVersion | None:
     return public_versions().filter(rule=rule, number=number).select_related("rule").first()
 
 
-def version_history(*, rule: Rule) -> list[RuleVersion]:
-    """Every public version, newest effective first."""
-    return list(public_versions().filter(rule=rule).order_by("-effective_at"))
+def version_count(*, rule: Rule) -> int:
+    return public_versions().filter(rule=rule).count()
 
 
-def next_effective_map(versions: list[RuleVersion]) -> dict[int, datetime | None]:
-    """For versions of one rule: when the next one takes effect (for status_at)."""
-    ordered = sorted((v for v in versions if v.effective_at), key=lambda v: v.effective_at or timezone.now())
-    result: dict[int, datetime | None] = {}
-    for index, version in enumerate(ordered):
-        result[version.pk] = ordered[index + 1].effective_at if index + 1 < len(ordered) else None
-    return result
+@dataclass(frozen=True)
+class HistoryRow:
+    version: RuleVersion
+    status: RuleVersion.Status
+    previous_number: int | None
+
+
+def version_history(*, rule: Rule, offset: int, limit: int, at: datetime) -> list[HistoryRow]:
+    """One page of public versions, newest effective first, each with its status and predecessor.
+
+    Reads one row either side of the page so the first row's status and the last row's diff link
+    need no further query; the cost does not grow with the number of versions.
+    """
+    start = max(0, offset - 1)
+    window = list(public_versions().filter(rule=rule).order_by("-effective_at")[start : offset + limit + 1])
+    rows: list[HistoryRow] = []
+    for index in range(offset - start, min(len(window), offset - start + limit)):
+        version = window[index]
+        newer = window[index - 1] if index > 0 else None
+        older = window[index + 1] if index + 1 < len(window) else None
+        status = version.status_at(at, next_effective_at=newer.effective_at if newer else None)
+        rows.append(
+            HistoryRow(version=version, status=status, previous_number=older.number if older else None)
+        )
+    return rows
 
 
 def version_status(*, version: RuleVersion, at: datetime) -> RuleVersion.Status:

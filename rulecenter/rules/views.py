@@ -3,6 +3,7 @@
 import json
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -12,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from rulecenter.common.pagination import pager_for
 from rulecenter.common.text import markdown_to_html, markdown_to_text
 
 from . import selectors, services
@@ -110,14 +112,15 @@ def rule_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def rule_history(request: HttpRequest, slug: str) -> HttpResponse:
     rule = _rule_or_404(slug)
-    versions = selectors.version_history(rule=rule)
-    now = timezone.now()
-    next_effective = selectors.next_effective_map(versions)
-    rows = [
-        {"version": v, "status": v.status_at(now, next_effective_at=next_effective.get(v.pk))}
-        for v in versions
-    ]
-    return render(request, "rules/history.html", {"rule": rule, "rows": rows, "nav": "rules"})
+    pager = pager_for(
+        raw_page=request.GET.get("page"),
+        total=selectors.version_count(rule=rule),
+        size=settings.RULECENTER_HISTORY_PAGE_SIZE,
+        window=settings.RULECENTER_PAGER_WINDOW,
+    )
+    rows = selectors.version_history(rule=rule, offset=pager.offset, limit=pager.size, at=timezone.now())
+    context = {"rule": rule, "rows": rows, "pager": pager, "page_query": "page=", "nav": "rules"}
+    return render(request, "rules/history.html", context)
 
 
 @require_safe

@@ -216,3 +216,30 @@ def test_exit_needs_a_signed_in_user(client: Client, demo: None) -> None:
     response = client.post(f"/rules/bundles/{bundle.pk}/exit/", {"confirm": "yes"})
     assert response.status_code == 302
     assert "login" in response["Location"]
+
+
+def test_history_is_paged_and_links_each_version_to_its_predecessor(client: Client) -> None:
+    from rulecenter.rules import services
+
+    from .factories import rule_create, shanghai
+
+    rule = rule_create()
+    for n in range(25):
+        version = services.rule_version_create(rule=rule, text=f"第一条 第{n + 1}版的文本。")
+        notice = shanghai(2020, 1, 1) + timedelta(days=10 * n)
+        services.rule_version_schedule(
+            version=version, notice_at=notice, effective_at=notice + timedelta(days=8), record_past=True
+        )
+    first = client.get(f"/rules/{rule.slug}/history/").content.decode()
+    assert "共25条 当前1/2页" in text_of_html(first)
+    assert first.count("现行有效") == 1
+    assert "?from=5&amp;to=6" in first  # the last row of page 1 links to its predecessor on page 2
+    second = client.get(f"/rules/{rule.slug}/history/", {"page": "2"}).content.decode()
+    assert "共25条 当前2/2页" in text_of_html(second)
+    assert "第 1 版" in second
+    assert "现行有效" not in second
+    assert client.get(f"/rules/{rule.slug}/history/", {"page": "3"}).status_code == 404
+
+
+def text_of_html(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()

@@ -1,0 +1,112 @@
+import csv
+import io
+
+import pytest
+import time_machine
+from django.contrib.auth.models import User
+from django.test import Client
+
+from rulecenter.accounts.services import member_create
+from rulecenter.rules import services
+from rulecenter.rules.models import ExitRequest, RuleVersion
+
+from .factories import OLD_TEXT, rule_create, scheduled_version, shanghai
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client: Client) -> Client:
+    client.force_login(User.objects.create_superuser("operator", "op@example.com", "pw-operator-1"))
+    return client
+
+
+def version_form(rule_pk: int, notice: str, effective: str, *, major: bool = False) -> dict[str, str]:
+    form = {
+        "rule": str(rule_pk),
+        "text": OLD_TEXT,
+        "summary": "调整",
+        "notice_at_0": notice.split()[0],
+        "notice_at_1": notice.split()[1],
+        "effective_at_0": effective.split()[0],
+        "effective_at_1": effective.split()[1],
+        "buffer_ends_at_0": "",
+        "buffer_ends_at_1": "",
+    }
+    if major:
+        form["major"] = "on"
+    return form
+
+
+@time_machine.travel(shanghai(2025, 2, 1), tick=False)
+def test_admin_refuses_six_days_of_notice_naming_the_seven_day_rule(admin_client: Client) -> None:
+    rule = rule_create()
+    response = admin_client.post(
+        "/admin/rules/ruleversion/add/", version_form(rule.pk, "2025-02-10 10:00:00", "2025-02-16 10:00:00")
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "电子商务法" in html
+    assert "至少在实施前 7 日公示" in html
+    assert "2025-02-17 10:00" in html
+    assert not RuleVersion.objects.exists()
+
+
+@time_machine.travel(shanghai(2025, 2, 1), tick=False)
+def test_admin_refuses_fourteen_days_for_a_major_change(admin_client: Client) -> None:
+    rule = rule_create()
+    response = admin_client.post(
+        "/admin/rules/ruleversion/add/",
+        version_form(rule.pk, "2025-02-10 10:00:00", "2025-02-24 10:00:00", major=True),
+    )
+    assert "至少在实施前 15 日公示" in response.content.decode()
+    assert not RuleVersion.objects.exists()
+
+
+@time_machine.travel(shanghai(2025, 2, 1), tick=False)
+def test_admin_schedules_a_valid_version(admin_client: Client) -> None:
+    rule = rule_create()
+    response = admin_client.post(
+        "/admin/rules/ruleversion/add/", version_form(rule.pk, "2025-02-10 10:00:00", "2025-02-18 00:00:00")
+    )
+    assert response.status_code == 302
+    version = RuleVersion.objects.get()
+    assert version.number == 1
+    assert version.effective_at == shanghai(2025, 2, 18)
+    assert version.events.count() == 2
+
+
+def test_admin_cannot_edit_or_delete_a_noticed_version(admin_client: Client) -> None:
+    with time_machine.travel(shanghai(2025, 2, 1), tick=False):
+        version = scheduled_version(rule_create(), notice_at=shanghai(2025, 2, 10, 10))
+    form = version_form(version.rule_id, "2025-02-10 10:00:00", "2025-02-18 10:00:00")
+    form["text"] = "篡改"
+    admin_client.post(f"/admin/rules/ruleversion/{version.pk}/change/", form)
+    delete = admin_client.post(f"/admin/rules/ruleversion/{version.pk}/delete/", {"post": "yes"})
+    assert delete.status_code == 403
+    version.refresh_from_db()
+    assert version.text == OLD_TEXT
+
+
+def test_operators_export_exit_requests_as_csv(admin_client: Client) -> None:
+    with time_machine.travel(shanghai(2025, 2, 1), tick=False) as clock:
+        rule = rule_create()
+        scheduled_version(rule, notice_at=shanghai(2025, 2, 1, 0, 1), days=8)
+        new = services.rule_version_create(rule=rule, text=OLD_TEXT + "\n\n第四条 新增。")
+        bundle = services.change_bundle_schedule(
+            title="发货规范变更",
+            versions=[new],
+            notice_at=shanghai(2025, 2, 20),
+            effective_at=shanghai(2025, 3, 1),
+        )
+        clock.move_to(shanghai(2025, 2, 21))
+        member = member_create(username="shop-a", shop_name="甲店")
+        services.exit_request_create(bundle=bundle, user=member.user, reason="不接受")
+    response = admin_client.post(
+        "/admin/rules/exitrequest/",
+        {"action": "export_csv", "_selected_action": [ExitRequest.objects.get().pk]},
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["会员", "店铺", "变更包"]
+    assert rows[1][:3] == ["shop-a", "甲店", "发货规范变更"]
+    assert rows[1][4] == "《1688商家发货行为管理规范》 v1"
