@@ -60,7 +60,11 @@ def version_history(*, rule: Rule, offset: int, limit: int, at: datetime) -> lis
     need no further query; the cost does not grow with the number of versions.
     """
     start = max(0, offset - 1)
-    window = list(public_versions().filter(rule=rule).order_by("-effective_at")[start : offset + limit + 1])
+    ordered = public_versions().filter(rule=rule).order_by("-effective_at")
+    # Page over the covering index first, then read only the rows shown.
+    ids = list(ordered.values_list("pk", flat=True)[start : offset + limit + 1])
+    by_id = {v.pk: v for v in RuleVersion.objects.filter(pk__in=ids)}
+    window = [by_id[pk] for pk in ids]
     rows: list[HistoryRow] = []
     for index in range(offset - start, min(len(window), offset - start + limit)):
         version = window[index]

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -56,16 +57,22 @@ def _version_or_404(rule: Rule, raw: str | None) -> RuleVersion:
 
 
 def clauses_html(version: RuleVersion) -> list[dict[str, str]]:
-    return [
-        {
-            "anchor": c.anchor,
-            "label": c.label,
-            "title": c.title,
-            "html": markdown_to_html(c.text),
-            "level": str(c.level),
-        }
-        for c in parse_clauses(version.text)
-    ]
+    """The version's clauses rendered to HTML, cached: a noticed version's text never changes."""
+    key = f"rules:clauses:{version.pk}:{version.updated_at.timestamp()}"
+    rendered: list[dict[str, str]] | None = cache.get(key)
+    if rendered is None:
+        rendered = [
+            {
+                "anchor": c.anchor,
+                "label": c.label,
+                "title": c.title,
+                "html": markdown_to_html(c.text),
+                "level": str(c.level),
+            }
+            for c in parse_clauses(version.text)
+        ]
+        cache.set(key, rendered, timeout=24 * 3600)
+    return rendered
 
 
 @require_safe
