@@ -1,3 +1,13 @@
-from ninja import NinjaAPI
+"""The JSON API at /api/v1/: every router mounted here; errors are RFC 7807 problems (common/problems.py)."""
 
-api = NinjaAPI(title="rulecenter API", version="1", urls_namespace="api")
+from rulecenter.announcements.api import router as announcements_router
+from rulecenter.common.problems import ProblemAPI
+
+api = ProblemAPI(
+    title="rulecenter API",
+    version="1",
+    description="规则中心的公告接口。写操作需要 `Authorization: Bearer <令牌>`（用 `rulecenter issue_token` 签发）；"
+    "所有错误都以 RFC 7807 `application/problem+json` 返回，语言随 Accept-Language（默认简体中文）。",
+    urls_namespace="api",
+)
+api.add_router("/announcements", announcements_router)

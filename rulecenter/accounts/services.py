@@ -2,7 +2,7 @@
 
 import hashlib
 import secrets
-from datetime import date
+from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
@@ -14,9 +14,12 @@ from django.utils.translation import gettext as _
 from .models import ApiToken, Member
 
 TOKEN_PREFIX = "rc_"  # noqa: S105 - a label, not a secret
+# A token's last use is recorded at most this often, so a busy client does not write on every request.
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 USER_UNKNOWN = "用户“{username}”不存在。"
 USER_EXISTS = "用户“{username}”已存在。"
 USERNAME_EMPTY = "用户名不能为空。"
+JOINED_IN_FUTURE = "入驻日期 {joined_on:%Y-%m-%d} 晚于今天。"
 
 
 def token_hash(token: str) -> str:
@@ -25,16 +28,22 @@ def token_hash(token: str) -> str:
 
 
 @transaction.atomic
-def api_token_issue(*, username: str, name: str = "") -> tuple[ApiToken, str]:
-    """Create a token for `username`; returns the record and the token, which is never stored."""
-    user = get_user_model().objects.filter(username=username).first()
-    if user is None:
-        raise ValidationError(_(USER_UNKNOWN).format(username=username))
+def api_token_create(*, user: User, name: str = "") -> tuple[ApiToken, str]:
+    """Create a token for `user`; returns the record and the token, which is never stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    record = ApiToken(user=user, name=name, prefix=token[:10], key_hash=token_hash(token))
+    record = ApiToken(user=user, name=name.strip(), prefix=token[:10], key_hash=token_hash(token))
     record.full_clean()
     record.save()
     return record, token
+
+
+@transaction.atomic
+def api_token_issue(*, username: str, name: str = "") -> tuple[ApiToken, str]:
+    """Create a token for the user called `username` (the `issue_token` command)."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise ValidationError(_(USER_UNKNOWN).format(username=username))
+    return api_token_create(user=user, name=name)
 
 
 @transaction.atomic
@@ -45,6 +54,16 @@ def api_token_revoke(*, token: ApiToken) -> ApiToken:
     return token
 
 
+def api_token_touch(*, token: ApiToken) -> None:
+    """Record that `token` was just used; skipped when it was recorded less than a minute ago."""
+    now = timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < TOKEN_TOUCH_INTERVAL:
+        return
+    # One UPDATE, no read-modify-write: concurrent requests with the same token cannot conflict.
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    token.last_used_at = now
+
+
 @transaction.atomic
 def member_create(
     *, username: str, joined_on: date | None = None, verified: bool = False, shop_name: str = ""
@@ -52,6 +71,8 @@ def member_create(
     username = username.strip()
     if not username:
         raise ValidationError(_(USERNAME_EMPTY))
+    if joined_on is not None and joined_on > timezone.localdate():
+        raise ValidationError({"joined_on": _(JOINED_IN_FUTURE).format(joined_on=joined_on)})
     user_model = get_user_model()
     if user_model.objects.filter(username=username).exists():
         raise ValidationError(_(USER_EXISTS).format(username=username))
@@ -60,7 +81,7 @@ def member_create(
     user.full_clean()
     user.save()
     member = Member(
-        user=user, joined_on=joined_on or timezone.localdate(), verified=verified, shop_name=shop_name
+        user=user, joined_on=joined_on or timezone.localdate(), verified=verified, shop_name=shop_name.strip()
     )
     member.full_clean()
     member.save()

@@ -52,13 +52,23 @@ class AnnouncementAdmin(admin.ModelAdmin[Announcement]):
             return False
         return super().has_delete_permission(request, obj)
 
-    @admin.action(description=_("发布所选公告"), permissions=["change"])
+    def has_publish_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("announcements.publish_announcement")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not self.has_publish_permission(request):
+            # Editors and reviewers write and correct; only the publisher role decides what goes out, and when.
+            readonly += ["status", "published_at"]
+        return readonly
+
+    @admin.action(description=_("发布所选公告"), permissions=["publish"])
     def publish_selected(self, request: HttpRequest, queryset: QuerySet[Announcement]) -> None:
         for announcement in queryset:
             services.announcement_publish(announcement=announcement)
         self.message_user(request, _("已发布 %(count)d 条公告。") % {"count": queryset.count()})
 
-    @admin.action(description=_("撤回所选公告"), permissions=["change"])
+    @admin.action(description=_("撤回所选公告"), permissions=["publish"])
     def unpublish_selected(self, request: HttpRequest, queryset: QuerySet[Announcement]) -> None:
         for announcement in queryset:
             services.announcement_unpublish(announcement=announcement)

@@ -55,6 +55,8 @@ class Announcement(models.Model):
         ordering = ["-published_at", "-id"]
         verbose_name = _("公告")
         verbose_name_plural = _("公告")
+        # Held by the publisher role (accounts' data migration); editors and reviewers cannot publish.
+        permissions = [("publish_announcement", _("可以发布和撤回公告"))]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status="draft") | Q(status="published", published_at__isnull=False),

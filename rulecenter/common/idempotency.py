@@ -1,0 +1,77 @@
+"""Idempotent API writes: the same `Idempotency-Key` from the same user answers with the first response.
+
+Only successful writes are remembered: a refused request wrote nothing, so repeating it is already safe.
+A key is kept for IDEMPOTENCY_TTL; after that it may be used afresh.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from pydantic import BaseModel
+
+from .models import IdempotentRequest
+from .problems import CONFLICT, VALIDATION, Problem, field_error
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+KEY_REUSED = "Idempotency-Key“{key}”已用于另一个不同的请求；请为新请求换一个键。"
+KEY_IN_FLIGHT = "使用同一 Idempotency-Key“{key}”的请求正在处理，请稍后重试。"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def fingerprint(operation: str, payload: BaseModel) -> str:
+    canonical = json.dumps([operation, payload.model_dump(mode="json")], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _response(body: str, status: int, *, replayed: bool) -> HttpResponse:
+    response = HttpResponse(body, status=status, content_type="application/json; charset=utf-8")
+    if replayed:
+        response[REPLAYED_HEADER] = "true"
+    return response
+
+
+def _stored(user: User, key: str) -> IdempotentRequest | None:
+    return IdempotentRequest.objects.select_for_update().filter(user=user, key=key).first()
+
+
+def idempotent_write(
+    request: HttpRequest,
+    *,
+    user: User,
+    key: str,
+    operation: str,
+    payload: BaseModel,
+    status: int,
+    write: Callable[[], BaseModel],
+) -> HttpResponse:
+    """Run `write` once per (user, key); answer a repeat with the stored response, a misuse with a problem."""
+    digest = fingerprint(operation, payload)
+    try:
+        with transaction.atomic():
+            stored = _stored(user, key)
+            if stored is not None and stored.created_at < timezone.now() - IDEMPOTENCY_TTL:
+                stored.delete()
+                stored = None
+            if stored is not None:
+                if stored.fingerprint != digest:
+                    message = _(KEY_REUSED).format(key=key)
+                    error = field_error(["header", "Idempotency-Key"], message, "idempotency_key_reused")
+                    raise Problem(VALIDATION, message, errors=[error])
+                return _response(stored.response_body, stored.status, replayed=True)
+            body = json.dumps(write().model_dump(mode="json"), ensure_ascii=False)
+            IdempotentRequest.objects.create(
+                user=user, key=key, operation=operation, fingerprint=digest, status=status, response_body=body
+            )
+    except IntegrityError:
+        # Another request with this key committed first; this one's write was rolled back with it.
+        if IdempotentRequest.objects.filter(user=user, key=key).exists():
+            raise Problem(CONFLICT, _(KEY_IN_FLIGHT).format(key=key)) from None
+        raise
+    return _response(body, status, replayed=False)
