@@ -2,6 +2,7 @@
 
 from rulecenter.announcements.api import router as announcements_router
 from rulecenter.common.problems import ProblemAPI
+from rulecenter.rules.api import router as rules_router
 
 api = ProblemAPI(
     title="rulecenter API",
@@ -11,3 +12,4 @@ api = ProblemAPI(
     urls_namespace="api",
 )
 api.add_router("/announcements", announcements_router)
+api.add_router("/rules", rules_router)

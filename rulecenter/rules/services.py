@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement
+from rulecenter.search import services as search_services
 
 from . import selectors
 from .models import ChangeBundle, ExitRequest, LifecycleEvent, Rule, RuleCategory, RuleVersion
@@ -105,6 +106,31 @@ def _locked(version: RuleVersion) -> RuleVersion:
     return RuleVersion.objects.select_for_update().get(pk=version.pk)
 
 
+SCHEDULE_INCOMPLETE = "公示时间和生效时间须同时给出，或同时留空（草稿）。"
+
+
+@transaction.atomic
+def rule_version_submit(
+    *,
+    rule: Rule,
+    text: str,
+    summary: str = "",
+    major: bool = False,
+    notice_at: datetime | None = None,
+    effective_at: datetime | None = None,
+    buffer_ends_at: datetime | None = None,
+) -> RuleVersion:
+    """Create a version and, when both dates are given, schedule it: all or nothing."""
+    if (notice_at is None) != (effective_at is None) or (buffer_ends_at is not None and effective_at is None):
+        raise ValidationError({"effective_at": _(SCHEDULE_INCOMPLETE)})
+    version = rule_version_create(rule=rule, text=text, summary=summary, major=major)
+    if notice_at is not None and effective_at is not None:
+        version = rule_version_schedule(
+            version=version, notice_at=notice_at, effective_at=effective_at, buffer_ends_at=buffer_ends_at
+        )
+    return version
+
+
 @transaction.atomic
 def rule_version_update(*, version: RuleVersion, text: str, summary: str, major: bool) -> RuleVersion:
     stored = _locked(version)
@@ -116,6 +142,7 @@ def rule_version_update(*, version: RuleVersion, text: str, summary: str, major:
         check_notice_period(notice_at=stored.notice_at, effective_at=stored.effective_at, major=major)
     stored.full_clean()
     stored.save()
+    search_services.search_rule_changed(rule_id=stored.rule_id)
     return stored
 
 
@@ -124,6 +151,7 @@ def rule_version_delete(*, version: RuleVersion) -> None:
     stored = _locked(version)
     _refuse_if_frozen(stored)
     stored.delete()
+    search_services.search_rule_changed(rule_id=stored.rule_id)
 
 
 def _schedule_one(
@@ -157,6 +185,8 @@ def _schedule_one(
     version.bundle = bundle
     version.full_clean()
     version.save()
+    # The version and the one it supersedes change in the index: the rule is re-read whole.
+    search_services.search_rule_changed(rule_id=version.rule_id)
     due = {LifecycleEvent.Kind.NOTICE: notice_at, LifecycleEvent.Kind.EFFECTIVE: effective_at}
     if buffer_ends_at is not None:
         due[LifecycleEvent.Kind.BUFFER_END] = buffer_ends_at
@@ -313,6 +343,7 @@ def lifecycle_run_due(*, now: datetime | None = None) -> list[LifecycleEvent]:
                 event.announcement = _notice_announcement([version])
         event.done_at = now
         event.save(update_fields=["done_at", "announcement"])
+        search_services.search_rule_changed(rule_id=version.rule_id)
         late = now - event.due_at
         if late > timedelta(seconds=settings.RULECENTER_LIFECYCLE_GRACE_SECONDS):
             logger.warning("caught up late: %s (%s late)", event, late)
