@@ -15,7 +15,6 @@ from django.utils.translation import gettext as _
 from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement
-from rulecenter.search import services as search_services
 
 from . import selectors
 from .models import ChangeBundle, ExitRequest, LifecycleEvent, Rule, RuleCategory, RuleVersion
@@ -142,7 +141,6 @@ def rule_version_update(*, version: RuleVersion, text: str, summary: str, major:
         check_notice_period(notice_at=stored.notice_at, effective_at=stored.effective_at, major=major)
     stored.full_clean()
     stored.save()
-    search_services.search_rule_changed(rule_id=stored.rule_id)
     return stored
 
 
@@ -151,7 +149,6 @@ def rule_version_delete(*, version: RuleVersion) -> None:
     stored = _locked(version)
     _refuse_if_frozen(stored)
     stored.delete()
-    search_services.search_rule_changed(rule_id=stored.rule_id)
 
 
 def _schedule_one(
@@ -186,7 +183,6 @@ def _schedule_one(
     version.full_clean()
     version.save()
     # The version and the one it supersedes change in the index: the rule is re-read whole.
-    search_services.search_rule_changed(rule_id=version.rule_id)
     due = {LifecycleEvent.Kind.NOTICE: notice_at, LifecycleEvent.Kind.EFFECTIVE: effective_at}
     if buffer_ends_at is not None:
         due[LifecycleEvent.Kind.BUFFER_END] = buffer_ends_at
@@ -343,7 +339,6 @@ def lifecycle_run_due(*, now: datetime | None = None) -> list[LifecycleEvent]:
                 event.announcement = _notice_announcement([version])
         event.done_at = now
         event.save(update_fields=["done_at", "announcement"])
-        search_services.search_rule_changed(rule_id=version.rule_id)
         late = now - event.due_at
         if late > timedelta(seconds=settings.RULECENTER_LIFECYCLE_GRACE_SECONDS):
             logger.warning("caught up late: %s (%s late)", event, late)
