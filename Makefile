@@ -24,9 +24,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-# Browser tests drive Debian's Chromium; install it when it is missing (never a downloaded browser).
+# Browser tests drive Debian's Chromium; install it when it is missing (never a downloaded browser), with
+# CJK fonts so screenshots show Chinese rather than empty boxes.
 browser:
-	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@test -x /usr/bin/chromium && test -d /usr/share/fonts/opentype/noto || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
 
 lint: setup
 	$(BIN)/ruff check .

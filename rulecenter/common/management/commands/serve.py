@@ -1,25 +1,57 @@
 import os
+import signal
+import subprocess
 import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 
 class Command(BaseCommand):
-    help = "用生产级服务器 granian 提供服务（HOST、PORT、WEB_WORKERS 环境变量可覆盖）。"
+    help = (
+        "用生产级服务器 granian 提供服务（HOST、PORT、WEB_WORKERS 环境变量可覆盖）；"
+        "任务队列在数据库中时，同时启动一个任务 worker（--no-worker 关闭）。"
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
         parser.add_argument("--workers", default=os.environ.get("WEB_WORKERS", str(os.cpu_count() or 1)))
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="不启动任务 worker（另行运行 rulecenter db_worker 或 rqworker 时使用）",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        argv = [
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+        server = [
             sys.executable, "-m", "granian", "--interface", "wsgi",
             "--host", options["host"], "--port", str(options["port"]), "--workers", str(options["workers"]),
             "--no-ws", "config.wsgi:application",
         ]  # fmt: skip
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-        self.stdout.write(f"rulecenter: http://{options['host']}:{options['port']}/news/")
+        uses_db_queue = settings.TASKS["default"]["BACKEND"] == "django_tasks_db.DatabaseBackend"
+        if options["no_worker"] or not uses_db_queue:
+            self.stdout.write(f"rulecenter: http://{options['host']}:{options['port']}/news/")
+            self.stdout.flush()
+            os.execv(sys.executable, server)  # noqa: S606 - replaces this process with the server
+        # One process group: the lifecycle's transitions run on time beside the pages (make run, small sites).
+        worker = subprocess.Popen([sys.executable, "-m", "rulecenter", "db_worker", "--no-startup-delay"])
+        web = subprocess.Popen(server)
+        self.stdout.write(
+            f"rulecenter: http://{options['host']}:{options['port']}/news/ (任务 worker pid {worker.pid})"
+        )
         self.stdout.flush()
-        os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with the server
+
+        def stop(signum: int, _frame: object) -> None:
+            for child in (web, worker):
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        code = web.wait()
+        stop(signal.SIGTERM, None)
+        worker.wait(timeout=30)
+        sys.exit(code)
