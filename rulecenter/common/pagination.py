@@ -4,6 +4,7 @@ The total comes from the caller (a maintained counter), never from a COUNT(*) he
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -46,8 +47,12 @@ def page_window(number: int, page_count: int, width: int) -> tuple[int, ...]:
     return tuple(range(start, min(page_count, start + width - 1) + 1))
 
 
+@lru_cache(maxsize=1024)
 def pager_for(*, raw_page: str | None, total: int, size: int, window: int) -> Pager:
-    """Parse a user-supplied page number and build the pager, or raise PageNotFound with a clear message."""
+    """Parse a user-supplied page number and build the pager, or raise PageNotFound with a clear message.
+
+    Remembered: the same few pages are asked for again and again (a refusal is not remembered).
+    """
     page_count = max(1, -(-total // size))
     value = "1" if raw_page is None else raw_page
     if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= page_count:
