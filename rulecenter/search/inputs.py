@@ -1,0 +1,80 @@
+"""The search filters as the page and the API receive them, checked into a `Filters` or refused clearly."""
+
+from datetime import date, datetime, time, timedelta
+
+from django.core.validators import slug_re
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from rulecenter.announcements import selectors as announcement_selectors
+from rulecenter.announcements.models import Announcement
+from rulecenter.rules import selectors as rule_selectors
+from rulecenter.rules.models import Rule
+
+from .backends.tantivy import SOURCE_ANNOUNCEMENT, SOURCE_RULE
+from .query import Filters
+
+KINDS = (SOURCE_ANNOUNCEMENT, SOURCE_RULE)
+TYPES = tuple(dict.fromkeys([*Announcement.Kind.values, *Rule.Kind.values]))
+
+KIND_UNKNOWN = "类型“{value}”无效：可选 announcement（公告）或 rule（规则）。"
+TYPE_UNKNOWN = "细分类型“{value}”无效：可选 {choices}。"
+CATEGORY_UNKNOWN = "栏目或规则分类“{value}”不存在。"
+DATE_INVALID = "日期“{value}”无效：请使用 YYYY-MM-DD 格式，例如 2025-02-18。"
+DATE_ORDER = "开始日期不能晚于结束日期。"
+
+
+class FilterInvalid(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def parse_day(field: str, raw: str | None) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise FilterInvalid(field, _(DATE_INVALID).format(value=raw[:20])) from None
+
+
+def category_exists(slug: str) -> bool:
+    if len(slug) > 64 or not slug_re.fullmatch(slug):
+        return False
+    found = announcement_selectors.category_by_slug(slug) or rule_selectors.rule_category_by_slug(slug)
+    return found is not None
+
+
+def build_filters(
+    *,
+    kind: str | None = None,
+    type: str | None = None,
+    category: str | None = None,
+    in_force: bool = False,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> Filters:
+    """Check the filters; raises FilterInvalid naming the field and saying what is accepted."""
+    if kind and kind not in KINDS:
+        raise FilterInvalid("kind", _(KIND_UNKNOWN).format(value=kind[:40]))
+    if type and type not in TYPES:
+        raise FilterInvalid("type", _(TYPE_UNKNOWN).format(value=type[:40], choices="、".join(TYPES)))
+    if category and not category_exists(category):
+        raise FilterInvalid("category", _(CATEGORY_UNKNOWN).format(value=category[:64]))
+    if date_from and date_to and date_from > date_to:
+        raise FilterInvalid("to", _(DATE_ORDER))
+    return Filters(
+        source=kind or None,
+        type=type or None,
+        category=category or None,
+        in_force=in_force,
+        date_from=_day_start(date_from) if date_from else None,
+        # The last day counts whole: up to the start of the next one.
+        date_to=_day_start(date_to + timedelta(days=1)) if date_to else None,
+    )

@@ -1,0 +1,46 @@
+"""Writes of the search app: the outbox rows that every change to searchable content adds.
+
+Call these inside the transaction that changes the content (the announcements' and rules' services do):
+the row commits with the change or not at all, so no node's index can miss a change or see one that was
+rolled back. After the commit, a task asks this node's indexer to apply the new rows (`tasks.py`); the
+`rulecenter index_worker` on every node polls the outbox as well.
+"""
+
+import logging
+from collections.abc import Iterable
+
+from django.db import connection, transaction
+
+from .models import OutboxEntry
+
+logger = logging.getLogger(__name__)
+
+
+def _enqueue_apply() -> None:
+    from .tasks import search_index_apply
+
+    search_index_apply.enqueue()
+
+
+def _schedule_apply() -> None:
+    # One task per transaction however many rows it wrote.
+    if not any(entry[1] is _enqueue_apply for entry in connection.run_on_commit):
+        transaction.on_commit(_enqueue_apply, robust=True)
+
+
+def search_outbox_add(*, entity: OutboxEntry.Entity, object_ids: Iterable[int]) -> int:
+    """Record that these items changed (created, edited, published, unpublished or deleted)."""
+    rows = [OutboxEntry(entity=entity, object_id=pk) for pk in dict.fromkeys(object_ids)]
+    if rows:
+        OutboxEntry.objects.bulk_create(rows)
+        _schedule_apply()
+    return len(rows)
+
+
+def search_announcement_changed(*, announcement_id: int) -> None:
+    search_outbox_add(entity=OutboxEntry.Entity.ANNOUNCEMENT, object_ids=[announcement_id])
+
+
+def search_rule_changed(*, rule_id: int) -> None:
+    """A rule or any of its versions changed: the indexer re-reads all its versions."""
+    search_outbox_add(entity=OutboxEntry.Entity.RULE, object_ids=[rule_id])

@@ -1,0 +1,58 @@
+"""Search tests: each test gets its own small index directory and node name; nothing touches var/."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import transaction
+from django.test import override_settings
+from pytest_django import DjangoDbBlocker
+from pytest_django.fixtures import Settings
+
+from rulecenter.announcements.demo import load_demo
+from rulecenter.rules.demo import load_demo_rules
+from rulecenter.search import indexer
+from rulecenter.search.backends import tantivy as engine
+
+
+@pytest.fixture(autouse=True)
+def search_dir(tmp_path: Path, settings: Settings) -> Iterator[Path]:
+    settings.RULECENTER_SEARCH_INDEX_DIR = tmp_path / "search"
+    settings.RULECENTER_SEARCH_NODE = "test-node"
+    settings.RULECENTER_SEARCH_CATCH_UP_ON_READ = True
+    engine.reader.forget()
+    yield tmp_path / "search"
+    engine.reader.forget()
+
+
+@pytest.fixture
+def demo(db: None) -> None:
+    """The seed page's 12 announcements and the demo rule library."""
+    load_demo()
+    load_demo_rules()
+
+
+@pytest.fixture(scope="session")
+def demo_index_dir(
+    django_db_setup: None, django_db_blocker: DjangoDbBlocker, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """An index of the demo data built once per run; the data itself is rolled back."""
+    path = tmp_path_factory.mktemp("demo-index")
+    with (
+        django_db_blocker.unblock(),
+        override_settings(RULECENTER_SEARCH_INDEX_DIR=path, RULECENTER_SEARCH_NODE="demo-builder"),
+        transaction.atomic(),
+    ):
+        load_demo()
+        load_demo_rules()
+        indexer.rebuild()
+        transaction.set_rollback(True)
+    return path
+
+
+@pytest.fixture
+def demo_index(demo_index_dir: Path, settings: Settings) -> None:
+    """Search the prebuilt demo index, read-only: no catch-up, so nothing writes to it."""
+    settings.RULECENTER_SEARCH_INDEX_DIR = demo_index_dir
+    settings.RULECENTER_SEARCH_CATCH_UP_ON_READ = False
+    engine.reader.forget()

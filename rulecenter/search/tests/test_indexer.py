@@ -1,0 +1,287 @@
+"""The outbox and the indexer: written with the change, applied in order, resumed without loss or duplicates."""
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tantivy
+from django.db import transaction
+from django.utils import timezone
+from pytest_django.fixtures import Settings
+
+from rulecenter.announcements import services as announcement_services
+from rulecenter.announcements.models import Announcement, Category
+from rulecenter.rules import services as rule_services
+from rulecenter.search import indexer, selectors
+from rulecenter.search.backends import tantivy as engine
+from rulecenter.search.models import OutboxEntry, Replica
+from rulecenter.search.query import Filters
+from rulecenter.search.tasks import search_index_apply
+
+pytestmark = pytest.mark.django_db
+
+
+def publish(title: str, body: str = "正文") -> Announcement:
+    category, _ = Category.objects.get_or_create(slug="news", defaults={"name": "新闻"})
+    return announcement_services.announcement_create(
+        title=title, body=body, category=category, status=Announcement.Status.PUBLISHED
+    )
+
+
+def indexed_pks() -> list[int]:
+    """The `pk` of every live document in this node's index (repeats would be duplicates)."""
+    index, _schema, _generation = engine.reader.get()
+    searcher = index.searcher()
+    hits = searcher.search(tantivy.Query.all_query(), 100_000, count=False).hits
+    return sorted(
+        int(pk or 0) for pk in searcher.fast_field_values("pk", [address for _score, address in hits])
+    )
+
+
+def found(q: str) -> int:
+    return selectors.search(q=q, filters=Filters(), raw_page=None, size=20).total
+
+
+@pytest.fixture
+def built(db: None, settings: Settings) -> None:
+    """An empty live index, followed by no worker: tests apply the outbox themselves."""
+    indexer.rebuild()
+    settings.RULECENTER_SEARCH_CATCH_UP_ON_READ = False
+
+
+# The outbox -----------------------------------------------------------------------------------------
+
+
+def test_every_change_writes_an_outbox_row_in_the_same_transaction(db: None) -> None:
+    item = publish("公告")
+    announcement_services.announcement_unpublish(announcement=item)
+    announcement_services.announcement_delete(announcement=item)
+    rows = list(OutboxEntry.objects.values_list("entity", "object_id"))
+    assert rows == [("announcement", item.pk)] * 3
+
+
+def test_a_rolled_back_change_leaves_no_outbox_row(db: None) -> None:
+    def publish_then_fail() -> None:
+        with transaction.atomic():
+            publish("公告")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        publish_then_fail()
+    assert not OutboxEntry.objects.exists()
+
+
+def test_scheduling_a_rule_version_writes_the_rule_to_the_outbox(db: None) -> None:
+    category = rule_services.rule_category_create(slug="trade", name="交易规则")
+    rule = rule_services.rule_create(slug="refunds", title="退款管理规范", category=category)
+    version = rule_services.rule_version_create(rule=rule, text="第一条 退款。")
+    OutboxEntry.objects.all().delete()
+    now = timezone.now()
+    rule_services.rule_version_schedule(version=version, notice_at=now, effective_at=now + timedelta(days=8))
+    assert list(OutboxEntry.objects.values_list("entity", "object_id")) == [("rule", rule.pk)]
+
+
+def test_one_task_is_enqueued_per_transaction(db: None, django_capture_on_commit_callbacks: Any) -> None:
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        publish("一")
+        publish("二")
+    assert len(callbacks) == 1
+    assert OutboxEntry.objects.count() == 2
+
+
+# Following the outbox ---------------------------------------------------------------------------------
+
+
+def test_the_indexer_applies_rows_in_order_and_records_its_cursor(built: None) -> None:
+    first, second = publish("第一条公告"), publish("第二条公告")
+    assert found("公告") == 0
+    result = indexer.apply_pending()
+    assert (result.applied, result.position) == (2, OutboxEntry.objects.order_by("-id").first().pk)  # type: ignore[union-attr]
+    assert Replica.objects.get(node="test-node").position == result.position
+    assert indexed_pks() == [first.pk, second.pk]
+    assert indexer.apply_pending().applied == 0
+
+
+def test_the_task_applies_pending_rows(built: None) -> None:
+    publish("任务应用")
+    assert search_index_apply.call() == 1
+    assert found("任务应用") == 1
+
+
+def test_a_crash_before_the_commit_loses_nothing(built: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The indexer dies mid-batch, documents added but not committed: the next run applies the rows again."""
+    items = [publish(f"公告{n}") for n in range(5)]
+    crash_after_adding(monkeypatch, documents=3)
+    with pytest.raises(KeyboardInterrupt):
+        indexer.apply_pending()
+    monkeypatch.undo()
+    assert Replica.objects.get(node="test-node").position == 0
+    assert indexer.apply_pending().applied == 5
+    assert indexed_pks() == [item.pk for item in items]
+
+
+def test_a_crash_between_commit_and_cursor_applies_the_batch_twice_without_duplicates(
+    built: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = [publish(f"公告{n}") for n in range(5)]
+
+    def die(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(indexer.Follower, "_save", die)
+    with pytest.raises(KeyboardInterrupt):
+        indexer.apply_pending()
+    monkeypatch.undo()
+    assert Replica.objects.get(node="test-node").position == 0
+    assert indexer.apply_pending().applied == 5
+    assert indexed_pks() == [item.pk for item in items]
+
+
+def crash_after_adding(monkeypatch: pytest.MonkeyPatch, *, documents: int) -> None:
+    original: Callable[..., None] = indexer._replace
+    added = {"count": 0}
+
+    def replace_then_crash(*args: Any, **kwargs: Any) -> None:
+        original(*args, **kwargs)
+        added["count"] += 1
+        if added["count"] == documents:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(indexer, "_replace", replace_then_crash)
+
+
+def test_rows_committed_late_are_picked_up(built: None, settings: Settings) -> None:
+    """On PostgreSQL a lower outbox id can commit after a higher one: the skipped id is awaited."""
+    item = publish("先提交")
+    OutboxEntry.objects.filter(object_id=item.pk).update(id=10)
+    assert indexer.apply_pending().applied == 1
+    assert Replica.objects.get(node="test-node").gaps[0][0] == 1
+    late = publish("后提交")
+    OutboxEntry.objects.filter(object_id=late.pk).update(id=5)
+    assert indexer.apply_pending().applied == 1
+    assert found("后提交") == 1
+    gaps = [pk for pk, _seen in Replica.objects.get(node="test-node").gaps]
+    assert 5 not in gaps
+    assert 1 in gaps
+    settings.RULECENTER_SEARCH_GAP_SECONDS = -1
+    indexer.apply_pending()
+    assert Replica.objects.get(node="test-node").gaps == []
+
+
+def test_a_second_writer_waits_for_the_lock_instead_of_failing(built: None) -> None:
+    """tantivy allows one writer per index: while another process holds it, the indexer reports busy."""
+    publish("锁")
+    index = engine.open_index(engine.current_generation() or "")
+    holder = engine.open_writer(index)
+    assert holder is not None
+    assert indexer.apply_pending(wait_seconds=0.1).busy
+    del holder
+    assert indexer.apply_pending(wait_seconds=0.1).applied == 1
+
+
+def test_only_one_follower_at_a_time(built: None) -> None:
+    generation = engine.current_generation() or ""
+    first = indexer.Follower.open(generation)
+    assert first is not None
+    assert indexer.Follower.open(generation) is None
+    first.close()
+    second = indexer.Follower.open(generation)
+    assert second is not None
+    second.close()
+
+
+# Rebuilding ---------------------------------------------------------------------------------------------
+
+
+def test_a_rebuild_is_resumable_and_adds_nothing_twice(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    items = [publish(f"公告{n}") for n in range(7)]
+    monkeypatch.setattr(indexer, "BUILD_BATCH", 1)
+    monkeypatch.setattr(indexer, "BUILD_COMMIT_DOCS", 2)
+    seen: list[int] = []
+
+    def interrupt(progress: indexer.BuildProgress) -> None:
+        seen.append(progress.done)
+        if progress.done == 5:  # 4 committed, the 5th added but not committed
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        indexer.rebuild(on_progress=interrupt)
+    replica = Replica.objects.get(node="test-node")
+    assert replica.building
+    assert replica.build_progress["done"] == 4
+    assert replica.generation == ""
+    resumed = indexer.rebuild()
+    assert resumed.resumed
+    assert resumed.done == 7
+    assert indexed_pks() == [item.pk for item in items]
+
+
+def test_a_rebuild_switches_readers_and_followers_to_the_new_generation(built: None) -> None:
+    old = engine.current_generation()
+    follower = indexer.Follower.open(old or "")
+    assert follower is not None
+    item = publish("重建")
+    indexer.rebuild(restart=True)
+    new = engine.current_generation()
+    assert new != old
+    assert not (Path(engine.root()) / (old or "missing")).exists()
+    with pytest.raises(indexer.GenerationChanged):
+        follower.step(10)
+    follower.close()
+    assert indexed_pks() == [item.pk]
+    # The rebuild started after the item's outbox row: the follower goes on from there.
+    assert indexer.apply_pending().applied == 0
+    later = publish("重建之后")
+    assert indexer.apply_pending().applied == 1
+    assert indexed_pks() == [item.pk, later.pk]
+
+
+def test_without_an_index_search_answers_unavailable(db: None, settings: Settings) -> None:
+    settings.RULECENTER_SEARCH_CATCH_UP_ON_READ = False
+    with pytest.raises(selectors.SearchUnavailable, match="reindex"):
+        found("发货")
+
+
+def test_a_small_database_builds_its_first_index_on_the_first_search(db: None) -> None:
+    publish("首次搜索")
+    assert engine.current_generation() is None
+    assert found("首次搜索") == 1
+    assert engine.current_generation() is not None
+
+
+def test_a_rule_category_rename_reindexes_its_rules(db: None, settings: Settings) -> None:
+    category = rule_services.rule_category_create(slug="trade", name="交易规则")
+    rule_services.rule_create(slug="refunds", title="退款管理规范", category=category)
+    OutboxEntry.objects.all().delete()
+    category.name = "交易"
+    category.save()
+    assert list(OutboxEntry.objects.values_list("entity", flat=True)) == ["rule"]
+
+
+def test_a_big_rebuild_prepares_documents_in_worker_processes(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On three cores or more, segmenting is spread over worker processes; the documents arrive in order."""
+    items = [publish(f"并行公告{n}") for n in range(7)]
+    monkeypatch.setattr(indexer, "POOL_MIN_DOCS", 1)
+    monkeypatch.setattr(indexer, "BUILD_BATCH", 2)
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    assert indexer.rebuild().done == 7
+    assert indexed_pks() == [item.pk for item in items]
+    assert found("并行公告3") == 1
+
+
+def test_an_index_left_by_another_database_is_never_served(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index directory outlived its database (recreated, restored): it is rebuilt or refused, not shown."""
+    publish("旧库公告")
+    assert found("旧库公告") == 1
+    old = engine.current_generation()
+    Replica.objects.all().delete()
+    monkeypatch.setattr(indexer, "INLINE_BUILD_LIMIT", 0)
+    with pytest.raises(selectors.SearchUnavailable):
+        found("旧库公告")
+    monkeypatch.undo()
+    assert found("旧库公告") == 1
+    assert engine.current_generation() != old

@@ -1,0 +1,77 @@
+"""The search page, /search/?q=: parse the input, call the selector, render. Nothing else."""
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from rulecenter.announcements import selectors as announcement_selectors
+
+from . import inputs, selectors
+from .backends.tantivy import SOURCE_ANNOUNCEMENT, SOURCE_RULE
+
+TRUE_VALUES = {"1", "true", "on", "yes"}
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    value: str
+    label: str
+
+
+def _categories() -> list[Choice]:
+    announcement = [Choice(c.slug, c.name) for c in announcement_selectors.category_list()]
+    rules = [Choice(slug, name) for slug, name in selectors.rule_category_choices()]
+    seen = {c.value for c in announcement}
+    return announcement + [c for c in rules if c.value not in seen]
+
+
+@require_safe
+def search_page(request: HttpRequest) -> HttpResponse:
+    get = request.GET
+    q = get.get("q", "")
+    params = {
+        "kind": get.get("kind", ""),
+        "type": get.get("type", ""),
+        "category": get.get("category", ""),
+        "in_force": "1" if get.get("in_force", "").lower() in TRUE_VALUES else "",
+        "from": get.get("from", ""),
+        "to": get.get("to", ""),
+    }
+    context: dict[str, object] = {
+        "nav": "search",
+        "search_query": selectors.clean(q)[: settings.RULECENTER_SEARCH_MAX_QUERY_CHARS * 2],
+        "params": params,
+        "kinds": [Choice(SOURCE_ANNOUNCEMENT, "公告"), Choice(SOURCE_RULE, "规则")],
+        "categories": _categories(),
+        "results": None,
+        "max_query_chars": settings.RULECENTER_SEARCH_MAX_QUERY_CHARS,
+        "error": "",
+    }
+    status = 200
+    try:
+        filters = inputs.build_filters(
+            kind=params["kind"],
+            type=params["type"],
+            category=params["category"],
+            in_force=bool(params["in_force"]),
+            date_from=inputs.parse_day("from", params["from"]),
+            date_to=inputs.parse_day("to", params["to"]),
+        )
+        if q.strip():
+            size = settings.RULECENTER_SEARCH_PAGE_SIZE
+            results = selectors.search(q=q, filters=filters, raw_page=get.get("page"), size=size)
+            context["results"] = results
+            context["pager"] = results.pager
+            kept = {"q": results.query.text, **{key: value for key, value in params.items() if value}}
+            context["page_query"] = urlencode(kept) + "&page="
+            if results.suggestion:
+                context["suggestion_query"] = urlencode({**kept, "q": results.suggestion})
+    except (inputs.FilterInvalid, selectors.QueryInvalid) as error:
+        context["error"], status = str(error), 400
+    except selectors.SearchUnavailable as error:
+        context["error"], status = str(error), 503
+    return render(request, "search/results.html", context, status=status)
