@@ -1,0 +1,482 @@
+"""The consultations API (/api/v1/consultations): windows, votes and the live tally."""
+
+from datetime import datetime
+from typing import Literal
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Field, HeaderEx, P, QueryEx, Router, Schema
+from ninja.responses import Status
+
+from rulecenter.accounts.auth import BearerTokenAuth
+from rulecenter.announcements.api import IsoDatetime
+from rulecenter.common.idempotency import idempotent_write
+from rulecenter.common.problems import (
+    AUTHENTICATION,
+    VALIDATION,
+    Problem,
+    ProblemType,
+    field_error,
+    problems,
+)
+from rulecenter.common.text import markdown_to_html
+from rulecenter.rules.models import ChangeBundle, RuleVersion
+
+from . import selectors, services
+from .models import Consultation
+from .services import OptionSpec
+
+CONSULTATION_UNKNOWN = "意见征集不存在。"
+PAGE_PAST_END = "页码 {page} 超出范围：共 {pages} 页。"
+EDITOR_REQUIRED = "只有编辑角色可以发起意见征集。"
+VERSION_UNKNOWN = "规则“{rule}”没有第 {number} 版。"
+BUNDLE_UNKNOWN = "变更包 {bundle} 不存在。"
+VERSIONS_OR_BUNDLE = "请给出 versions（规则版本）或 bundle（变更包）之一。"
+TALLY_HIDDEN = "本次意见征集的计票结果将在 {closes_at} 截止后公布。"
+
+# Refusals of a vote for who cast it or when: distinct types a client can branch on.
+VOTER_INELIGIBLE = ProblemType("voter-ineligible", 403, "没有投票资格")
+CONSULTATION_NOT_OPEN = ProblemType("consultation-not-open", 409, "意见征集尚未开始")
+CONSULTATION_CLOSED = ProblemType("consultation-closed", 409, "意见征集已截止")
+TALLY_NOT_PUBLIC = ProblemType("tally-hidden", 403, "计票结果尚未公布")
+REFUSALS: dict[services.RefusalKind, ProblemType] = {
+    "anonymous": AUTHENTICATION,
+    "ineligible": VOTER_INELIGIBLE,
+    "not_open": CONSULTATION_NOT_OPEN,
+    "closed": CONSULTATION_CLOSED,
+}
+
+router = Router(tags=["consultations"])
+
+# A Literal, not Consultation.Status: OpenAPI names an enum after its class and "Status" is taken.
+ConsultationStatus = Literal["scheduled", "open", "closed"]
+
+
+class OptionOut(Schema):
+    key: str = Field(examples=["reevaluate"])
+    label: str = Field(examples=["可再评估"])
+    requires_reason: bool = Field(description="选此项须填写理由")
+
+
+class RuleRef(Schema):
+    slug: str = Field(examples=["prohibited-goods"])
+    title: str = Field(examples=["1688指定渠道禁限售规则"])
+    number: int = Field(description="草案的版本号")
+    url: str = Field(description="规则在网站上的地址")
+
+
+class ConsultationListItem(Schema):
+    id: int
+    title: str
+    status: ConsultationStatus = Field(
+        description="按当前时间推算：scheduled 未开始 / open 征集中 / closed 已结束"
+    )
+    opens_at: datetime
+    closes_at: datetime
+    rules: list[RuleRef]
+    url: str = Field(description="意见征集在网站上的地址（含投票表单）")
+    tally_url: str
+
+
+class ConsultationPage(Schema):
+    items: list[ConsultationListItem]
+    count: int
+
+
+class ClauseChangeOut(Schema):
+    anchor: str
+    label: str
+    status: str = Field(description="added / removed / changed / moved")
+    old_text: str
+    new_text: str
+
+
+class DraftOut(Schema):
+    rule: RuleRef
+    text: str = Field(description="草案全文（Markdown）")
+    base_version: int | None = Field(description="对比的现行版本号（征集开始时有效的版本）；新规则为空")
+    changes: list[ClauseChangeOut] = Field(description="与现行版本相比改动的条款")
+
+
+class TallyOut(Schema):
+    counts: dict[str, int] = Field(description="每个选项的票数（每位会员以最后一次投票为准）")
+    total: int
+    shares: dict[str, int] = Field(description="各选项占比（整数百分比，按最大余数法分配，合计恰为 100）")
+    labels: dict[str, str] = Field(description="选项名称")
+    final: bool = Field(description="征集已截止，结果不再变化")
+    as_of: datetime
+
+
+class ClusterOut(Schema):
+    text: str = Field(description="代表意见（不含投票人身份）")
+    size: int = Field(description="该组相似意见条数")
+    valid: int = Field(description="其中有效意见条数")
+    response: str = Field(description="平台回应")
+
+
+class LedgerOut(Schema):
+    submissions: int = Field(description="提交次数（含改票）")
+    eligible: int = Field(description="截止时符合投票条件的会员数")
+    opinions: int
+    valid: int
+    invalid: int
+    pending: int = Field(description="待审核的意见")
+    clusters: list[ClusterOut] = Field(description="含有效意见的相似意见组及平台回应")
+
+
+class ConsultationOut(ConsultationListItem):
+    explanation: str = Field(description="说明（Markdown）")
+    explanation_html: str
+    bundle: int | None = Field(description="变更包编号")
+    options: list[OptionOut]
+    drafts: list[DraftOut]
+    tally: TallyOut | None = Field(description="实时计票；设置为截止前隐藏时为空")
+    ledger: LedgerOut | None = Field(description="截止后的意见汇总")
+    result_url: str | None = Field(description="已发布的结果反馈公告地址")
+
+
+class OptionIn(Schema):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["support"])
+    label: str = Field(min_length=1, max_length=32, examples=["支持"])
+    requires_reason: bool = False
+
+
+class VersionRefIn(Schema):
+    rule: str = Field(
+        min_length=1, max_length=100, description="规则标识（slug）", examples=["shipping-conduct"]
+    )
+    number: int = Field(ge=1, le=1_000_000_000, description="版本号（草案）")
+
+
+class ConsultationIn(Schema):
+    title: str = Field(min_length=1, max_length=200, examples=["《1688商家发货行为管理规范》变更意见征集"])
+    explanation: str = Field(default="", max_length=20_000, description="说明（Markdown）")
+    opens_at: IsoDatetime = Field(description="开始时间；不早于当前时间")
+    closes_at: IsoDatetime = Field(description="截止时间；征集期至少 RULECENTER_CONSULTATION_MIN_DAYS 日")
+    versions: list[VersionRefIn] = Field(default=[], max_length=50, description="征集意见的规则版本（草案）")
+    bundle: int | None = Field(default=None, ge=1, description="或：变更包编号，征集其全部版本")
+    options: list[OptionIn] | None = Field(
+        default=None,
+        max_length=10,
+        description="投票选项；默认 支持（support）和 可再评估（reevaluate，须填理由）",
+    )
+
+
+class VoteIn(Schema):
+    choice: str = Field(min_length=1, max_length=32, examples=["reevaluate"], description="选项标识")
+    reason: str = Field(
+        default="",
+        max_length=100_000,
+        description="理由（纯文本），最多 RULECENTER_CONSULTATION_REASON_MAX_CHARS 字；选项要求时必填",
+        examples=["赔付金额标准过高，建议按订单金额分档。"],
+    )
+
+
+class VoteOut(Schema):
+    consultation: int
+    choice: str
+    label: str
+    reason: str
+    submitted_at: datetime
+    tally_url: str
+
+
+def _site(request: HttpRequest, path: str) -> str:
+    return request.build_absolute_uri(path)
+
+
+def _tally_url(request: HttpRequest, consultation: Consultation) -> str:
+    return _site(request, reverse("api:consultation_tally", args=[consultation.pk]))
+
+
+def _rule_refs(request: HttpRequest, consultation: Consultation) -> list[RuleRef]:
+    return [
+        RuleRef(
+            slug=version.rule.slug,
+            title=version.rule.title,
+            number=version.number,
+            url=_site(request, version.rule.get_absolute_url()),
+        )
+        for version in consultation.versions.all()
+    ]
+
+
+def _list_item(request: HttpRequest, consultation: Consultation, now: datetime) -> ConsultationListItem:
+    return ConsultationListItem(
+        id=consultation.pk,
+        title=consultation.title,
+        status=consultation.status_at(now).value,  # type: ignore[arg-type]
+        opens_at=timezone.localtime(consultation.opens_at),
+        closes_at=timezone.localtime(consultation.closes_at),
+        rules=_rule_refs(request, consultation),
+        url=_site(request, consultation.get_absolute_url()),
+        tally_url=_tally_url(request, consultation),
+    )
+
+
+def _tally_out(consultation: Consultation, now: datetime) -> TallyOut:
+    tally = selectors.consultation_tally(consultation=consultation)
+    return TallyOut(
+        counts=tally.counts,
+        total=tally.total,
+        shares=tally.shares,
+        labels=tally.labels,
+        final=consultation.status_at(now) == Consultation.Status.CLOSED,
+        as_of=timezone.localtime(now),
+    )
+
+
+def _consultation_out(request: HttpRequest, consultation: Consultation) -> ConsultationOut:
+    now = timezone.now()
+    item = _list_item(request, consultation, now)
+    drafts = []
+    for draft in selectors.draft_diffs(consultation=consultation):
+        version = draft.version
+        changes = [
+            ClauseChangeOut(
+                anchor=clause.anchor,
+                label=clause.label,
+                status=clause.status,
+                old_text=clause.old_text,
+                new_text=clause.new_text,
+            )
+            for clause in (draft.diff.clauses if draft.diff else ())
+            if clause.status != "unchanged"
+        ]
+        drafts.append(
+            DraftOut(
+                rule=RuleRef(
+                    slug=version.rule.slug,
+                    title=version.rule.title,
+                    number=version.number,
+                    url=_site(request, version.rule.get_absolute_url()),
+                ),
+                text=version.text,
+                base_version=draft.base.number if draft.base else None,
+                changes=changes,
+            )
+        )
+    closed = consultation.status_at(now) == Consultation.Status.CLOSED
+    ledger = None
+    if closed:
+        found = selectors.consultation_ledger(consultation=consultation)
+        ledger = LedgerOut(
+            submissions=found.submissions,
+            eligible=found.eligible,
+            opinions=found.opinions,
+            valid=found.valid,
+            invalid=found.invalid,
+            pending=found.pending,
+            clusters=[
+                ClusterOut(text=c.text, size=c.size, valid=c.valid, response=c.response)
+                for c in found.clusters
+            ],
+        )
+    result = consultation.result_announcement
+    return ConsultationOut(
+        **item.model_dump(),
+        explanation=consultation.explanation,
+        explanation_html=markdown_to_html(consultation.explanation),
+        bundle=consultation.bundle_id,
+        options=[
+            OptionOut(key=o.key, label=o.label, requires_reason=o.requires_reason)
+            for o in consultation.options.all()
+        ],
+        drafts=drafts,
+        tally=_tally_out(consultation, now)
+        if selectors.tally_visible(consultation=consultation, at=now)
+        else None,
+        ledger=ledger,
+        result_url=_site(request, result.get_absolute_url()) if result and result.is_published else None,
+    )
+
+
+def _consultation_or_404(consultation_id: int) -> Consultation:
+    consultation = selectors.consultation_get(pk=consultation_id)
+    if consultation is None:
+        raise Http404(_(CONSULTATION_UNKNOWN))
+    return consultation
+
+
+@router.get(
+    "",
+    response={200: ConsultationPage, **problems(404, 422)},
+    url_name="consultation_list",
+    operation_id="consultation_list",
+    summary="意见征集，最近开始的在前",
+    description="每页条数由设置 RULECENTER_CONSULTATION_PAGE_SIZE 决定；页码超出范围时返回 404。",
+)
+def consultation_list(
+    request: HttpRequest,
+    page: QueryEx[int, P(ge=1, le=10_000_000, description="页码，从 1 开始")] = 1,
+    status: QueryEx[ConsultationStatus | None, P(description="只列出此状态的意见征集")] = None,
+) -> ConsultationPage:
+    now = timezone.now()
+    chosen = Consultation.Status(status) if status else None
+    size = settings.RULECENTER_CONSULTATION_PAGE_SIZE
+    total = selectors.consultation_count(status=chosen, at=now)
+    pages = max(1, -(-total // size))
+    if page > pages:
+        raise Http404(_(PAGE_PAST_END).format(page=page, pages=pages))
+    rows = selectors.consultation_page(offset=(page - 1) * size, limit=size, status=chosen, at=now)
+    return ConsultationPage(items=[_list_item(request, row, now) for row in rows], count=total)
+
+
+@router.get(
+    "/{consultation_id}",
+    response={200: ConsultationOut, **problems(404, 422)},
+    url_name="consultation_detail",
+    operation_id="consultation_detail",
+    summary="一项意见征集：草案及其与现行版本的差异、选项、实时计票；截止后含意见汇总",
+)
+def consultation_detail(request: HttpRequest, consultation_id: int) -> ConsultationOut:
+    return _consultation_out(request, _consultation_or_404(consultation_id))
+
+
+@router.get(
+    "/{consultation_id}/tally",
+    response={200: TallyOut, **problems(403, 404, 422)},
+    url_name="consultation_tally",
+    operation_id="consultation_tally",
+    summary="实时计票：各选项票数、总数和占比",
+    description="每位会员只计最后一次投票；每次请求都从投票表直接统计，任何时刻都与库中的投票一致。"
+    "设置 RULECENTER_CONSULTATION_TALLY_HIDDEN_UNTIL_CLOSE 打开时，截止前返回 403。",
+)
+def consultation_tally(request: HttpRequest, consultation_id: int) -> TallyOut:
+    consultation = selectors.consultation_for_vote(pk=consultation_id)
+    if consultation is None:
+        raise Http404(_(CONSULTATION_UNKNOWN))
+    now = timezone.now()
+    if not selectors.tally_visible(consultation=consultation, at=now):
+        closes_at = timezone.localtime(consultation.closes_at).strftime("%Y-%m-%d %H:%M")
+        raise Problem(TALLY_NOT_PUBLIC, _(TALLY_HIDDEN).format(closes_at=closes_at))
+    return _tally_out(consultation, now)
+
+
+@router.post(
+    "/{consultation_id}/votes",
+    response={201: VoteOut, **problems(400, 401, 403, 404, 409, 422)},
+    auth=BearerTokenAuth(),
+    url_name="consultation_vote",
+    operation_id="consultation_vote",
+    summary="投票或改票（会员令牌）",
+    description="每位会员每项征集只有一票：再次投票替换上一次（历次提交都保留在记录中）。"
+    "选项要求理由而未填写、选项不存在或理由过长时返回 422；未认证、入驻不满设置天数或没有会员资料时返回 403"
+    "（urn:rulecenter:problem:voter-ineligible）；征集未开始或已截止时返回 409"
+    "（consultation-not-open / consultation-closed）。被拒绝的投票不会写入任何内容。",
+)
+def consultation_vote(request: HttpRequest, consultation_id: int, payload: VoteIn) -> Status[VoteOut]:
+    consultation = selectors.consultation_for_vote(pk=consultation_id)
+    if consultation is None:
+        raise Http404(_(CONSULTATION_UNKNOWN))
+    try:
+        vote = services.vote_cast(
+            consultation=consultation, user=request.user, choice=payload.choice, reason=payload.reason
+        )
+    except services.VoteRefused as refused:
+        raise Problem(REFUSALS[refused.kind], refused.messages[0]) from None
+    labels = {option.key: option.label for option in selectors.options_of(consultation)}
+    return Status(
+        201,
+        VoteOut(
+            consultation=consultation.pk,
+            choice=vote.choice,
+            label=labels[vote.choice],
+            reason=vote.reason,
+            submitted_at=timezone.localtime(vote.submitted_at),
+            tally_url=_tally_url(request, consultation),
+        ),
+    )
+
+
+def _versions_or_problem(payload: ConsultationIn) -> tuple[list[RuleVersion], ChangeBundle | None]:
+    if bool(payload.versions) == (payload.bundle is not None):
+        message = _(VERSIONS_OR_BUNDLE)
+        raise Problem(
+            VALIDATION, message, errors=[field_error(["body", "versions"], message, "versions_or_bundle")]
+        )
+    bundle = None
+    if payload.bundle is not None:
+        bundle = selectors.bundle_by_pk(pk=payload.bundle)
+        if bundle is None:
+            message = _(BUNDLE_UNKNOWN).format(bundle=payload.bundle)
+            raise Problem(
+                VALIDATION, message, errors=[field_error(["body", "bundle"], message, "bundle_unknown")]
+            )
+    versions = []
+    for index, ref in enumerate(payload.versions):
+        version = selectors.version_by_rule_and_number(slug=ref.rule, number=ref.number)
+        if version is None:
+            message = _(VERSION_UNKNOWN).format(rule=ref.rule[:100], number=ref.number)
+            raise Problem(
+                VALIDATION,
+                message,
+                errors=[field_error(["body", "versions", index], message, "version_unknown")],
+            )
+        versions.append(version)
+    return versions, bundle
+
+
+@router.post(
+    "",
+    response={201: ConsultationOut, **problems(400, 401, 403, 409, 422)},
+    auth=BearerTokenAuth(),
+    url_name="consultation_create",
+    operation_id="consultation_create",
+    summary="发起意见征集（编辑角色）",
+    description="针对规则版本草案（versions）或一个变更包（bundle）。征集期短于设置 RULECENTER_CONSULTATION_MIN_DAYS、"
+    "开始时间已过、版本已公示或排定在截止前公示时返回 422，不会写入任何内容。截止时由后台任务起草结果反馈。"
+    "可带 Idempotency-Key 头安全地重试。",
+)
+def consultation_create(
+    request: HttpRequest,
+    payload: ConsultationIn,
+    idempotency_key: HeaderEx[
+        str | None,
+        P(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="可选。同一用户以同一个键重试时，返回第一次的结果而不会重复创建（24 小时内有效）",
+        ),
+    ] = None,
+) -> Status[ConsultationOut] | HttpResponse:
+    user: User = request.auth  # type: ignore[attr-defined]
+    if not user.has_perm("consultations.add_consultation"):
+        raise PermissionDenied(_(EDITOR_REQUIRED))
+
+    def write() -> ConsultationOut:
+        versions, bundle = _versions_or_problem(payload)
+        options = (
+            [OptionSpec(o.key, o.label, o.requires_reason) for o in payload.options]
+            if payload.options is not None
+            else services.DEFAULT_OPTIONS
+        )
+        consultation = services.consultation_create(
+            title=payload.title,
+            explanation=payload.explanation,
+            opens_at=payload.opens_at,
+            closes_at=payload.closes_at,
+            versions=versions,
+            bundle=bundle,
+            options=options,
+            created_by=user,
+        )
+        return _consultation_out(request, _consultation_or_404(consultation.pk))
+
+    if idempotency_key is None:
+        return Status(201, write())
+    return idempotent_write(
+        request,
+        user=user,
+        key=idempotency_key,
+        operation="consultation_create",
+        payload=payload,
+        status=201,
+        write=write,
+    )

@@ -1,0 +1,246 @@
+"""Reads of consultations. The tally is one GROUP BY over the standing votes, so it is the votes."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from rulecenter.accounts.models import Member
+from rulecenter.rules import selectors as rule_selectors
+from rulecenter.rules.diff import VersionDiff, diff_versions
+from rulecenter.rules.models import ChangeBundle, RuleVersion
+
+from .models import Consultation, ConsultationOption, Opinion, OpinionCluster, Vote, VoteHistory
+from .tally import Tally
+
+StatusFilter = Consultation.Status | None
+
+
+def _with_relations(queryset: QuerySet[Consultation]) -> QuerySet[Consultation]:
+    versions = RuleVersion.objects.select_related("rule").order_by("rule__title")
+    return queryset.select_related("result_announcement").prefetch_related(
+        "options", Prefetch("versions", queryset=versions)
+    )
+
+
+def _status_filter(
+    queryset: QuerySet[Consultation], status: StatusFilter, at: datetime
+) -> QuerySet[Consultation]:
+    if status == Consultation.Status.SCHEDULED:
+        return queryset.filter(opens_at__gt=at)
+    if status == Consultation.Status.OPEN:
+        return queryset.filter(opens_at__lte=at, closes_at__gt=at)
+    if status == Consultation.Status.CLOSED:
+        return queryset.filter(closes_at__lte=at)
+    return queryset
+
+
+def consultation_count(*, status: StatusFilter = None, at: datetime | None = None) -> int:
+    return _status_filter(Consultation.objects.all(), status, at or timezone.now()).count()
+
+
+def consultation_page(
+    *, offset: int, limit: int, status: StatusFilter = None, at: datetime | None = None
+) -> list[Consultation]:
+    """Consultations newest window first, with their options and versions: three queries."""
+    queryset = _status_filter(Consultation.objects.all(), status, at or timezone.now())
+    return list(_with_relations(queryset)[offset : offset + limit])
+
+
+def consultation_get(*, pk: int) -> Consultation | None:
+    return _with_relations(Consultation.objects.filter(pk=pk)).first()
+
+
+VOTE_TARGET_SECONDS = 30
+
+
+def _vote_target_key(pk: int) -> str:
+    return f"consultations:vote-target:{pk}"
+
+
+def consultation_for_vote(*, pk: int) -> Consultation | None:
+    """What casting a vote needs — the window and the options — from the cache while the window is open.
+
+    Voting is the hot path (a rule change can bring a rush of votes) and these two queries were a third of
+    a vote's cost. Serving them from the cache is safe because an open consultation changes only in ways a
+    stale copy turns into a refusal, never into a wrong acceptance: options and opening time are frozen once
+    it opens, and its close can only be moved later (services.consultation_update, which also drops the
+    entry). A scheduled consultation is never cached: its opening may still move.
+    """
+    key = _vote_target_key(pk)
+    consultation: Consultation | None = cache.get(key)
+    if consultation is not None:
+        return consultation
+    consultation = Consultation.objects.filter(pk=pk).prefetch_related("options").first()
+    if consultation is not None and consultation.opens_at <= timezone.now():
+        cache.set(key, consultation, timeout=VOTE_TARGET_SECONDS)
+    return consultation
+
+
+def forget_vote_target(*, pk: int) -> None:
+    cache.delete(_vote_target_key(pk))
+
+
+def options_of(consultation: Consultation) -> list[ConsultationOption]:
+    return list(consultation.options.all())
+
+
+def tally_visible(*, consultation: Consultation, at: datetime) -> bool:
+    """The live tally is public unless the setting hides it until the window has closed."""
+    hidden = settings.RULECENTER_CONSULTATION_TALLY_HIDDEN_UNTIL_CLOSE
+    return not hidden or consultation.status_at(at) == Consultation.Status.CLOSED
+
+
+def consultation_tally(*, consultation: Consultation) -> Tally:
+    """Standing votes per option, every option listed (zero included): one aggregate query."""
+    options = options_of(consultation)
+    counted = dict(
+        Vote.objects.filter(consultation=consultation)
+        .values_list("choice")
+        .annotate(votes=Count("id"))
+        .order_by()
+        .values_list("choice", "votes")
+    )
+    counts = {option.key: counted.pop(option.key, 0) for option in options}
+    counts.update(sorted(counted.items()))  # a choice no option offers any more still counts
+    return Tally(counts=counts, labels={option.key: option.label for option in options})
+
+
+def member_vote(*, consultation: Consultation, member: Member) -> Vote | None:
+    return Vote.objects.filter(consultation=consultation, member=member).first()
+
+
+def eligibility_cutoff(at: datetime) -> date:
+    """Members who joined on or before this date are old enough to vote at `at`."""
+    days = settings.RULECENTER_CONSULTATION_MIN_MEMBERSHIP_DAYS
+    return timezone.localdate(at) - timedelta(days=days)
+
+
+def eligible_member_count(*, at: datetime) -> int:
+    return Member.objects.filter(verified=True, joined_on__lte=eligibility_cutoff(at)).count()
+
+
+@dataclass(frozen=True)
+class DraftDiff:
+    """One draft version of a consultation and what it changes against the version then in force."""
+
+    version: RuleVersion
+    base: RuleVersion | None
+    diff: VersionDiff | None
+
+
+def draft_diffs(*, consultation: Consultation) -> list[DraftDiff]:
+    """Each draft beside the version in force when the consultation opened (the text it would replace)."""
+    found: list[DraftDiff] = []
+    for version in consultation.versions.all():
+        base = rule_selectors.version_in_force(rule=version.rule, at=consultation.opens_at)
+        if base is not None and base.pk == version.pk:
+            base = None
+        found.append(
+            DraftDiff(
+                version=version, base=base, diff=diff_versions(base.text, version.text) if base else None
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class ClusterRow:
+    """A group of near-duplicate opinions as the public and the report see it (no identities)."""
+
+    pk: int
+    text: str
+    size: int
+    valid: int
+    response: str
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Everything public about a consultation's outcome: votes, turnout, opinions, answered clusters."""
+
+    consultation: Consultation
+    tally: Tally
+    submissions: int
+    eligible: int
+    opinions: int
+    valid: int
+    invalid: int
+    pending: int
+    invalid_by_code: dict[str, int]
+    clusters: list[ClusterRow]
+
+    @property
+    def turnout_percent(self) -> float | None:
+        return round(100 * self.tally.total / self.eligible, 1) if self.eligible else None
+
+    @property
+    def revotes(self) -> int:
+        return max(0, self.submissions - self.tally.total)
+
+
+def consultation_ledger(*, consultation: Consultation) -> Ledger:
+    """The public ledger: the tally, how opinions were judged, and each cluster holding a valid opinion."""
+    verdicts = dict(
+        Opinion.objects.filter(consultation=consultation)
+        .values_list("verdict")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("verdict", "n")
+    )
+    invalid_by_code = dict(
+        Opinion.objects.filter(consultation=consultation, verdict=Opinion.Verdict.INVALID)
+        .values_list("code")
+        .annotate(n=Count("id"))
+        .order_by("code")
+        .values_list("code", "n")
+    )
+    clusters = (
+        OpinionCluster.objects.filter(consultation=consultation)
+        .annotate(valid=Count("opinions", filter=Q(opinions__verdict=Opinion.Verdict.VALID)))
+        .filter(valid__gt=0)
+        .select_related("representative")
+        .order_by("-valid", "-size", "id")
+    )
+    return Ledger(
+        consultation=consultation,
+        tally=consultation_tally(consultation=consultation),
+        submissions=VoteHistory.objects.filter(consultation=consultation).count(),
+        eligible=eligible_member_count(at=consultation.closes_at),
+        opinions=sum(verdicts.values()),
+        valid=verdicts.get(Opinion.Verdict.VALID, 0),
+        invalid=verdicts.get(Opinion.Verdict.INVALID, 0),
+        pending=verdicts.get(Opinion.Verdict.PENDING, 0),
+        invalid_by_code=invalid_by_code,
+        clusters=[
+            ClusterRow(
+                pk=cluster.pk,
+                text=cluster.representative.text if cluster.representative else "",
+                size=cluster.size,
+                valid=cluster.valid,
+                response=cluster.response,
+            )
+            for cluster in clusters
+        ],
+    )
+
+
+def due_for_result(*, at: datetime) -> QuerySet[Consultation]:
+    """Closed consultations whose 结果反馈 has not been drafted yet."""
+    return Consultation.objects.filter(closes_at__lte=at, result_drafted_at__isnull=True).order_by(
+        "closes_at"
+    )
+
+
+def version_by_rule_and_number(*, slug: str, number: int) -> RuleVersion | None:
+    """Any version of a rule, drafts included: consultations are held on drafts, before their notice."""
+    if len(slug) > 100:
+        return None
+    return RuleVersion.objects.select_related("rule").filter(rule__slug=slug, number=number).first()
+
+
+def bundle_by_pk(*, pk: int) -> ChangeBundle | None:
+    return ChangeBundle.objects.filter(pk=pk).first()
