@@ -2,7 +2,9 @@
 
 from rulecenter.announcements.api import router as announcements_router
 from rulecenter.common.problems import ProblemAPI
+from rulecenter.consultations.api import router as consultations_router
 from rulecenter.rules.api import router as rules_router
+from rulecenter.search.api import router as search_router
 
 api = ProblemAPI(
     title="rulecenter API",
@@ -13,3 +15,5 @@ api = ProblemAPI(
 )
 api.add_router("/announcements", announcements_router)
 api.add_router("/rules", rules_router)
+api.add_router("/search", search_router)
+api.add_router("/consultations", consultations_router)

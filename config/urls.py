@@ -9,6 +9,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="announcements:list", permanent=False), name="home"),
     path("news/", include("rulecenter.announcements.urls")),
     path("rules/", include("rulecenter.rules.urls")),
+    path("search/", include("rulecenter.search.urls")),
+    path("consultations/", include("rulecenter.consultations.urls")),
     path("calendar/", calendar.calendar_page, name="calendar"),
     path("calendar.ics", calendar.calendar_ics, name="calendar_ics"),
     path("feeds/", include("rulecenter.announcements.feed_urls")),

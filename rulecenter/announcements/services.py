@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rulecenter.common.text import excerpt, html_to_text, markdown_to_html
+from rulecenter.search import services as search_services
 
 from .models import Announcement, Category, ListingCounter
 
@@ -72,6 +73,7 @@ def _save(announcement: Announcement, before: _ListingState | None) -> Announcem
     announcement.full_clean()
     announcement.save()
     _counters_apply(before, _state(announcement))
+    search_services.search_announcement_changed(announcement_id=announcement.pk)
     return announcement
 
 
@@ -137,7 +139,9 @@ def announcement_delete(*, announcement: Announcement) -> None:
     stored = Announcement.objects.select_for_update().get(pk=announcement.pk)
     if stored.status == Announcement.Status.PUBLISHED:
         raise ValidationError(_(ANNOUNCEMENT_DELETE_PUBLISHED))
+    pk = stored.pk
     stored.delete()
+    search_services.search_announcement_changed(announcement_id=pk)
 
 
 @transaction.atomic

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from rulecenter.common.pagination import pager_for
+from rulecenter.ingest import selectors as ingest_selectors
 
 from . import selectors
 
@@ -33,27 +34,23 @@ def _templates_digest() -> str:
 
 
 def _if_none_match(request: HttpRequest, etag: str) -> bool:
-    header = request.headers.get("If-None-Match", "")
+    header = request.META.get("HTTP_IF_NONE_MATCH", "")
     return header.strip() == "*" or etag in (tag.strip() for tag in header.split(","))
 
 
 @require_safe
 def news_list(request: HttpRequest) -> HttpResponse:
-    category = None
-    slug = request.GET.get("category")
-    if slug:
-        category = selectors.category_by_slug(slug)
-        if category is None:
-            raise Http404(_(CATEGORY_UNKNOWN).format(slug=slug[:64]))
+    slug = request.GET.get("category") or None
+    # One query answers everything but the rows: counter, version and categories (selectors.listing_state).
+    state = selectors.listing_state(category_slug=slug)
+    if state is None:
+        raise Http404(_(CATEGORY_UNKNOWN).format(slug=(slug or "")[:64]))
     size = settings.RULECENTER_NEWS_PAGE_SIZE
-    stamp = selectors.listing_stamp(category=category)
-    pager = pager_for(
-        raw_page=request.GET.get("page"),
-        total=stamp.total,
-        size=size,
-        window=settings.RULECENTER_PAGER_WINDOW,
-    )
-    version = f"{stamp.scope}.{stamp.version}.{pager.number}.{size}.{get_language()}.{_templates_digest()}"
+    window = settings.RULECENTER_PAGER_WINDOW
+    pager = pager_for(raw_page=request.GET.get("page"), total=state.stamp.total, size=size, window=window)
+    # Everything the page's bytes depend on; the page cache and the ETag are keyed by it.
+    version = f"{state.stamp.scope}.{state.digest}.{pager.number}.{size}.{window}"
+    version += f".{get_language()}.{_templates_digest()}"
     etag = f'W/"{hashlib.blake2b(version.encode(), digest_size=8).hexdigest()}"'
     if _if_none_match(request, etag):
         response: HttpResponse = HttpResponseNotModified()
@@ -62,19 +59,20 @@ def news_list(request: HttpRequest) -> HttpResponse:
         cache_key = f"news:page:{version}"
         body = cache.get(cache_key) if cache_seconds else None
         if body is None:
+            category = state.category
             context = {
                 "category": category,
-                "categories": selectors.category_list(),
-                "items": selectors.listing_page(category=category, stamp=stamp, pager=pager),
+                "categories": state.categories,
+                "items": selectors.listing_page(category=category, stamp=state.stamp, pager=pager),
                 "pager": pager,
                 "page_query": f"category={category.slug}&page=" if category else "page=",
             }
-            body = render_to_string("announcements/news_list.html", context, request=request)
+            body = render_to_string("announcements/news_list.html", context, request=request).encode()
             if cache_seconds:
                 cache.set(cache_key, body, timeout=cache_seconds)
         response = HttpResponse(body)
     response["ETag"] = etag
-    patch_cache_control(response, public=True, max_age=settings.RULECENTER_HTTP_MAX_AGE)
+    response["Cache-Control"] = f"public, max-age={settings.RULECENTER_HTTP_MAX_AGE}"
     return response
 
 
@@ -84,7 +82,8 @@ def news_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if announcement is None:
         raise Http404(_(ANNOUNCEMENT_UNKNOWN))
     newer, older = selectors.announcement_neighbours(announcement=announcement)
-    context = {"announcement": announcement, "newer": newer, "older": older}
+    facts = ingest_selectors.facts_for_announcement(announcement.pk)
+    context = {"announcement": announcement, "newer": newer, "older": older, "facts": facts}
     response = render(request, "announcements/news_detail.html", context)
     patch_cache_control(response, public=True, max_age=settings.RULECENTER_HTTP_MAX_AGE)
     return response

@@ -20,6 +20,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled, ValidationErrorContext
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.schema import OpenAPISchema
+from ninja.parser import Parser
 from ninja.renderers import JSONRenderer
 from ninja.types import DictStrAny
 from pydantic import Field
@@ -254,6 +255,9 @@ def handle_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
 
 
 def handle_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, Problem):
+        # ninja wraps whatever the body parser raises in a 400; our parser's own problems keep their answer.
+        return handle_problem(request, exc.__cause__)
     by_status = {problem.status: problem for problem in PROBLEM_TYPES}
     problem = by_status.get(exc.status_code, ProblemType("http-error", exc.status_code, exc.message))
     if exc.status_code == 400:
@@ -299,11 +303,44 @@ class UnicodeJSONRenderer(JSONRenderer):
     json_dumps_params = {"ensure_ascii": False}
 
 
+NUL_CHARACTER = "请求中含有空字符（U+0000），无法处理。"
+
+
+def _refuse_nul(value: Any, loc: list[str | int]) -> None:
+    """No text with NUL reaches the database: PostgreSQL refuses it with an error, not a message."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            message = _(NUL_CHARACTER)
+            raise Problem(VALIDATION, message, errors=[field_error(loc, message, "nul_character")])
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, loc)
+            _refuse_nul(item, [*loc, str(key)])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(item, [*loc, index])
+
+
+class NulRefusingParser(Parser):
+    """ninja's JSON and query parsing, refusing any text that holds a NUL character with a 422 problem."""
+
+    def parse_body(self, request: HttpRequest) -> DictStrAny:
+        data = super().parse_body(request)
+        _refuse_nul(data, ["body"])
+        return data
+
+    def parse_querydict(self, data: Any, list_fields: list[str], request: HttpRequest) -> DictStrAny:
+        result = super().parse_querydict(data, list_fields, request)
+        _refuse_nul(result, ["query"])
+        return result
+
+
 class ProblemAPI(NinjaAPI):
     """A NinjaAPI whose every error is an RFC 7807 problem (see the module docstring)."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("renderer", UnicodeJSONRenderer())
+        kwargs.setdefault("parser", NulRefusingParser())
         super().__init__(**kwargs)
 
     def set_default_exception_handlers(self) -> None:

@@ -10,6 +10,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 from icalendar import Calendar, Event
 
+from rulecenter.ingest import selectors as ingest_selectors
+
 from . import selectors
 from .models import LifecycleEvent, Rule, RuleCategory
 
@@ -39,7 +41,12 @@ def _filters(request: HttpRequest) -> tuple[Rule | None, RuleCategory | None]:
 def calendar_page(request: HttpRequest) -> HttpResponse:
     rule, category = _filters(request)
     now = timezone.now()
-    entries = selectors.calendar_entries(rule=rule, category=category)
+    entries: list[selectors.CalendarEntry | ingest_selectors.FactsCalendarEntry] = [
+        *selectors.calendar_entries(rule=rule, category=category)
+    ]
+    if rule is None and category is None:
+        # Dates read from imported announcements (other channels' notices) stand beside our own rules'.
+        entries = sorted([*entries, *ingest_selectors.calendar_entries()], key=lambda e: e.at)
     upcoming = [e for e in entries if e.at >= now]
     past = [e for e in entries if e.at < now][::-1][:50]
     context = {
@@ -80,6 +87,16 @@ def calendar_ics(request: HttpRequest) -> HttpResponse:
         event.add("description", description)
         event.add("categories", [KIND_SUMMARY[entry.kind]])
         calendar.add_component(event)
+    if rule is None and category is None:
+        for fact in ingest_selectors.calendar_entries():
+            event = Event()
+            event.add("uid", fact.uid)
+            event.add("summary", f"{fact.label}：{fact.title}")
+            event.add("dtstart", fact.at.date())
+            event.add("dtstamp", stamp)
+            event.add("url", f"{settings.RULECENTER_SITE_URL}{fact.url}")
+            event.add("categories", [fact.label])
+            calendar.add_component(event)
     response = HttpResponse(calendar.to_ical(), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="rulecenter.ics"'
     return response

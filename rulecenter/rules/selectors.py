@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.validators import slug_re
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
@@ -16,7 +17,14 @@ def public_versions(*, at: datetime | None = None) -> QuerySet[RuleVersion]:
     return RuleVersion.objects.filter(notice_at__lte=at or timezone.now())
 
 
+def _is_slug(value: str, max_length: int) -> bool:
+    # Anything else (NUL bytes, long junk) cannot name a row: answer "none" without asking the database.
+    return len(value) <= max_length and slug_re.fullmatch(value) is not None
+
+
 def rule_by_slug(slug: str) -> Rule | None:
+    if not _is_slug(slug, 100):
+        return None
     return Rule.objects.select_related("category").filter(slug=slug).first()
 
 
@@ -177,6 +185,8 @@ def pending_events() -> QuerySet[LifecycleEvent]:
 
 
 def rule_category_by_slug(slug: str) -> RuleCategory | None:
+    if not _is_slug(slug, 64):
+        return None
     return RuleCategory.objects.filter(slug=slug).first()
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement
+from rulecenter.search import services as search_services
 
 from . import selectors
 from .models import ChangeBundle, ExitRequest, LifecycleEvent, Rule, RuleCategory, RuleVersion
@@ -141,6 +142,7 @@ def rule_version_update(*, version: RuleVersion, text: str, summary: str, major:
         check_notice_period(notice_at=stored.notice_at, effective_at=stored.effective_at, major=major)
     stored.full_clean()
     stored.save()
+    search_services.search_rule_changed(rule_id=stored.rule_id)
     return stored
 
 
@@ -149,6 +151,7 @@ def rule_version_delete(*, version: RuleVersion) -> None:
     stored = _locked(version)
     _refuse_if_frozen(stored)
     stored.delete()
+    search_services.search_rule_changed(rule_id=stored.rule_id)
 
 
 def _schedule_one(
@@ -183,6 +186,7 @@ def _schedule_one(
     version.full_clean()
     version.save()
     # The version and the one it supersedes change in the index: the rule is re-read whole.
+    search_services.search_rule_changed(rule_id=version.rule_id)
     due = {LifecycleEvent.Kind.NOTICE: notice_at, LifecycleEvent.Kind.EFFECTIVE: effective_at}
     if buffer_ends_at is not None:
         due[LifecycleEvent.Kind.BUFFER_END] = buffer_ends_at
@@ -319,7 +323,8 @@ def lifecycle_run_due(*, now: datetime | None = None) -> list[LifecycleEvent]:
     """Run every transition due by `now`, oldest first; late ones are caught up and logged as late."""
     now = now or timezone.now()
     due = list(
-        LifecycleEvent.objects.select_for_update()
+        # Lock the events only: PostgreSQL cannot lock the nullable side (bundle) of the outer join.
+        LifecycleEvent.objects.select_for_update(of=("self",))
         .filter(done_at__isnull=True, due_at__lte=now)
         .select_related("version__rule", "version__bundle")
         .order_by("due_at", "id")
@@ -339,6 +344,7 @@ def lifecycle_run_due(*, now: datetime | None = None) -> list[LifecycleEvent]:
                 event.announcement = _notice_announcement([version])
         event.done_at = now
         event.save(update_fields=["done_at", "announcement"])
+        search_services.search_rule_changed(rule_id=version.rule_id)
         late = now - event.due_at
         if late > timedelta(seconds=settings.RULECENTER_LIFECYCLE_GRACE_SECONDS):
             logger.warning("caught up late: %s (%s late)", event, late)
@@ -365,7 +371,7 @@ def exit_request_create(*, bundle: ChangeBundle, user: User | AnonymousUser, rea
         )
     if ExitRequest.objects.filter(bundle=bundle, user=user).exists():
         raise ValidationError(_(EXIT_DUPLICATE))
-    request = ExitRequest(bundle=bundle, user=user, reason=reason.strip()[:2000])
+    request = ExitRequest(bundle=bundle, user=user, reason=reason.replace("\x00", "").strip()[:2000])
     request.full_clean()
     request.save()
     binding = [selectors.version_in_force(rule=v.rule, at=now) for v in versions]

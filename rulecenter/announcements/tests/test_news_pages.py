@@ -3,9 +3,9 @@ import re
 import pytest
 from django.test import Client, override_settings
 
-from rulecenter.announcements import selectors
+from rulecenter.announcements import selectors, services
 from rulecenter.announcements.demo import load_demo, seed_items
-from rulecenter.announcements.models import Announcement
+from rulecenter.announcements.models import Announcement, Category
 from rulecenter.common.pagination import pager_for
 
 from .factories import category_create, published_announcement, published_series
@@ -91,31 +91,122 @@ def test_category_filter(client: Client) -> None:
 
 
 def test_listing_costs_a_fixed_number_of_queries(client: Client, django_assert_num_queries) -> None:
-    """Counter read, categories, one page of rows — however many announcements there are."""
+    """Counters with categories in one query, one page of rows — however many announcements there are."""
     published_series(30)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         client.get("/news/?page=2")
+    category = Category.objects.get()
+    with django_assert_num_queries(2):
+        client.get(f"/news/?category={category.slug}&page=2")
+
+
+@override_settings(RULECENTER_PAGE_CACHE_SECONDS=300)
+def test_conditional_and_cached_pages_cost_one_small_query(client: Client, django_assert_num_queries) -> None:
+    """A 304 and a page from the page cache read only the counters and categories."""
+    published_series(30)
+    etag = client.get("/news/")["ETag"]
+    with django_assert_num_queries(1):
+        assert client.get("/news/", headers={"if-none-match": etag}).status_code == 304
+    with django_assert_num_queries(1):
+        assert client.get("/news/").status_code == 200
+
+
+@override_settings(RULECENTER_PAGE_CACHE_SECONDS=300)
+def test_cached_page_and_etag_follow_every_change(client: Client) -> None:
+    """Publishing, withdrawing and renaming or adding a category each show at once, cache or not."""
+    first, *_ = published_series(3, title="条目")
+    page = client.get("/news/")
+    etag = page["ETag"]
+    assert client.get("/news/").content == page.content
+
+    published_announcement(title="新公告", category=first.category)
+    fresh = client.get("/news/", headers={"if-none-match": etag})
+    assert fresh.status_code == 200
+    assert "新公告" in fresh.content.decode()
+
+    services.announcement_unpublish(announcement=Announcement.objects.get(title="新公告"))
+    assert "新公告" not in client.get("/news/").content.decode()
+
+    etag = client.get("/news/")["ETag"]
+    Category.objects.filter(pk=first.category_id).update(name="改过的栏目名")
+    renamed = client.get("/news/", headers={"if-none-match": etag})
+    assert renamed.status_code == 200
+    assert "改过的栏目名" in renamed.content.decode()
+
+    category_create(slug="brand-new", name="新栏目")
+    assert 'href="/news/?category=brand-new"' in client.get("/news/").content.decode()
+
+
+def test_category_pages_read_their_own_counter(client: Client) -> None:
+    """Each category's pager counts only its items, and a page past its end is a 404."""
+    rules = category_create(slug="rules", name="规则变更")
+    guides = category_create(slug="guides", name="规则解读")
+    published_series(14, category=rules, title="规则")
+    published_series(2, category=guides, title="解读")
+    html = client.get("/news/?category=rules&page=2").content.decode()
+    assert "共14条 当前2/2页" in text_of(html)
+    assert titles(html) == ["规则2", "规则1"]
+    assert 'href="?category=rules&amp;page=1" rel="prev">前一页</a>' in html
+    assert client.get("/news/?category=guides&page=2").status_code == 404
+
+
+@pytest.mark.parametrize("slug", ["nope", "a" * 200, "规则", "x\x00y", "rules'--"])
+def test_unknown_categories_are_a_404(client: Client, slug: str) -> None:
+    category_create(slug="rules", name="规则变更")
+    response = client.get("/news/", {"category": slug})
+    assert response.status_code == 404
+    assert "栏目" in response.content.decode()
 
 
 def test_deep_pages_equal_plain_offset_pages() -> None:
-    """The anchored seek for deep pages returns exactly what OFFSET would."""
+    """The anchored seek for deep pages returns exactly what OFFSET would, ties on published_at included."""
     category = category_create()
-    published_series(40, category=category)
-    stamp = selectors.listing_stamp()
-    expected = list(
-        Announcement.objects.filter(status="published")
-        .order_by("-published_at", "-id")
-        .values_list("id", flat=True)
+    other = category_create()
+    items = published_series(40, category=category)
+    # Some rows share a publication time: the seek must order them by id like the ORM does.
+    Announcement.objects.filter(pk__in=[a.pk for a in items[10:16]]).update(
+        published_at=items[10].published_at
     )
+    for n in range(9):
+        published_announcement(title=f"其他{n}", category=other, published_at=items[n * 4].published_at)
+    published = Announcement.objects.filter(status="published").order_by("-published_at", "-id")
     original_span = selectors.ANCHOR_SPAN
     selectors.ANCHOR_SPAN = 7
     try:
-        for number in range(1, 8):
-            pager = pager_for(raw_page=str(number), total=stamp.total, size=6, window=5)
-            got = [item.id for item in selectors.listing_page(category=None, stamp=stamp, pager=pager)]
-            assert got == expected[(number - 1) * 6 : number * 6]
+        for scope in (None, category):
+            stamp = selectors.listing_stamp(category=scope)
+            rows = published.filter(category=scope) if scope else published
+            expected = [(a.id, a.title, a.excerpt, a.published_at, a.category_id) for a in rows]
+            for number in range(1, -(-len(expected) // 6) + 1):
+                pager = pager_for(raw_page=str(number), total=stamp.total, size=6, window=5)
+                got = selectors.listing_page(category=scope, stamp=stamp, pager=pager)
+                assert [(i.id, i.title, i.excerpt, i.published_at, i.category_id) for i in got] == (
+                    expected[(number - 1) * 6 : number * 6]
+                )
     finally:
         selectors.ANCHOR_SPAN = original_span
+
+
+def test_listing_state_reads_counters_and_categories_in_order() -> None:
+    """Categories in their display order, the scope's counter, and None for an unknown slug."""
+    second = category_create(slug="second", name="第二", position=2)
+    first = category_create(slug="first", name="第一", position=1)
+    published_series(3, category=second)
+    state = selectors.listing_state(category_slug=None)
+    assert state is not None
+    assert [c.slug for c in state.categories] == ["first", "second"]
+    assert (state.stamp.scope, state.stamp.total) == ("all", 3)
+    by_category = selectors.listing_state(category_slug="second")
+    assert by_category is not None
+    assert by_category.category is not None
+    assert by_category.category.pk == second.pk
+    assert by_category.stamp.total == 3
+    empty = selectors.listing_state(category_slug="first")
+    assert empty is not None
+    assert empty.stamp.total == 0
+    assert empty.category is not None
+    assert empty.category.pk == first.pk
+    assert selectors.listing_state(category_slug="missing") is None
 
 
 def test_conditional_get_answers_304_until_the_listing_changes(client: Client) -> None:
@@ -155,3 +246,19 @@ def test_body_html_is_sanitised(client: Client) -> None:
     assert "<script>" not in html
     assert "onerror" not in html
     assert "<strong>重点</strong>" in html
+
+
+def test_an_imported_item_shows_the_dates_and_rules_read_from_it(client: Client) -> None:
+    """公示/生效 read from the seed's first item, and its rule names linked when the library has them."""
+    from django.core.management import call_command
+
+    from rulecenter.announcements.demo import SEED_FILE
+    from rulecenter.rules.demo import load_demo_rules
+
+    load_demo_rules()
+    call_command("import_listing", str(SEED_FILE), verbosity=0)
+    item = Announcement.objects.get(title="《1688指定渠道禁限售规则》和其相关规则的更新公示")
+    html = client.get(f"/news/{item.pk}/").content.decode()
+    assert "2025-02-10" in html
+    assert "2025-02-18" in html
+    assert '<a href="/rules/prohibited-goods/">《1688指定渠道禁限售规则》</a>' in html

@@ -175,3 +175,22 @@ def test_only_one_date_is_refused(client: Client, editor_headers: dict[str, str]
     )
     assert response.status_code == 422
     assert not RuleVersion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"slug": "x", "title": "某\x00规则", "category": "trade"},
+        {"slug": "x", "title": "某规则", "category": "tr\x00ade"},
+    ],
+)
+def test_a_nul_character_is_a_422_not_a_database_error(
+    client: Client, editor_headers: dict[str, str], body: dict[str, str]
+) -> None:
+    """PostgreSQL refuses NUL in text with an error; the API refuses it first, with a message."""
+    category_create(slug="trade")
+    response = client.post("/api/v1/rules", body, content_type="application/json", headers=editor_headers)
+    assert response.status_code == 422
+    assert "空字符" in response.json()["detail"]
+    assert not Rule.objects.exists()
+    assert client.get("/api/v1/rules/a%00b").status_code == 404

@@ -243,3 +243,24 @@ def test_history_is_paged_and_links_each_version_to_its_predecessor(client: Clie
 
 def text_of_html(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+def test_dates_read_from_imported_announcements_join_the_calendar(client: Client) -> None:
+    """The seed's first item says 2025年2月10日公示,2025年2月18日生效: both days appear, in the ICS too."""
+    from pathlib import Path
+
+    from django.core.management import call_command
+
+    from rulecenter.announcements.demo import SEED_FILE
+
+    call_command("import_listing", str(Path(SEED_FILE)), verbosity=0)
+    page = text_of(client.get("/calendar/"))
+    assert "2025-02-18" in page
+    assert "《1688指定渠道禁限售规则》和其相关规则的更新公示" in page
+    calendar = Calendar.from_ical(client.get("/calendar.ics").content)
+    days = {
+        (str(e["SUMMARY"]).split("：")[0], e.decoded("DTSTART").isoformat())
+        for e in calendar.walk("VEVENT")
+        if "禁限售规则》和其相关规则的更新公示" in str(e["SUMMARY"])
+    }
+    assert days == {("公示", "2025-02-10"), ("生效", "2025-02-18")}

@@ -3,6 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from rulecenter.announcements.demo import load_demo
+from rulecenter.consultations.demo import load_demo_consultations
 from rulecenter.rules.demo import load_demo_rules
 
 
@@ -14,3 +15,15 @@ class Command(BaseCommand):
         self.stdout.write(f"演示数据：新建 {created} 条公告。" if created else "演示公告已存在，未做改动。")
         rules = load_demo_rules()
         self.stdout.write(f"演示数据：新建 {rules} 条规则。" if rules else "演示规则已存在，未做改动。")
+        consultations = load_demo_consultations()
+        if not consultations.consultations:
+            self.stdout.write("演示意见征集已存在，未做改动。")
+        else:
+            self.stdout.write(
+                f"演示数据：新建 {consultations.consultations} 项意见征集（含生成的投票和意见）。"
+            )
+            # Shown once, like a token: the demo member to try voting with on /consultations/ or the API.
+            self.stdout.write(
+                f"演示会员：{consultations.voter}，密码 {consultations.password}（在 /consultations/sign-in/ 登录），"
+                f"API 令牌 {consultations.token}"
+            )
