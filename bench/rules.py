@@ -37,6 +37,7 @@ def build(sizes: list[int]) -> None:
     from rulecenter.rules.models import LifecycleEvent, Rule, RuleCategory, RuleVersion
 
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
     category, _ = RuleCategory.objects.get_or_create(slug="bench", defaults={"name": "基准"})
     start = datetime(1990, 1, 1, tzinfo=UTC)
     for size in sizes:

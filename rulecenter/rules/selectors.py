@@ -71,7 +71,7 @@ def version_history(*, rule: Rule, offset: int, limit: int, at: datetime) -> lis
     ordered = public_versions().filter(rule=rule).order_by("-effective_at")
     # Page over the covering index first, then read only the rows shown.
     ids = list(ordered.values_list("pk", flat=True)[start : offset + limit + 1])
-    by_id = {v.pk: v for v in RuleVersion.objects.filter(pk__in=ids)}
+    by_id = {v.pk: v for v in RuleVersion.objects.filter(pk__in=ids).select_related("rule")}
     window = [by_id[pk] for pk in ids]
     rows: list[HistoryRow] = []
     for index in range(offset - start, min(len(window), offset - start + limit)):

@@ -264,3 +264,22 @@ def test_dates_read_from_imported_announcements_join_the_calendar(client: Client
         if "禁限售规则》和其相关规则的更新公示" in str(e["SUMMARY"])
     }
     assert days == {("公示", "2025-02-10"), ("生效", "2025-02-18")}
+
+
+def test_history_page_costs_the_same_queries_however_many_versions(
+    client: Client, django_assert_max_num_queries
+) -> None:
+    """Count, one window of ids, the rows shown with their rule: no query per row."""
+    from rulecenter.rules import services
+
+    from .factories import rule_create, shanghai
+
+    rule = rule_create()
+    for n in range(25):
+        version = services.rule_version_create(rule=rule, text=f"第一条 第{n + 1}版。")
+        notice = shanghai(2020, 1, 1) + timedelta(days=10 * n)
+        services.rule_version_schedule(
+            version=version, notice_at=notice, effective_at=notice + timedelta(days=8), record_past=True
+        )
+    with django_assert_max_num_queries(5):
+        client.get(f"/rules/{rule.slug}/history/")
