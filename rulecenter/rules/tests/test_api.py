@@ -184,13 +184,13 @@ def test_only_one_date_is_refused(client: Client, editor_headers: dict[str, str]
         {"slug": "x", "title": "某规则", "category": "tr\x00ade"},
     ],
 )
-def test_a_nul_character_is_a_422_not_a_database_error(
+def test_a_nul_character_is_a_400_not_a_database_error(
     client: Client, editor_headers: dict[str, str], body: dict[str, str]
 ) -> None:
     """PostgreSQL refuses NUL in text with an error; the API refuses it first, with a message."""
     category_create(slug="trade")
     response = client.post("/api/v1/rules", body, content_type="application/json", headers=editor_headers)
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert "空字符" in response.json()["detail"]
     assert not Rule.objects.exists()
     assert client.get("/api/v1/rules/a%00b").status_code == 404
