@@ -57,6 +57,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# Members sign in on the site (the admin's login takes staff only).
+LOGIN_URL = "consultations:sign_in"
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
