@@ -10,13 +10,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, HeaderEx, P, QueryEx, Router, Schema
+from ninja import Field, P, QueryEx, Router, Schema
 from ninja.responses import Status
 from pydantic import AwareDatetime, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from rulecenter.accounts.auth import BearerTokenAuth
-from rulecenter.common.idempotency import idempotent_write
+from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
 from rulecenter.common.pagination import PAGE_INVALID, Pager
 from rulecenter.common.problems import VALIDATION, Problem, field_error, problems
 
@@ -200,15 +200,7 @@ def announcement_detail(request: HttpRequest, announcement_id: int) -> Announcem
 def announcement_create(
     request: HttpRequest,
     payload: AnnouncementIn,
-    idempotency_key: HeaderEx[
-        str | None,
-        P(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=200,
-            description="可选。同一用户以同一个键重试时，返回第一次的结果而不会重复创建（24 小时内有效）",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Status[AnnouncementOut] | HttpResponse:
     user: User = request.auth  # type: ignore[attr-defined]
     if not user.has_perm("announcements.add_announcement"):

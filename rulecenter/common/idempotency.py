@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from ninja import HeaderEx, P
 from pydantic import BaseModel
 
 from .models import IdempotentRequest
@@ -75,3 +76,15 @@ def idempotent_write(
             raise Problem(CONFLICT, _(KEY_IN_FLIGHT).format(key=key)) from None
         raise
     return _response(body, status, replayed=False)
+
+
+# The optional header of every idempotent write endpoint, declared once for the OpenAPI schema.
+IdempotencyKeyHeader = HeaderEx[
+    str | None,
+    P(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="可选。同一用户以同一个键重试时，返回第一次的结果而不会重复创建（24 小时内有效）",
+    ),
+]

@@ -10,12 +10,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, HeaderEx, P, QueryEx, Router, Schema
+from ninja import Field, P, QueryEx, Router, Schema
 from ninja.responses import Status
 
 from rulecenter.accounts.auth import BearerTokenAuth
 from rulecenter.announcements.api import IsoDatetime
-from rulecenter.common.idempotency import idempotent_write
+from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
 from rulecenter.common.problems import (
     AUTHENTICATION,
     VALIDATION,
@@ -436,15 +436,7 @@ def _versions_or_problem(payload: ConsultationIn) -> tuple[list[RuleVersion], Ch
 def consultation_create(
     request: HttpRequest,
     payload: ConsultationIn,
-    idempotency_key: HeaderEx[
-        str | None,
-        P(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=200,
-            description="可选。同一用户以同一个键重试时，返回第一次的结果而不会重复创建（24 小时内有效）",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Status[ConsultationOut] | HttpResponse:
     user: User = request.auth  # type: ignore[attr-defined]
     if not user.has_perm("consultations.add_consultation"):
