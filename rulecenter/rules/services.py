@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -369,11 +369,14 @@ def exit_request_create(*, bundle: ChangeBundle, user: User | AnonymousUser, rea
                 notice_at=_local(first.notice_at), effective_at=_local(first.effective_at)
             )
         )
-    if ExitRequest.objects.filter(bundle=bundle, user=user).exists():
-        raise ValidationError(_(EXIT_DUPLICATE))
     request = ExitRequest(bundle=bundle, user=user, reason=reason.replace("\x00", "").strip()[:2000])
-    request.full_clean()
-    request.save()
+    request.full_clean(validate_constraints=False)
+    try:
+        # The one-request-per-member constraint decides, so two submissions racing cannot both land.
+        with transaction.atomic():
+            request.save()
+    except IntegrityError:
+        raise ValidationError(_(EXIT_DUPLICATE)) from None
     binding = [selectors.version_in_force(rule=v.rule, at=now) for v in versions]
     request.binding_versions.set([v for v in binding if v is not None])
     return request
