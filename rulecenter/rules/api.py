@@ -196,11 +196,13 @@ def rule_versions(
 ) -> VersionPage:
     rule = _rule_or_404(slug)
     size = settings.RULECENTER_HISTORY_PAGE_SIZE
-    total = selectors.version_count(rule=rule)
+    now = timezone.now()
+    total = selectors.version_count(rule=rule, at=now)
     pages = max(1, -(-total // size))
     if page > pages:
         raise Http404(_(PAGE_PAST_END).format(page=page, pages=pages))
-    rows = selectors.version_history(rule=rule, offset=(page - 1) * size, limit=size, at=timezone.now())
+    offset = (page - 1) * size
+    rows = selectors.version_history(rule=rule, offset=offset, limit=size, at=now, total=total)
     return VersionPage(items=[_version_out(request, row.version, row.status) for row in rows], count=total)
 
 

@@ -158,6 +158,31 @@ class RuleVersion(models.Model):
         return self.notice_at is not None and self.notice_at <= at
 
 
+class RuleVersionTally(models.Model):
+    """How many of a rule's versions have a notice date (scheduled or public), kept by the database.
+
+    Triggers on the versions table (migration 0003) keep the row right whoever writes a version — the
+    services, the admin, a bulk import or a hand-typed UPDATE — so the history's 共N条 is this number minus
+    the rule's few versions noticed in the future, never a COUNT over all its versions. Application code
+    only reads it.
+    """
+
+    rule = models.OneToOneField(
+        Rule, verbose_name=_("规则"), primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    scheduled = models.IntegerField(_("已排期版本数"), default=0)
+
+    class Meta:
+        verbose_name = _("版本计数")
+        verbose_name_plural = _("版本计数")
+        constraints = [
+            models.CheckConstraint(condition=Q(scheduled__gte=0), name="ruleversiontally_not_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}: {self.scheduled}"
+
+
 class LifecycleEvent(models.Model):
     """A transition due at a moment (公示, 生效, 缓冲期结束), run once by the worker or `run_due`."""
 

@@ -3,13 +3,14 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.cache import cache
 from django.core.validators import slug_re
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
 from rulecenter.announcements.models import Announcement
 
-from .models import ChangeBundle, LifecycleEvent, Rule, RuleCategory, RuleVersion
+from .models import ChangeBundle, LifecycleEvent, Rule, RuleCategory, RuleVersion, RuleVersionTally
 
 
 def public_versions(*, at: datetime | None = None) -> QuerySet[RuleVersion]:
@@ -50,8 +51,16 @@ def version_by_number(*, rule: Rule, number: int) -> RuleVersion | None:
     return public_versions().filter(rule=rule, number=number).select_related("rule").first()
 
 
-def version_count(*, rule: Rule) -> int:
-    return public_versions().filter(rule=rule).count()
+def version_count(*, rule: Rule, at: datetime | None = None) -> int:
+    """How many versions are public at `at`: the tally the database keeps, less those noticed later.
+
+    Versions noticed after `at` take effect after it too, so they are the top of the rule's
+    (rule, effective_at) index: the count does not grow with the rule's history.
+    """
+    at = at or timezone.now()
+    scheduled = RuleVersionTally.objects.filter(rule=rule).values_list("scheduled", flat=True).first() or 0
+    later = RuleVersion.objects.filter(rule=rule, effective_at__gt=at, notice_at__gt=at).count()
+    return scheduled - later
 
 
 @dataclass(frozen=True)
@@ -61,16 +70,45 @@ class HistoryRow:
     previous_number: int | None
 
 
-def version_history(*, rule: Rule, offset: int, limit: int, at: datetime) -> list[HistoryRow]:
+# Deep history pages seek to the nearest remembered version at a multiple of HISTORY_ANCHOR_SPAN, then walk
+# fewer than that many index entries: page 500 of 10,000 versions costs what page 1 does.
+HISTORY_ANCHOR_SPAN = 240
+
+
+def _history_anchor(rule: Rule, public: QuerySet[RuleVersion], total: int, position: int) -> datetime | None:
+    """The effective_at of the public version at `position`, newest first, remembered per history state.
+
+    Public versions are frozen and never deleted, so a rule's public history changes only by growing:
+    its size names the state.
+    """
+    key = f"rules:history:seek:{rule.pk}:{total}:{position}"
+    found: datetime | None = cache.get(key)
+    if found is None:
+        found = next(iter(public.values_list("effective_at", flat=True)[position : position + 1]), None)
+        if found is not None:
+            cache.set(key, found, timeout=3600)
+    return found
+
+
+def version_history(
+    *, rule: Rule, offset: int, limit: int, at: datetime, total: int | None = None
+) -> list[HistoryRow]:
     """One page of public versions, newest effective first, each with its status and predecessor.
 
     Reads one row either side of the page so the first row's status and the last row's diff link
-    need no further query; the cost does not grow with the number of versions.
+    need no further query. Pages over the covering index first, then reads only the rows shown; given
+    the `total`, a deep page starts from a remembered anchor instead of walking from the newest version.
     """
     start = max(0, offset - 1)
-    ordered = public_versions().filter(rule=rule).order_by("-effective_at")
-    # Page over the covering index first, then read only the rows shown.
-    ids = list(ordered.values_list("pk", flat=True)[start : offset + limit + 1])
+    public = RuleVersion.objects.filter(rule=rule, notice_at__lte=at).order_by("-effective_at")
+    skipped = 0
+    if total is not None and start >= HISTORY_ANCHOR_SPAN:
+        position = start - start % HISTORY_ANCHOR_SPAN
+        anchor = _history_anchor(rule, public, total, position)
+        if anchor is not None:
+            # effective_at is unique per rule: the anchor's row and those after it are exactly these.
+            public, skipped = public.filter(effective_at__lte=anchor), position
+    ids = list(public.values_list("pk", flat=True)[start - skipped : offset + limit + 1 - skipped])
     by_id = {v.pk: v for v in RuleVersion.objects.filter(pk__in=ids).select_related("rule")}
     window = [by_id[pk] for pk in ids]
     rows: list[HistoryRow] = []

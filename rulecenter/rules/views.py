@@ -119,13 +119,15 @@ def rule_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def rule_history(request: HttpRequest, slug: str) -> HttpResponse:
     rule = _rule_or_404(slug)
+    now = timezone.now()
+    total = selectors.version_count(rule=rule, at=now)
     pager = pager_for(
         raw_page=request.GET.get("page"),
-        total=selectors.version_count(rule=rule),
+        total=total,
         size=settings.RULECENTER_HISTORY_PAGE_SIZE,
         window=settings.RULECENTER_PAGER_WINDOW,
     )
-    rows = selectors.version_history(rule=rule, offset=pager.offset, limit=pager.size, at=timezone.now())
+    rows = selectors.version_history(rule=rule, offset=pager.offset, limit=pager.size, at=now, total=total)
     context = {"rule": rule, "rows": rows, "pager": pager, "page_query": "page=", "nav": "rules"}
     return render(request, "rules/history.html", context)
 
