@@ -22,6 +22,11 @@ def env_int(name: str, default: int) -> int:
     return default if value in (None, "") else int(value)
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return default if value in (None, "") else float(value)
+
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "insecure-development-key-change-me")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h]
@@ -149,6 +154,7 @@ RULECENTER_API_MAX_PAGE_SIZE = env_int("RULECENTER_API_MAX_PAGE_SIZE", 100)
 RULECENTER_FEED_ITEMS = env_int("RULECENTER_FEED_ITEMS", 50)
 RULECENTER_PAGE_CACHE_SECONDS = env_int("RULECENTER_PAGE_CACHE_SECONDS", 300)
 RULECENTER_HTTP_MAX_AGE = env_int("RULECENTER_HTTP_MAX_AGE", 60)
+RULECENTER_LISTING_STATE_SECONDS = env_float("RULECENTER_LISTING_STATE_SECONDS", 1.0)
 # The statutory clock: E-Commerce Law art. 34 (7 days) and the 2025 rules on platform rules (15 for major changes).
 RULECENTER_HISTORY_PAGE_SIZE = env_int("RULECENTER_HISTORY_PAGE_SIZE", 20)
 RULECENTER_NOTICE_DAYS = env_int("RULECENTER_NOTICE_DAYS", 7)

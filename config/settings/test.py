@@ -13,3 +13,5 @@ LANGUAGE_CODE = "zh-hans"
 # Serve static files from the apps' folders; tests never run collectstatic.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Every request reads the listing state: tests change the listing and look at once, from any thread.
+RULECENTER_LISTING_STATE_SECONDS = 0.0

@@ -5,16 +5,20 @@ of the ORM's: compiling a queryset costs more than running it (docs/performance.
 that SQLite and PostgreSQL both run; the tests run them on both.
 """
 
+import time
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import setting_changed
 from django.core.validators import slug_re
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.dispatch import receiver
 
 from rulecenter.common.pagination import Pager
 
@@ -122,12 +126,43 @@ def _states(rows: tuple[tuple[Any, ...], ...]) -> dict[str | None, ListingState]
     return states
 
 
+# The states read last, and until when (by _clock) they may be answered without asking again.
+_memo: tuple[float, dict[str | None, ListingState]] | None = None
+_clock = time.monotonic
+
+
 def listing_state(*, category_slug: str | None) -> ListingState | None:
-    """The listing's counter, version and categories in one query; None when `category_slug` is unknown."""
+    """The listing's counter, version and categories in one query; None when `category_slug` is unknown.
+
+    With RULECENTER_LISTING_STATE_SECONDS > 0 a process answers from the states it read within that many
+    seconds: under load the 304s and cached pages then touch no database at all, and a change shows up
+    at most that late (browsers and CDNs may keep a page for RULECENTER_HTTP_MAX_AGE anyway). A change
+    made by this process is seen at once (`listing_state_forget`).
+    """
+    global _memo
+    seconds = settings.RULECENTER_LISTING_STATE_SECONDS
+    if seconds > 0:
+        memo, now = _memo, _clock()
+        if memo is not None and now < memo[0]:
+            return memo[1].get(category_slug)
     with connection.cursor() as cursor:
         cursor.execute(_STATE_SQL)
         states = _states(tuple(cursor.fetchall()))
+    if seconds > 0:
+        _memo = (now + seconds, states)
     return states.get(category_slug)
+
+
+def listing_state_forget() -> None:
+    """Make the next listing_state() read the database (after this process changed the listing)."""
+    global _memo
+    _memo = None
+
+
+@receiver(setting_changed)
+def _forget_on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "RULECENTER_LISTING_STATE_SECONDS":
+        listing_state_forget()
 
 
 # Literal status, not a parameter: only then can SQLite see that the partial listing indexes cover the

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from rulecenter.common.text import excerpt, html_to_text, markdown_to_html
 from rulecenter.search import services as search_services
 
+from . import selectors
 from .models import Announcement, Category, ListingCounter
 
 ANNOUNCEMENT_DELETE_PUBLISHED = "已发布的公告不能删除，请先撤回发布。"
@@ -55,6 +56,9 @@ def _counters_apply(before: _ListingState | None, after: _ListingState | None) -
         ListingCounter.objects.filter(scope=scope).update(
             published_count=F("published_count") + delta, version=_next_version()
         )
+    # Whoever made the change sees it on the next page they load; other processes within
+    # RULECENTER_LISTING_STATE_SECONDS.
+    transaction.on_commit(selectors.listing_state_forget)
 
 
 def announcement_render(announcement: Announcement) -> None:
@@ -80,7 +84,9 @@ def _save(announcement: Announcement, before: _ListingState | None) -> Announcem
 @transaction.atomic
 def category_ensure(*, slug: str, name: str) -> Category:
     """The category with `slug`, created with `name` if it does not exist yet."""
-    category, _created = Category.objects.get_or_create(slug=slug, defaults={"name": name})
+    category, created = Category.objects.get_or_create(slug=slug, defaults={"name": name})
+    if created:
+        transaction.on_commit(selectors.listing_state_forget)
     return category
 
 
@@ -160,4 +166,5 @@ def listing_counters_rebuild() -> dict[str, int]:
                 scope=scope, published_count=count, version=int(timezone.now().timestamp() * 1_000_000)
             )
     ListingCounter.objects.exclude(scope__in=counts).delete()
+    transaction.on_commit(selectors.listing_state_forget)
     return counts

@@ -1,11 +1,12 @@
 import re
 
 import pytest
+from django.db.models import F
 from django.test import Client, override_settings
 
 from rulecenter.announcements import selectors, services
 from rulecenter.announcements.demo import load_demo, seed_items
-from rulecenter.announcements.models import Announcement, Category
+from rulecenter.announcements.models import Announcement, Category, ListingCounter
 from rulecenter.common.pagination import pager_for
 
 from .factories import category_create, published_announcement, published_series
@@ -262,3 +263,27 @@ def test_an_imported_item_shows_the_dates_and_rules_read_from_it(client: Client)
     assert "2025-02-10" in html
     assert "2025-02-18" in html
     assert '<a href="/rules/prohibited-goods/">《1688指定渠道禁限售规则》</a>' in html
+
+
+def test_with_a_state_lifetime_another_process_s_publish_shows_within_it_and_this_process_s_at_once(
+    client: Client, settings, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
+) -> None:
+    settings.RULECENTER_LISTING_STATE_SECONDS = 1.0
+    now = [100.0]
+    monkeypatch.setattr(selectors, "_clock", lambda: now[0])
+    published_series(2)
+    etag = client.get("/news/")["ETag"]
+    # Another process publishes: here, its counter update without this process hearing of it.
+    ListingCounter.objects.filter(scope=ListingCounter.ALL).update(
+        published_count=F("published_count") + 1, version=F("version") + 1
+    )
+    now[0] = 100.9
+    assert client.get("/news/", headers={"if-none-match": etag}).status_code == 304
+    now[0] = 101.1
+    later = client.get("/news/", headers={"if-none-match": etag})
+    assert later.status_code == 200
+    assert "共3条" in later.content.decode()
+    # This process publishes: its next page shows it, lifetime or not.
+    with django_capture_on_commit_callbacks(execute=True):
+        published_announcement(title="本进程发布")
+    assert "本进程发布" in client.get("/news/", headers={"if-none-match": later["ETag"]}).content.decode()
