@@ -1,11 +1,14 @@
 """Public news pages. Views parse input, call selectors and render; nothing else."""
 
 import hashlib
+import time
 from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -33,6 +36,30 @@ def _templates_digest() -> str:
     return digest.hexdigest()[:12]
 
 
+# Pages this process rendered or fetched from the shared cache, by the same key: (expires, body). The key
+# names everything the bytes depend on, so a remembered page is never stale, only old; a lookup here costs
+# a dict read instead of the cache backend's key check, lock and unpickling (Redis: a round trip).
+_PAGES_MAX = 256
+_pages: dict[str, tuple[float, bytes]] = {}
+
+
+def _page_remembered(key: str) -> bytes | None:
+    found = _pages.get(key)
+    return found[1] if found is not None and time.monotonic() < found[0] else None
+
+
+def _page_remember(key: str, body: bytes, seconds: int) -> None:
+    if len(_pages) >= _PAGES_MAX:
+        _pages.clear()
+    _pages[key] = (time.monotonic() + seconds, body)
+
+
+@receiver(setting_changed)
+def _forget_pages(*, setting: str, **kwargs: object) -> None:
+    if setting == "RULECENTER_PAGE_CACHE_SECONDS":
+        _pages.clear()
+
+
 def _if_none_match(request: HttpRequest, etag: str) -> bool:
     header = request.META.get("HTTP_IF_NONE_MATCH", "")
     return header.strip() == "*" or etag in (tag.strip() for tag in header.split(","))
@@ -57,7 +84,11 @@ def news_list(request: HttpRequest) -> HttpResponse:
     else:
         cache_seconds = settings.RULECENTER_PAGE_CACHE_SECONDS
         cache_key = f"news:page:{version}"
-        body = cache.get(cache_key) if cache_seconds else None
+        body = _page_remembered(cache_key) if cache_seconds else None
+        if body is None and cache_seconds:
+            body = cache.get(cache_key)
+            if body is not None:
+                _page_remember(cache_key, body, cache_seconds)
         if body is None:
             category = state.category
             context = {
@@ -70,6 +101,7 @@ def news_list(request: HttpRequest) -> HttpResponse:
             body = render_to_string("announcements/news_list.html", context, request=request).encode()
             if cache_seconds:
                 cache.set(cache_key, body, timeout=cache_seconds)
+                _page_remember(cache_key, body, cache_seconds)
         response = HttpResponse(body)
     response["ETag"] = etag
     response["Cache-Control"] = f"public, max-age={settings.RULECENTER_HTTP_MAX_AGE}"
