@@ -1,7 +1,8 @@
 """Idempotent API writes: the same `Idempotency-Key` from the same user answers with the first response.
 
 Only successful writes are remembered: a refused request wrote nothing, so repeating it is already safe.
-A key is kept for IDEMPOTENCY_TTL; after that it may be used afresh.
+A key is kept for IDEMPOTENCY_TTL; after that it may be used afresh, and every remembered write deletes up
+to PRUNE_BATCH expired ones.
 """
 
 import hashlib
@@ -42,6 +43,15 @@ def _stored(user: User, key: str) -> IdempotentRequest | None:
     return IdempotentRequest.objects.select_for_update().filter(user=user, key=key).first()
 
 
+PRUNE_BATCH = 100
+
+
+def _prune() -> None:
+    """Forget a batch of expired keys: each write clears more than it adds, so the table stays small."""
+    expired = IdempotentRequest.objects.filter(created_at__lt=timezone.now() - IDEMPOTENCY_TTL)
+    IdempotentRequest.objects.filter(pk__in=list(expired.values_list("pk", flat=True)[:PRUNE_BATCH])).delete()
+
+
 def idempotent_write(
     request: HttpRequest,
     *,
@@ -70,6 +80,7 @@ def idempotent_write(
             IdempotentRequest.objects.create(
                 user=user, key=key, operation=operation, fingerprint=digest, status=status, response_body=body
             )
+            _prune()
     except IntegrityError:
         # Another request with this key committed first; this one's write was rolled back with it.
         if IdempotentRequest.objects.filter(user=user, key=key).exists():

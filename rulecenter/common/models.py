@@ -18,6 +18,8 @@ class IdempotentRequest(models.Model):
         verbose_name = _("幂等请求")
         verbose_name_plural = _("幂等请求")
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotent_request_user_key")]
+        # Pruning finds the expired keys without reading the table.
+        indexes = [models.Index(fields=["created_at"], name="idempotent_request_created")]
 
     def __str__(self) -> str:
         return f"{self.operation} {self.key}"

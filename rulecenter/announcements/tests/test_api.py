@@ -435,6 +435,21 @@ def test_an_expired_idempotency_key_may_be_used_afresh(client: Client, editor_to
     assert Announcement.objects.count() == 2
 
 
+def test_expired_idempotency_keys_are_forgotten_as_new_ones_arrive(
+    client: Client, editor: User, editor_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(idempotency, "PRUNE_BATCH", 3)
+    for n in range(5):
+        IdempotentRequest.objects.create(
+            user=editor, key=f"old-{n}", operation="x", fingerprint="x", status=201, response_body="{}"
+        )
+    IdempotentRequest.objects.update(created_at=timezone.now() - timedelta(days=2))
+    post(client, valid_payload(), editor_token, **{"Idempotency-Key": "new-1"})
+    assert IdempotentRequest.objects.count() == 3  # 5 expired - 3 + the new one
+    post(client, valid_payload(title="第二条"), editor_token, **{"Idempotency-Key": "new-2"})
+    assert sorted(IdempotentRequest.objects.values_list("key", flat=True)) == ["new-1", "new-2"]
+
+
 def test_every_endpoint_has_a_url_name() -> None:
     assert reverse("api:announcement-list") == LIST
     assert reverse("api:announcement-detail", args=[7]) == f"{LIST}/7"
