@@ -241,10 +241,8 @@ def measure(results: list[Result], args: argparse.Namespace, server_group: int) 
 # --------------------------------------------------------------------------- servers
 
 
-def server_env(db: Path, *, page_cache_seconds: int, blocking_threads: int = 0) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRANIAN_", "DJANGO_"))}
-    if blocking_threads:  # granian reads its options from the environment too
-        env["GRANIAN_BLOCKING_THREADS"] = str(blocking_threads)
+def server_env(db: Path, *, page_cache_seconds: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GRANIAN_", "DJANGO_", "WEB_"))}
     env.update(
         DJANGO_SETTINGS_MODULE="bench.settings",
         DATABASE_URL=f"sqlite:///{db}",
@@ -268,8 +266,9 @@ def granian(db: Path, args: argparse.Namespace, *, page_cache_seconds: int, name
         str(GRANIAN_PORT),
         "--workers",
         str(args.workers),
+        *(["--threads", str(args.threads_per_worker)] if args.threads_per_worker else []),
     ]
-    env = server_env(db, page_cache_seconds=page_cache_seconds, blocking_threads=args.granian_threads)
+    env = server_env(db, page_cache_seconds=page_cache_seconds)
     return process(argv, env=env, log=BENCH_DIR / f"{name}.log")
 
 
@@ -441,6 +440,7 @@ def report(
 ) -> str:  # fmt: skip
     by_key = {r.key: r for r in ordered}
     nginx_result = by_key.get("nginx")
+    threads = args.threads_per_worker or "4 (serve's default)"
     lines = [
         START,
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python -m bench.run`: corpus of "
@@ -450,7 +450,7 @@ def report(
         f"- Machine: {facts['cpu']}, {facts['memory']} RAM, {facts['os']}; load average {facts['load']}.",
         f"- Software: Python {facts['python']}, Django {facts['django']}, granian {facts['granian']}, "
         f"gunicorn {facts['gunicorn']}, SQLite {facts['sqlite']}, nginx {facts['nginx']}, wrk {facts['wrk']}.",
-        f"- Server: `rulecenter serve` (granian, WSGI, {args.workers} workers), DEBUG off, settings "
+        f"- Server: `rulecenter serve` (granian, WSGI, {args.workers} workers × {threads} threads), DEBUG off, settings "
         f"`bench.settings` (`config.settings.local` plus the bench-only views); LocMem cache per process; "
         f"nginx: {args.workers} workers, the page's bytes as a file.",
         f"- Load: wrk on the same cores over loopback, `-t{args.threads} -c{args.connections}`, "
@@ -554,10 +554,10 @@ def main() -> int:
         "--workers", type=int, default=os.cpu_count() or 2, help="server workers (default: cores)"
     )
     parser.add_argument(
-        "--granian-threads",
+        "--threads-per-worker",
         type=int,
         default=0,
-        help="granian's blocking threads per worker (default: serve's)",
+        help="request threads per server worker (default: serve's, WEB_THREADS or 4)",
     )
     parser.add_argument("--deep-page", type=int, default=DEEP_PAGE, help="the deep page (default 5000)")
     parser.add_argument("--gunicorn", action="store_true", help="also measure gunicorn (sync workers)")

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 class Command(BaseCommand):
     help = (
-        "用生产级服务器 granian 提供服务（HOST、PORT、WEB_WORKERS 环境变量可覆盖）；"
+        "用生产级服务器 granian 提供服务（HOST、PORT、WEB_WORKERS、WEB_THREADS 环境变量可覆盖）；"
         "任务队列在数据库中时，同时启动一个任务 worker（--no-worker 关闭）。"
     )
 
@@ -18,6 +18,12 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
         parser.add_argument("--workers", default=os.environ.get("WEB_WORKERS", str(os.cpu_count() or 1)))
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=int(os.environ.get("WEB_THREADS") or 4),
+            help="每个 worker 处理请求的线程数（默认 WEB_THREADS，否则 4）",
+        )
         parser.add_argument(
             "--no-worker",
             action="store_true",
@@ -29,7 +35,9 @@ class Command(BaseCommand):
         server = [
             sys.executable, "-m", "granian", "--interface", "wsgi",
             "--host", options["host"], "--port", str(options["port"]), "--workers", str(options["workers"]),
-            "--no-ws", "config.wsgi:application",
+            # A few threads per process, not granian's hundreds: the work holds the GIL, so more threads only
+            # add switching (and each holds its own database connection).
+            "--blocking-threads", str(options["threads"]), "--no-ws", "config.wsgi:application",
         ]  # fmt: skip
         uses_db_queue = settings.TASKS["default"]["BACKEND"] == "django_tasks_db.DatabaseBackend"
         if options["no_worker"] or not uses_db_queue:
