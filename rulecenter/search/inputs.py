@@ -5,6 +5,7 @@ from datetime import date, datetime, time, timedelta
 from django.core.validators import slug_re
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.announcements.models import Announcement
@@ -64,7 +65,8 @@ def build_filters(
     if kind and kind not in KINDS:
         raise FilterInvalid("kind", _(KIND_UNKNOWN).format(value=kind[:40]))
     if type and type not in TYPES:
-        raise FilterInvalid("type", _(TYPE_UNKNOWN).format(value=type[:40], choices="、".join(TYPES)))
+        separator = pgettext("list separator", "、")
+        raise FilterInvalid("type", _(TYPE_UNKNOWN).format(value=type[:40], choices=separator.join(TYPES)))
     if category and not category_exists(category):
         raise FilterInvalid("category", _(CATEGORY_UNKNOWN).format(value=category[:64]))
     if date_from and date_to and date_from > date_to:

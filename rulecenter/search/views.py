@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_safe
 
 from rulecenter.announcements import selectors as announcement_selectors
@@ -45,7 +46,10 @@ def search_page(request: HttpRequest) -> HttpResponse:
         "nav": "search",
         "search_query": selectors.clean(q)[: settings.RULECENTER_SEARCH_MAX_QUERY_CHARS * 2],
         "params": params,
-        "kinds": [Choice(SOURCE_ANNOUNCEMENT, "公告"), Choice(SOURCE_RULE, "规则")],
+        "kinds": [
+            Choice(SOURCE_ANNOUNCEMENT, pgettext("search filter", "公告")),
+            Choice(SOURCE_RULE, pgettext("search filter", "规则")),
+        ],
         "categories": _categories(),
         "results": None,
         "max_query_chars": settings.RULECENTER_SEARCH_MAX_QUERY_CHARS,

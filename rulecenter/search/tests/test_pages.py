@@ -1,11 +1,12 @@
 """/search/ and GET /api/v1/search: results, filters, pager, and hostile queries that never cause a 500."""
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement, Category
@@ -234,3 +235,57 @@ def test_the_admin_shows_how_far_behind_each_node_is(admin_client: Client, index
     assert "test-node" in body(page)
     assert admin_client.get("/admin/search/outboxentry/").status_code == 200
     assert admin_client.get("/admin/search/replica/add/").status_code == 403
+
+
+# In English ---------------------------------------------------------------------------------------------------
+
+ENGLISH = {"Accept-Language": "en"}
+
+
+@pytest.fixture(autouse=True)
+def default_language_after() -> Iterator[None]:
+    """LocaleMiddleware leaves the language it activated for a request active in this thread: reset it."""
+    yield
+    translation.deactivate()
+
+
+def test_the_page_is_in_english_when_the_browser_asks(client: Client, indexed: None) -> None:
+    form = body(client.get("/search/", headers=ENGLISH))
+    assert '<html lang="en">' in form
+    for text in ("Search rules and announcements", ">Kind", ">All<", ">Rules<", "Only rules in force"):
+        assert text in form, text
+    assert "Put a phrase in quotes to find it whole" in form
+    results = body(client.get("/search/", {"q": "虚假发货"}, headers=ENGLISH))
+    assert re.search(r"Version 2 .*effective \d{4}-\d\d-\d\d", results)
+    assert "versions contain these words" in results
+    nothing = body(client.get("/search/", {"q": "火星殖民"}, headers=ENGLISH))
+    assert "No rules or announcements match “火星殖民”." in nothing
+    too_long = client.get("/search/", {"q": "发货" * 5_000}, headers=ENGLISH)
+    assert too_long.status_code == 400
+    assert "The search is too long: at most 100 characters, and it has 10000." in body(too_long)
+    bad_date = client.get("/search/", {"q": "发货", "from": "2025-02-30"}, headers=ENGLISH)
+    assert "Date “2025-02-30” is invalid: use the format YYYY-MM-DD" in body(bad_date)
+    # Chinese stays the default.
+    assert "搜索规则和公告" in body(client.get("/search/"))
+
+
+def test_api_errors_are_in_english_when_asked(client: Client, db: None, settings: Any) -> None:
+    missing = client.get("/api/v1/search", headers=ENGLISH)
+    assert missing.status_code == 400
+    assert missing["Content-Language"] == "en"
+    assert (missing.json()["title"], missing.json()["detail"]) == (
+        "Bad request",
+        "Give the words to search for in the parameter q.",
+    )
+    bad_type = client.get("/api/v1/search", {"q": "发货", "type": "x"}, headers=ENGLISH).json()
+    assert bad_type["errors"][0]["msg"].startswith("Type “x” is invalid: choose one of rule_change, ")
+    dates = client.get(
+        "/api/v1/search", {"q": "发货", "from": "2025-03-01", "to": "2025-02-01"}, headers=ENGLISH
+    )
+    assert dates.json()["errors"][0]["msg"] == "The start date cannot be later than the end date."
+    category = client.get("/api/v1/search", {"q": "发货", "category": "nope"}, headers=ENGLISH).json()
+    assert category["errors"][0]["msg"] == "There is no category or rule category “nope”."
+    settings.RULECENTER_SEARCH_CATCH_UP_ON_READ = False
+    unavailable = client.get("/api/v1/search", {"q": "发货"}, headers=ENGLISH).json()
+    assert unavailable["title"] == "Search unavailable"
+    assert unavailable["detail"].startswith("The search index has not been built yet")
