@@ -23,7 +23,7 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
 
 @admin.register(Replica)
 class ReplicaAdmin(ReadOnlyAdmin):
-    list_display = ["node", "generation", "position", "behind", "building", "updated_at"]
+    list_display = ["node", "generation", "position", "behind", "missed_through", "building", "updated_at"]
 
     @admin.display(description=_("落后的变更数"))
     def behind(self, replica: Replica) -> int:

@@ -10,9 +10,15 @@ duplicate. The writer lock (tantivy's lock file) keeps a second follower off the
 A rebuild writes a new generation beside the live one, committing and recording its progress every
 `BUILD_COMMIT_DOCS` documents so an interrupted rebuild resumes; it notes the outbox position before it
 reads anything, and the follower re-applies every change made while it ran.
+
+Outbox rows are pruned (`prune_outbox`, run by the index worker) once no node needs them: every node's
+cursor and any unfinished rebuild's starting point are past them. Rows older than
+`RULECENTER_SEARCH_OUTBOX_RETENTION_DAYS` go regardless; a node that had not applied them is marked
+(`Replica.missed_through`) and rebuilds instead of silently skipping what it missed.
 """
 
 import collections
+import concurrent.futures
 import contextlib
 import enum
 import logging
@@ -23,6 +29,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
 import tantivy
 from django.conf import settings
@@ -39,6 +47,7 @@ logger = logging.getLogger(__name__)
 BUILD_BATCH = 2_000
 BUILD_COMMIT_DOCS = 100_000
 BUILD_HEAP_BYTES = 400_000_000
+BUILD_READ_AHEAD = 10  # batches made ahead while a commit runs
 POOL_MIN_DOCS = 50_000
 POOL_IN_FLIGHT = 8
 # A node whose database holds at most this many items builds its first index inline, on the first search
@@ -47,6 +56,10 @@ INLINE_BUILD_LIMIT = 5_000
 # Ranges of missing outbox ids longer than this are not awaited one by one (pruned, or a sequence jump).
 MAX_GAP_RUN = 1_000
 MAX_GAPS = 10_000
+# Pruning deletes this many outbox rows per statement, and at most PRUNE_MAX_ROWS per call, so a worker
+# catching up on a long-unpruned outbox goes back to following between calls.
+PRUNE_BATCH = 5_000
+PRUNE_MAX_ROWS = 200_000
 
 _write_lock = threading.Lock()
 
@@ -68,11 +81,20 @@ class ApplyResult:
 
 
 @dataclass
+class PruneResult:
+    deleted: int = 0
+    # Rows with an id up to this one may go (and have, unless PRUNE_MAX_ROWS stopped this call).
+    through: int = 0
+    lagging: list[str] = field(default_factory=list)  # nodes marked to rebuild by this call
+
+
+@dataclass
 class BuildProgress:
     done: int
     total: int
     generation: str
     resumed: bool = False
+    workers: int = 0  # segmenting worker processes
     started: float = field(default_factory=time.monotonic)
 
 
@@ -122,6 +144,9 @@ class Follower:
     def __init__(self, generation: str, writer: tantivy.IndexWriter) -> None:
         self.generation = generation
         self.writer: tantivy.IndexWriter | None = writer
+        # Outbox rows this generation never saw were pruned: it still follows (new changes keep appearing)
+        # until a rebuild replaces it.
+        self.must_rebuild = False
 
     @classmethod
     def open(cls, generation: str, *, wait_seconds: float = 0.0) -> "Follower | None":
@@ -139,6 +164,7 @@ class Follower:
         replica = Replica.objects.get(node=node())
         if replica.generation != self.generation:
             raise GenerationChanged(replica.generation)
+        self.must_rebuild = replica.must_rebuild
         now = time.time()
         gaps: dict[int, float] = {int(pk): float(seen) for pk, seen in replica.gaps}
         rows = list(
@@ -224,18 +250,27 @@ def apply_pending(*, wait_seconds: float = 0.0, limit: int | None = None) -> App
         _write_lock.release()
 
 
-def lag() -> tuple[int, int, str]:
-    """(this node's position, the newest outbox id, this node's generation) in one query."""
+@dataclass(frozen=True)
+class Lag:
+    position: int  # this node's cursor
+    newest: int  # the newest outbox id
+    generation: str  # this node's live generation
+    must_rebuild: bool  # rows it had not applied were pruned
+
+
+def lag() -> Lag:
+    """Where this node stands against the outbox, in one query."""
     outbox = OutboxEntry._meta.db_table
     replicas = Replica._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT (SELECT MAX(id) FROM {outbox}), (SELECT position FROM {replicas} WHERE node = %s), "  # noqa: S608
-            f"(SELECT generation FROM {replicas} WHERE node = %s)",
-            [node(), node()],
+            f"(SELECT generation FROM {replicas} WHERE node = %s), "
+            f"(SELECT missed_through FROM {replicas} WHERE node = %s)",
+            [node(), node(), node()],
         )
-        newest, position, generation = cursor.fetchone()
-    return int(position or 0), int(newest or 0), str(generation or "")
+        newest, position, generation, missed_through = cursor.fetchone()
+    return Lag(int(position or 0), int(newest or 0), str(generation or ""), bool(missed_through))
 
 
 class CatchUp(enum.Enum):
@@ -252,20 +287,27 @@ def catch_up(*, current: str | None) -> CatchUp:
     recorded generation, or builds one here when the database is small (the demo); otherwise the search
     reports the index as missing until `rulecenter reindex` or `rulecenter index_worker` has built it.
     """
-    position, newest, generation = lag()
+    state = lag()
+    generation = state.generation
     changed = False
     if not generation or current != generation:
         generation = live_generation(replica_get()) or ""
         changed = True
-    if generation:
-        if newest > position:
+    # Rows this index never saw were pruned: a small database rebuilds here and now; otherwise the worker
+    # rebuilds, and meanwhile this index goes on following the newer changes.
+    if generation and not (state.must_rebuild and _small_database()):
+        if state.newest > state.position:
             changed = apply_pending(limit=settings.RULECENTER_SEARCH_BATCH_SIZE * 4).applied > 0 or changed
         return CatchUp.CHANGED if changed else CatchUp.CURRENT
-    if documents.announcement_count() + len(documents.rule_pks()) > INLINE_BUILD_LIMIT:
+    if not generation and not _small_database():
         return CatchUp.MISSING
     with contextlib.suppress(BuildBusy):
         rebuild()
     return CatchUp.CHANGED
+
+
+def _small_database() -> bool:
+    return documents.announcement_count() + len(documents.rule_pks()) <= INLINE_BUILD_LIMIT
 
 
 # ------------------------------------------------------------------------------------------------- build
@@ -273,7 +315,7 @@ def catch_up(*, current: str | None) -> CatchUp:
 
 def _prepared(
     row_batches: Iterator[list[prepare.AnnouncementRow]], pool: "multiprocessing.pool.Pool | None"
-) -> Iterator[list[IndexDocument]]:
+) -> Iterator[list[dict[str, Any]]]:
     """Documents for each batch of rows, in order; made by the pool's workers when there is one."""
     categories = documents.category_names()
     if pool is None:
@@ -282,13 +324,56 @@ def _prepared(
         return
     # The rows are read here, in this thread (Django's connection is per thread); a few batches are in
     # flight at a time, and the documents come back in id order.
-    in_flight: collections.deque[multiprocessing.pool.AsyncResult[list[IndexDocument]]] = collections.deque()
+    in_flight: collections.deque[multiprocessing.pool.AsyncResult[list[dict[str, Any]]]] = collections.deque()
     for rows in row_batches:
         in_flight.append(pool.apply_async(prepare.announcement_batch, (rows, categories)))
         if len(in_flight) > POOL_IN_FLIGHT:
             yield in_flight.popleft().get()
     while in_flight:
         yield in_flight.popleft().get()
+
+
+def _read_ahead[T](batches: Iterator[T], *, busy: Callable[[], bool], limit: int) -> Iterator[T]:
+    """The batches in order; while `busy()`, up to `limit` of them are made ahead instead of waiting."""
+    ahead: collections.deque[T] = collections.deque()
+    for batch in batches:
+        ahead.append(batch)
+        if busy() and len(ahead) < limit:
+            continue
+        while ahead:
+            yield ahead.popleft()
+    yield from ahead
+
+
+class _BackgroundCommit:
+    """Commits a build's writer in another thread: tantivy releases the GIL while it writes the segments,
+    so the build reads and segments the next documents meanwhile. The progress a commit makes durable is
+    recorded once it has finished, and the writer is used again only then."""
+
+    def __init__(self, writer: tantivy.IndexWriter, generation: str) -> None:
+        self.writer = writer
+        self.generation = generation
+        self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="search-commit")
+        self.running: concurrent.futures.Future[int] | None = None
+        self.progress: dict[str, int] = {}
+
+    def busy(self) -> bool:
+        return self.running is not None and not self.running.done()
+
+    def start(self, progress: dict[str, int]) -> None:
+        self.settle()
+        self.progress = progress
+        self.running = self.executor.submit(self.writer.commit)
+
+    def settle(self) -> None:
+        """Wait for the commit in flight, if any, and record the progress it made durable."""
+        running, self.running = self.running, None
+        if running is not None:
+            running.result()
+            _save_build(self.generation, self.progress)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
 
 
 def _save_build(generation: str, progress: dict[str, int]) -> None:
@@ -308,15 +393,21 @@ def rebuild(
     """
     with transaction.atomic():
         replica = Replica.objects.select_for_update().get_or_create(node=node())[0]
-        resumable = not restart and replica.building and engine.generation_usable(replica.building)
+        resumable = (
+            not restart
+            and replica.building
+            and engine.generation_usable(replica.building)
+            # Outbox rows after its starting point were pruned: it could never catch up.
+            and replica.build_position >= replica.missed_through
+        )
         if not resumable:
             if replica.building:
                 engine.generations_remove(keep={replica.generation} - {""})
             replica.building = engine.generation_create()
-            # Before reading any content: every change from here on is in the outbox after this id.
-            replica.build_position = (
-                OutboxEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
-            )
+            # Before reading any content: every change from here on is in the outbox after this id (ids are
+            # never reused, so that holds for the last pruned id too when the outbox is empty).
+            newest = OutboxEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
+            replica.build_position = max(newest, replica.missed_through)
             replica.build_progress = {"announcement": 0, "done": 0}
             replica.save()
         generation = replica.building
@@ -324,8 +415,10 @@ def rebuild(
     total = documents.announcement_count() + len(documents.rule_pks())
     # Segmenting is most of the work and holds the GIL: big builds spread it over worker processes
     # (spawned, not forked: this process may already run tantivy's threads).
-    # One core stays with this process (reading rows, handing documents to tantivy) and tantivy's threads;
-    # on two cores or fewer the pool costs more than it saves.
+    # One core stays with this process (reading rows, handing documents to tantivy) and tantivy's threads.
+    # On two cores the pool costs more than it saves: measured at 100,000 documents, two workers built no
+    # faster than none (6,470 vs 6,455 docs/s) for half as much CPU again per document (296 vs 199 µs),
+    # and one worker was slower (5,245 docs/s): it segments no faster than the reading thread did.
     cores = os.cpu_count() or 1
     workers = cores - 1 if cores >= 3 and total - progress_state.get("done", 0) >= POOL_MIN_DOCS else 0
     pool = multiprocessing.get_context("spawn").Pool(workers) if workers else None
@@ -337,7 +430,11 @@ def rebuild(
         raise BuildBusy(generation)
     try:
         progress = BuildProgress(
-            done=progress_state.get("done", 0), total=total, generation=generation, resumed=bool(resumable)
+            done=progress_state.get("done", 0),
+            total=total,
+            generation=generation,
+            resumed=bool(resumable),
+            workers=workers,
         )
         schema = index.schema
         after = progress_state.get("announcement", 0)
@@ -347,18 +444,32 @@ def rebuild(
             )
             writer.delete_documents_by_term("source", SOURCE_RULE)
         pending = 0
-        for batch in _prepared(documents.announcement_rows(after=after, size=BUILD_BATCH), pool):
-            for doc in batch:
-                writer.add_document(doc.to_tantivy())
-            pending += len(batch)
-            progress.done += len(batch)
-            after = batch[-1].pk
-            if pending >= BUILD_COMMIT_DOCS:
-                writer.commit()
-                _save_build(generation, {"announcement": after, "done": progress.done})
-                pending = 0
-            if on_progress:
-                on_progress(progress)
+        commits = _BackgroundCommit(writer, generation)
+        try:
+            # While a commit writes its segments, the next batches are read and segmented.
+            batches = _read_ahead(
+                _prepared(documents.announcement_rows(after=after, size=BUILD_BATCH), pool),
+                busy=commits.busy,
+                limit=BUILD_READ_AHEAD,
+            )
+            for batch in batches:
+                commits.settle()
+                for fields in batch:
+                    writer.add_document(engine.to_tantivy(fields))
+                pending += len(batch)
+                progress.done += len(batch)
+                after = batch[-1]["pk"]
+                if pending >= BUILD_COMMIT_DOCS:
+                    commits.start({"announcement": after, "done": progress.done})
+                    pending = 0
+                if on_progress:
+                    on_progress(progress)
+            commits.settle()
+        finally:
+            # An interrupted build keeps the progress its last commit made durable.
+            with contextlib.suppress(Exception):
+                commits.settle()
+            commits.close()
         rule_pks = documents.rule_pks()
         for start in range(0, len(rule_pks), 200):
             chunk = rule_pks[start : start + 200]
@@ -382,6 +493,8 @@ def rebuild(
         replica.generation = generation
         replica.position = replica.build_position
         replica.gaps = []
+        if replica.missed_through <= replica.build_position:
+            replica.missed_through = 0  # else rows were pruned during the build: it is behind already
         replica.building = ""
         replica.build_position = 0
         replica.build_progress = {}
@@ -390,3 +503,83 @@ def rebuild(
     engine.generations_remove(keep={generation})
     logger.info("search index %s built (%s items), replacing %s", generation, progress.total, previous or "-")
     return progress
+
+
+# ------------------------------------------------------------------------------------------------- prune
+
+
+def _needed_after(replica: Replica, *, awaited: bool = True) -> int | None:
+    """The outbox id after which this node still needs every row, or None when it needs none.
+
+    Its cursor, less the rows it still awaits (gaps, unless `awaited` is false); an unfinished rebuild's
+    starting point. A node without a generation, or one marked to rebuild, will read everything from the
+    database anyway.
+    """
+    needed = []
+    if replica.generation and not replica.must_rebuild:
+        gaps = [int(pk) - 1 for pk, _seen in replica.gaps] if awaited else []
+        needed.append(min([replica.position, *gaps]))
+    if replica.building and replica.build_position >= replica.missed_through:
+        needed.append(replica.build_position)
+    return min(needed) if needed else None
+
+
+def prune_outbox() -> PruneResult:
+    """Delete the outbox rows no node needs, and those past the retention period whoever still needs them.
+
+    A node that had not applied a row deleted for its age is marked (`missed_through`) in the same
+    transaction that decides the deletion, before anything is deleted: it rebuilds rather than follow on
+    as if nothing were missing. The deletes go in batches of PRUNE_BATCH rows, each its own statement.
+    """
+    retention_days = settings.RULECENTER_SEARCH_OUTBOX_RETENTION_DAYS
+    cutoff = timezone.now() - timedelta(days=retention_days)
+    result = PruneResult()
+    with transaction.atomic():
+        # Locking every replica holds back cursors and rebuild starts while the line is drawn.
+        replicas = list(Replica.objects.select_for_update().order_by("node"))
+        newest = OutboxEntry.objects.order_by("-id").values_list("id", flat=True).first()
+        if newest is None:
+            return result
+        needs = [needed for replica in replicas if (needed := _needed_after(replica)) is not None]
+        through = min([newest, *needs])
+        # Rows are (nearly) in id order of age: every row below the first recent one has expired.
+        first_recent = (
+            OutboxEntry.objects.filter(created_at__gte=cutoff)
+            .order_by("id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        expired = (
+            OutboxEntry.objects.all()
+            if first_recent is None
+            else OutboxEntry.objects.filter(id__lt=first_recent)
+        )
+        expired_through = expired.order_by("-id").values_list("id", flat=True).first() or 0
+        if expired_through > through:
+            through = expired_through
+            for replica in replicas:
+                # (A row still awaited, minutes old, is not one past the retention period.)
+                needed = _needed_after(replica, awaited=False)
+                if needed is not None and needed < through:
+                    replica.missed_through = max(replica.missed_through, through)
+                    replica.save(update_fields=["missed_through", "updated_at"])
+                    result.lagging.append(replica.node)
+                    logger.warning(
+                        "search node %s had not applied outbox rows up to #%s, older than %s days and now "
+                        "pruned: it must rebuild its index",
+                        replica.node,
+                        through,
+                        retention_days,
+                    )
+        result.through = through
+    while result.deleted < PRUNE_MAX_ROWS:
+        ids = list(
+            OutboxEntry.objects.filter(id__lte=through)
+            .order_by("id")
+            .values_list("id", flat=True)[:PRUNE_BATCH]
+        )
+        if not ids:
+            break
+        deleted, _by_model = OutboxEntry.objects.filter(id__gte=ids[0], id__lte=ids[-1]).delete()
+        result.deleted += deleted
+    return result

@@ -39,7 +39,9 @@ class Replica(models.Model):
 
     `position` is the highest outbox id applied; `gaps` are lower ids not yet seen — on PostgreSQL a
     transaction that took an id earlier may commit later — each with when it was first missed, re-checked
-    until `RULECENTER_SEARCH_GAP_SECONDS` have passed.
+    until `RULECENTER_SEARCH_GAP_SECONDS` have passed. `missed_through` is set when outbox rows this node
+    had not applied were pruned (older than `RULECENTER_SEARCH_OUTBOX_RETENTION_DAYS`): the node's index
+    cannot catch up by following and must be rebuilt; a rebuild that started after those rows clears it.
     """
 
     node = models.CharField(_("节点"), max_length=100, primary_key=True)
@@ -49,6 +51,7 @@ class Replica(models.Model):
     building = models.CharField(_("正在重建的索引"), max_length=64, blank=True)
     build_position = models.BigIntegerField(_("重建起点"), default=0)
     build_progress = models.JSONField(_("重建进度"), default=dict, blank=True)
+    missed_through = models.BigIntegerField(_("未应用即被清理的记录截至"), default=0)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
     class Meta:
@@ -58,3 +61,7 @@ class Replica(models.Model):
 
     def __str__(self) -> str:
         return f"{self.node}: {self.generation or '-'} @ {self.position}"
+
+    @property
+    def must_rebuild(self) -> bool:
+        return self.missed_through > 0

@@ -7,6 +7,7 @@ import this module, never Django's models.
 import html
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from rulecenter.common.text import markdown_to_text
 
@@ -80,6 +81,7 @@ def announcement_document(row: AnnouncementRow, categories: dict[int, tuple[str,
 
 def announcement_batch(
     rows: list[AnnouncementRow], categories: dict[int, tuple[str, str]]
-) -> list[IndexDocument]:
-    """The documents of a batch of rows; needs no database, so a worker process can run it."""
-    return [announcement_document(row, categories) for row in rows]
+) -> list[dict[str, Any]]:
+    """The documents of a batch of rows as `IndexDocument.fields()`; needs no database, so a worker
+    process can run it (and plain values travel back cheaply)."""
+    return [announcement_document(row, categories).fields() for row in rows]

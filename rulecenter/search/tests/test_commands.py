@@ -10,7 +10,7 @@ from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement, Category
 from rulecenter.search import indexer, selectors
 from rulecenter.search.backends import tantivy as engine
-from rulecenter.search.models import Replica
+from rulecenter.search.models import OutboxEntry, Replica
 from rulecenter.search.query import Filters
 
 pytestmark = pytest.mark.django_db
@@ -65,3 +65,16 @@ def test_index_worker_once_applies_what_is_pending(settings: Any) -> None:
     publish("工作进程")
     call_command("index_worker", "--once", stdout=StringIO())
     assert selectors.search(q="工作进程", filters=Filters(), raw_page=None, size=10).total == 1
+
+
+def test_index_worker_prunes_the_rows_every_node_has_applied(settings: Any) -> None:
+    settings.RULECENTER_SEARCH_CATCH_UP_ON_READ = False
+    # The ids PostgreSQL's sequence gave earlier tests are not awaited as gaps.
+    settings.RULECENTER_SEARCH_GAP_SECONDS = -1
+    call_command("index_worker", "--once", stdout=StringIO())
+    publish("清理")
+    call_command("index_worker", "--once", stdout=StringIO())  # applies the row
+    assert OutboxEntry.objects.count() == 1
+    call_command("index_worker", "--once", stdout=StringIO())  # prunes it (this node is the only one)
+    assert not OutboxEntry.objects.exists()
+    assert selectors.search(q="清理", filters=Filters(), raw_page=None, size=10).total == 1

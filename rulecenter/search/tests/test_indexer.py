@@ -2,11 +2,13 @@
 
 from collections.abc import Callable
 from datetime import timedelta
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 import tantivy
+from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 from pytest_django.fixtures import Settings
@@ -15,6 +17,7 @@ from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement, Category
 from rulecenter.rules import services as rule_services
 from rulecenter.search import indexer, selectors
+from rulecenter.search import services as search_services
 from rulecenter.search.backends import tantivy as engine
 from rulecenter.search.models import OutboxEntry, Replica
 from rulecenter.search.query import Filters
@@ -87,7 +90,10 @@ def test_one_task_is_enqueued_per_transaction(db: None, django_capture_on_commit
     with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
         publish("一")
         publish("二")
-    assert len(callbacks) == 1
+    # (other apps add on-commit callbacks of their own)
+    assert [callback for callback in callbacks if callback is search_services._enqueue_apply] == [
+        search_services._enqueue_apply
+    ]
     assert OutboxEntry.objects.count() == 2
 
 
@@ -285,3 +291,133 @@ def test_an_index_left_by_another_database_is_never_served(db: None, monkeypatch
     monkeypatch.undo()
     assert found("旧库公告") == 1
     assert engine.current_generation() != old
+
+
+# Pruning the outbox -----------------------------------------------------------------------------------
+
+
+def outbox_ids() -> list[int]:
+    return list(OutboxEntry.objects.order_by("id").values_list("id", flat=True))
+
+
+def age_outbox(days: int) -> None:
+    OutboxEntry.objects.update(created_at=timezone.now() - timedelta(days=days))
+
+
+@pytest.fixture
+def no_gaps(settings: Settings) -> None:
+    """PostgreSQL's sequences run on across tests: the ids earlier tests took are not awaited as gaps."""
+    settings.RULECENTER_SEARCH_GAP_SECONDS = -1
+
+
+def test_pruning_deletes_the_rows_every_node_has_applied(built: None, no_gaps: None) -> None:
+    """Each node keeps its own cursor: a row goes once the slowest node is past it, and not before."""
+    for title in ("一", "二", "三"):
+        publish(title)
+    first, second, third = outbox_ids()
+    assert indexer.apply_pending().position == third
+    Replica.objects.create(node="slow-node", generation="g-slow", position=first)
+    result = indexer.prune_outbox()
+    assert (result.deleted, result.through, result.lagging) == (1, first, [])
+    assert outbox_ids() == [second, third]
+    Replica.objects.filter(node="slow-node").update(position=third)
+    assert indexer.prune_outbox().deleted == 2
+    assert indexer.prune_outbox().deleted == 0
+    # Nothing was missed: the next change is followed as usual.
+    later = publish("四")
+    assert indexer.apply_pending().applied == 1
+    assert later.pk in indexed_pks()
+
+
+def test_pruning_keeps_rows_still_awaited_or_needed_by_an_unfinished_rebuild(
+    built: None, no_gaps: None
+) -> None:
+    for title in ("一", "二", "三", "四"):
+        publish(title)
+    first, second, third, fourth = outbox_ids()
+    indexer.apply_pending()
+    # A row this node still awaits (committed late, on PostgreSQL) is not deleted under it.
+    Replica.objects.filter(node="test-node").update(gaps=[[third, 0.0]])
+    assert indexer.prune_outbox().through == second
+    # A rebuild in progress elsewhere follows on from where it started.
+    Replica.objects.create(node="building-node", building="g-next", build_position=first)
+    Replica.objects.filter(node="test-node").update(gaps=[])
+    assert indexer.prune_outbox().through == first
+    # A node without an index needs nothing: it will read the database when it builds one.
+    Replica.objects.filter(node="building-node").update(building="")
+    assert indexer.prune_outbox().through == fourth
+    assert outbox_ids() == []
+
+
+def test_a_node_that_fell_behind_past_the_retention_period_rebuilds(
+    built: None, no_gaps: None, settings: Settings, tmp_path: Path
+) -> None:
+    """Rows older than the retention period go even if a node never applied them; that node is marked
+    and its worker rebuilds, rather than following on as if nothing had happened."""
+    lagging, lagging_dir = settings.RULECENTER_SEARCH_NODE, settings.RULECENTER_SEARCH_INDEX_DIR
+    before = publish("落后节点错过的公告")
+    # Another node keeps up; this one is stopped.
+    settings.RULECENTER_SEARCH_NODE, settings.RULECENTER_SEARCH_INDEX_DIR = "leader", tmp_path / "leader"
+    engine.reader.forget()
+    indexer.rebuild()
+    after = publish("保留期内的公告")
+    assert indexer.apply_pending().applied == 1
+    settings.RULECENTER_SEARCH_OUTBOX_RETENTION_DAYS = 7
+    age_outbox(days=6)
+    assert indexer.prune_outbox().deleted == 0  # the lagging node still needs them, and they are recent
+    age_outbox(days=8)
+    result = indexer.prune_outbox()
+    assert (result.deleted, result.lagging) == (2, [lagging])
+    assert outbox_ids() == []
+    assert not Replica.objects.get(node="leader").must_rebuild
+
+    settings.RULECENTER_SEARCH_NODE, settings.RULECENTER_SEARCH_INDEX_DIR = lagging, lagging_dir
+    engine.reader.forget()
+    old = engine.current_generation()
+    assert Replica.objects.get(node=lagging).must_rebuild
+    # Following alone finds nothing to apply: the rows are gone.
+    assert indexer.apply_pending().applied == 0
+    assert indexed_pks() == []
+    out = StringIO()
+    call_command("index_worker", "--once", stdout=out)
+    assert "超过保留期" in out.getvalue()
+    assert engine.current_generation() != old
+    assert indexed_pks() == [before.pk, after.pk]
+    assert not Replica.objects.get(node=lagging).must_rebuild
+    later = publish("重建之后的公告")
+    assert indexer.apply_pending().applied == 1
+    assert indexed_pks() == [before.pk, after.pk, later.pk]
+
+
+def test_a_rebuild_cut_short_before_its_rows_were_pruned_starts_over(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = [publish(f"公告{n}") for n in range(3)]
+    monkeypatch.setattr(indexer, "BUILD_BATCH", 1)
+    monkeypatch.setattr(indexer, "BUILD_COMMIT_DOCS", 1)
+
+    def interrupt(progress: indexer.BuildProgress) -> None:
+        if progress.done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        indexer.rebuild(on_progress=interrupt)
+    monkeypatch.undo()
+    items.append(publish("重建中断之后"))
+    age_outbox(days=30)
+    assert indexer.prune_outbox().lagging == ["test-node"]
+    progress = indexer.rebuild()
+    assert not progress.resumed
+    assert indexed_pks() == [item.pk for item in items]
+    assert not Replica.objects.get(node="test-node").must_rebuild
+
+
+def test_a_small_site_rebuilds_on_the_next_search_when_rows_it_missed_were_pruned(db: None) -> None:
+    """Without a worker (`make run`), the search itself repairs a node marked to rebuild."""
+    publish("小站")
+    assert found("小站") == 1
+    old = engine.current_generation()
+    Replica.objects.update(missed_through=OutboxEntry.objects.order_by("-id").first().pk)  # type: ignore[union-attr]
+    assert found("小站") == 1
+    assert engine.current_generation() != old
+    assert not Replica.objects.get(node="test-node").must_rebuild
