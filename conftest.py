@@ -1,10 +1,11 @@
-"""Project-wide pytest set-up: a clean cache per test, factories, and no skipped tests (CI's rule)."""
+"""Project-wide pytest set-up: a clean cache and the default language per test, and no skipped tests (CI's rule)."""
 
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.utils import translation
 
 _skipped: list[str] = []
 
@@ -14,6 +15,14 @@ def _clear_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    # LocaleMiddleware activates a request's language in the thread and leaves it there: a test that asked
+    # in English must not make the next one read English.
+    yield
+    translation.deactivate()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
