@@ -16,6 +16,21 @@ from .test_pages import text_of
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def bulk_versions(rule: Rule, count: int) -> None:
+    """Versions 1…count, noticed a day apart from 2020-01-01, each in force 12 hours after its notice."""
+    start = shanghai(2020, 1, 1)
+    RuleVersion.objects.bulk_create(
+        RuleVersion(
+            rule=rule,
+            number=n,
+            text="第一条 文本。",
+            notice_at=start + timedelta(days=n),
+            effective_at=start + timedelta(days=n, hours=12),
+        )
+        for n in range(1, count + 1)
+    )
+
+
 def tallied(rule: Rule) -> int:
     return RuleVersionTally.objects.filter(rule=rule).values_list("scheduled", flat=True).first() or 0
 
@@ -34,16 +49,7 @@ def test_every_kind_of_write_keeps_the_tally_equal_to_a_count() -> None:
         version=drafts[0], notice_at=start, effective_at=start + timedelta(days=8), record_past=True
     )
     assert tallied(one) == counted(one) == 1
-    RuleVersion.objects.bulk_create(
-        RuleVersion(
-            rule=two,
-            number=n,
-            text="第一条 文本。",
-            notice_at=start + timedelta(days=n),
-            effective_at=start + timedelta(days=n, hours=12),
-        )
-        for n in range(1, 6)
-    )
+    bulk_versions(two, 5)  # straight into the table, past every service
     assert tallied(two) == counted(two) == 5
     RuleVersion.objects.filter(pk=drafts[1].pk).update(
         notice_at=start + timedelta(days=20), effective_at=start + timedelta(days=30)
@@ -93,16 +99,7 @@ def test_every_history_page_matches_a_plain_reading_whether_or_not_it_starts_fro
     monkeypatch.setattr(selectors, "HISTORY_ANCHOR_SPAN", 5)
     rule = rule_create()
     start = shanghai(2020, 1, 1)
-    RuleVersion.objects.bulk_create(
-        RuleVersion(
-            rule=rule,
-            number=n,
-            text="第一条 文本。",
-            notice_at=start + timedelta(days=n),
-            effective_at=start + timedelta(days=n, hours=12),
-        )
-        for n in range(1, 24)
-    )
+    bulk_versions(rule, 23)
     plain = [v.number for v in RuleVersion.objects.filter(rule=rule).order_by("-effective_at")]
     total = selectors.version_count(rule=rule)
     assert total == 23
