@@ -15,3 +15,5 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 # Every request reads the listing state: tests change the listing and look at once, from any thread.
 RULECENTER_LISTING_STATE_SECONDS = 0.0
+# Every search looks for changes: tests publish and search at once, from any thread.
+RULECENTER_SEARCH_CATCH_UP_MS = 0

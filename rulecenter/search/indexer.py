@@ -279,6 +279,17 @@ class CatchUp(enum.Enum):
     MISSING = "missing"  # this node has no index to search
 
 
+# When this process last found its index current (by _clock), for RULECENTER_SEARCH_CATCH_UP_MS.
+_current_since = 0.0
+_clock = time.monotonic
+
+
+def catch_up_forget() -> None:
+    """The next search looks for changes again (this process just wrote some)."""
+    global _current_since
+    _current_since = 0.0
+
+
 def catch_up(*, current: str | None) -> CatchUp:
     """Before a search on a node without a running worker: apply what is pending if the writer is free.
 
@@ -286,7 +297,21 @@ def catch_up(*, current: str | None) -> CatchUp:
     one its replica row records (a new database, a wiped directory), repairs it: it switches back to the
     recorded generation, or builds one here when the database is small (the demo); otherwise the search
     reports the index as missing until `rulecenter reindex` or `rulecenter index_worker` has built it.
+
+    A process that found its index current less than RULECENTER_SEARCH_CATCH_UP_MS ago does not ask
+    again: under load, one look per interval instead of a query per search.
     """
+    global _current_since
+    interval = settings.RULECENTER_SEARCH_CATCH_UP_MS / 1000
+    if current is not None and interval > 0 and _clock() - _current_since < interval:
+        return CatchUp.CURRENT
+    result = _catch_up(current=current)
+    if result is not CatchUp.MISSING:
+        _current_since = _clock()
+    return result
+
+
+def _catch_up(*, current: str | None) -> CatchUp:
     state = lag()
     generation = state.generation
     changed = False

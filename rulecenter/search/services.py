@@ -17,8 +17,10 @@ logger = logging.getLogger(__name__)
 
 
 def _enqueue_apply() -> None:
+    from .indexer import catch_up_forget
     from .tasks import search_index_apply
 
+    catch_up_forget()  # this process's next search finds what it just changed
     search_index_apply.enqueue()
 
 

@@ -421,3 +421,25 @@ def test_a_small_site_rebuilds_on_the_next_search_when_rows_it_missed_were_prune
     assert found("小站") == 1
     assert engine.current_generation() != old
     assert not Replica.objects.get(node="test-node").must_rebuild
+
+
+def test_a_search_looks_for_others_changes_once_per_interval_and_for_its_own_at_once(
+    transactional_db: None, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    indexer.rebuild()
+    settings.RULECENTER_SEARCH_CATCH_UP_MS = 200
+    now = [100.0]
+    monkeypatch.setattr(indexer, "_clock", lambda: now[0])
+    monkeypatch.setattr(indexer, "_current_since", 0.0)
+    assert found("间隔") == 0
+    # Another process publishes: the outbox row commits, but this process hears nothing of it.
+    with monkeypatch.context() as elsewhere:
+        elsewhere.setattr(indexer, "catch_up_forget", lambda: None)
+        publish("间隔之内别处发布")
+    now[0] = 100.15
+    assert found("间隔") == 0
+    now[0] = 100.25
+    assert found("间隔") == 1
+    # This process publishes: its next search finds it, interval or not.
+    publish("间隔之内本处发布")
+    assert found("间隔") == 2
