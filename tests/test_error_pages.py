@@ -1,4 +1,4 @@
-"""The 500 page a user sees, even when what broke the page also breaks the error page's own template."""
+"""Every page's frame: the 500 page (even when its template fails); header, footer, pager in the reader's language."""
 
 from collections.abc import Iterator
 
@@ -43,3 +43,19 @@ def test_when_the_error_page_cannot_render_the_message_still_arrives(
     html = response.content.decode()
     assert "<h1>服务器错误</h1>" in html
     assert "服务器出错了，我们已记录该问题，请稍后再试。" in html
+
+
+@pytest.mark.django_db
+def test_the_frame_of_every_page_speaks_the_reader_s_language(client: Client) -> None:
+    """Header, footer and pager follow Accept-Language; the default stays Chinese."""
+    english = client.get("/news/", headers={"accept-language": "en"}).content.decode()
+    for words in ("Rule library", "Consultations", "Subscribe", "at least 7 days ahead", "Next", "Last"):
+        assert words in english
+    assert "0 items · page 1 of 1" in english
+    chinese = client.get("/news/").content.decode()
+    assert "规则库" in chinese
+    assert "后一页" in chinese
+    assert "Rule library" not in chinese
+    missing = client.get("/no-such-page/", headers={"accept-language": "en"})
+    assert missing.status_code == 404
+    assert "Page not found" in missing.content.decode()
