@@ -1,6 +1,6 @@
 """Search tests: each test gets its own small index directory and node name; nothing touches var/."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -56,3 +56,21 @@ def demo_index(demo_index_dir: Path, settings: Settings) -> None:
     settings.RULECENTER_SEARCH_INDEX_DIR = demo_index_dir
     settings.RULECENTER_SEARCH_CATCH_UP_ON_READ = False
     engine.reader.forget()
+
+
+@pytest.fixture
+def interrupted_rebuild(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Runs a rebuild that commits every document and stops after the second, as a crash would."""
+
+    def run() -> None:
+        def stop(progress: indexer.BuildProgress) -> None:
+            if progress.done == 2:
+                raise KeyboardInterrupt
+
+        with monkeypatch.context() as patch:
+            patch.setattr(indexer, "BUILD_BATCH", 1)
+            patch.setattr(indexer, "BUILD_COMMIT_DOCS", 1)
+            with pytest.raises(KeyboardInterrupt):
+                indexer.rebuild(on_progress=stop)
+
+    return run

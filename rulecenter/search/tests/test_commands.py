@@ -1,5 +1,6 @@
 """`rulecenter reindex` and `rulecenter index_worker --once`."""
 
+from collections.abc import Callable
 from io import StringIO
 from typing import Any
 
@@ -8,7 +9,7 @@ from django.core.management import call_command
 
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement, Category
-from rulecenter.search import indexer, selectors
+from rulecenter.search import selectors
 from rulecenter.search.backends import tantivy as engine
 from rulecenter.search.models import OutboxEntry, Replica
 from rulecenter.search.query import Filters
@@ -39,18 +40,10 @@ def test_reindex_builds_a_new_generation_with_a_progress_bar(
     assert selectors.search(q="第1条", filters=Filters(), raw_page=None, size=10).total == 1
 
 
-def test_reindex_resumes_an_interrupted_build(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reindex_resumes_an_interrupted_build(interrupted_rebuild: Callable[[], None]) -> None:
     for number in range(4):
         publish(f"第{number}条")
-    monkeypatch.setattr(indexer, "BUILD_BATCH", 1)
-    monkeypatch.setattr(indexer, "BUILD_COMMIT_DOCS", 1)
-
-    def stop(progress: indexer.BuildProgress) -> None:
-        if progress.done == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        indexer.rebuild(on_progress=stop)
+    interrupted_rebuild()
     out = StringIO()
     call_command("reindex", stdout=out, verbosity=0)
     assert "接着上次的进度" in out.getvalue()

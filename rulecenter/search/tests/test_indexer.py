@@ -390,19 +390,10 @@ def test_a_node_that_fell_behind_past_the_retention_period_rebuilds(
 
 
 def test_a_rebuild_cut_short_before_its_rows_were_pruned_starts_over(
-    db: None, monkeypatch: pytest.MonkeyPatch
+    db: None, interrupted_rebuild: Callable[[], None]
 ) -> None:
     items = [publish(f"公告{n}") for n in range(3)]
-    monkeypatch.setattr(indexer, "BUILD_BATCH", 1)
-    monkeypatch.setattr(indexer, "BUILD_COMMIT_DOCS", 1)
-
-    def interrupt(progress: indexer.BuildProgress) -> None:
-        if progress.done == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        indexer.rebuild(on_progress=interrupt)
-    monkeypatch.undo()
+    interrupted_rebuild()
     items.append(publish("重建中断之后"))
     age_outbox(days=30)
     assert indexer.prune_outbox().lagging == ["test-node"]
