@@ -1,3 +1,4 @@
+import argparse
 import os
 import signal
 import subprocess
@@ -6,6 +7,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+
+def _positive_int(value: str) -> int:
+    if not value.isascii() or not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"线程数须为正整数，而不是“{value[:20]}”")
+    return int(value)
 
 
 class Command(BaseCommand):
@@ -20,8 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--workers", default=os.environ.get("WEB_WORKERS", str(os.cpu_count() or 1)))
         parser.add_argument(
             "--threads",
-            type=int,
-            default=int(os.environ.get("WEB_THREADS") or 4),
+            type=_positive_int,
+            # A string default goes through `type` too: a bad WEB_THREADS is refused like a bad --threads.
+            default=os.environ.get("WEB_THREADS") or "4",
             help="每个 worker 处理请求的线程数（默认 WEB_THREADS，否则 4）",
         )
         parser.add_argument(
