@@ -16,6 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from rulecenter.common.admin import ReadOnlyAdmin
+
 from . import selectors, services
 from .models import Consultation, ConsultationOption, Opinion, OpinionCluster, Vote
 
@@ -263,19 +265,10 @@ class OpinionClusterAdmin(admin.ModelAdmin[OpinionCluster]):
 
 
 @admin.register(Vote)
-class VoteAdmin(admin.ModelAdmin[Vote]):
+class VoteAdmin(ReadOnlyAdmin[Vote]):
     """The standing votes, read-only: a vote is changed only by its member, through the service."""
 
     list_display = ["consultation", "member", "choice", "cast_at", "updated_at"]
     list_filter = ["choice", "consultation"]
     list_select_related = ["consultation", "member__user"]
     search_fields = ["member__user__username", "member__shop_name"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -9,6 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from rulecenter.common.admin import ReadOnlyAdmin
+
 from . import services
 from .models import ChangeBundle, ExitRequest, LifecycleEvent, Rule, RuleCategory, RuleVersion
 
@@ -127,7 +129,7 @@ class ChangeBundleAdmin(admin.ModelAdmin[ChangeBundle]):
 
 
 @admin.register(LifecycleEvent)
-class LifecycleEventAdmin(admin.ModelAdmin[LifecycleEvent]):
+class LifecycleEventAdmin(ReadOnlyAdmin[LifecycleEvent]):
     """The log of transitions: what was due, when it ran, and how late."""
 
     list_display = ["version", "kind", "due_at", "done_at", "late_by"]
@@ -138,15 +140,6 @@ class LifecycleEventAdmin(admin.ModelAdmin[LifecycleEvent]):
     def late_by(self, obj: LifecycleEvent) -> str:
         seconds = obj.late_by_seconds
         return "" if seconds is None else f"{seconds:.0f}s"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(ExitRequest)
