@@ -11,6 +11,7 @@ from django.utils import timezone, translation
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement, Category
 from rulecenter.search import indexer
+from rulecenter.search.models import OutboxEntry, Replica
 
 pytestmark = pytest.mark.django_db
 
@@ -229,10 +230,21 @@ def test_the_api_costs_one_query(client: Client, indexed: None, django_assert_nu
         assert client.get("/api/v1/search", {"q": "协议"}).status_code == 200
 
 
-def test_the_admin_shows_how_far_behind_each_node_is(admin_client: Client, indexed: None) -> None:
-    page = admin_client.get("/admin/search/replica/")
+def test_the_admin_shows_how_far_behind_each_node_is(
+    admin_client: Client, indexed: None, django_assert_num_queries: Any
+) -> None:
+    newest = OutboxEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    Replica.objects.create(node="node-b", position=max(0, newest - 3))
+    admin_client.get("/admin/search/replica/")  # the session and the user, read once
+    with django_assert_num_queries(5) as one_more_node:
+        page = admin_client.get("/admin/search/replica/")
     assert page.status_code == 200
     assert "test-node" in body(page)
+    behind = re.findall(r'<td class="field-behind">(\d+)</td>', page.content.decode())
+    assert sorted(int(n) for n in behind) == [0, min(3, newest)]
+    Replica.objects.create(node="node-c", position=0)
+    with django_assert_num_queries(len(one_more_node.captured_queries)):
+        admin_client.get("/admin/search/replica/")  # one more node, not one more query
     assert admin_client.get("/admin/search/outboxentry/").status_code == 200
     assert admin_client.get("/admin/search/replica/add/").status_code == 403
 
