@@ -3,11 +3,11 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from config.api import api
-from rulecenter.rules import calendar
+from rulecenter.site import calendar
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="announcements:list", permanent=False), name="home"),
-    path("news/", include("rulecenter.announcements.urls")),
+    path("news/", include("rulecenter.site.news_urls")),
     path("rules/", include("rulecenter.rules.urls")),
     path("search/", include("rulecenter.search.urls")),
     path("consultations/", include("rulecenter.consultations.urls")),

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "rulecenter.search",
     "rulecenter.ingest",
     "rulecenter.consultations",
+    "rulecenter.site",
 ]
 
 MIDDLEWARE = [

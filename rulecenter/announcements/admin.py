@@ -17,6 +17,11 @@ class CategoryAdmin(admin.ModelAdmin[Category]):
     list_editable = ["position"]
     prepopulated_fields = {"slug": ["name"]}
 
+    def save_model(
+        self, request: HttpRequest, obj: Category, form: ModelForm[Category], change: bool
+    ) -> None:
+        services.category_save(category=obj)
+
 
 @admin.register(Announcement)
 class AnnouncementAdmin(admin.ModelAdmin[Announcement]):

@@ -7,6 +7,7 @@ that SQLite and PostgreSQL both run; the tests run them on both.
 
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -267,3 +268,10 @@ def announcement_neighbours(*, announcement: Announcement) -> tuple[Announcement
         .first()
     )
     return newer, older
+
+
+def announcements_titled(*, titles: Sequence[str]) -> list[Announcement]:
+    """Every announcement, published or not, whose title is one of `titles`, oldest first."""
+    if not titles:
+        return []
+    return list(Announcement.objects.filter(title__in=titles).order_by("id"))

@@ -1,5 +1,6 @@
 """Writes to announcements. Every function is one transaction and keeps the listing counters exact."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,8 +12,8 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from rulecenter.common.changes import ChangeAction, ContentKind, content_changed_announce
 from rulecenter.common.text import excerpt, html_to_text, markdown_to_html
-from rulecenter.search import services as search_services
 
 from . import selectors
 from .models import Announcement, Category, ListingCounter
@@ -68,16 +69,33 @@ def announcement_render(announcement: Announcement) -> None:
     announcement.excerpt = excerpt(source, settings.RULECENTER_EXCERPT_WIDTH)
 
 
-def _save(announcement: Announcement, before: _ListingState | None) -> Announcement:
+def _action(before: _ListingState | None, after: _ListingState) -> ChangeAction:
+    if before is None:
+        return ChangeAction.CREATED
+    if after.published != before.published:
+        return ChangeAction.PUBLISHED if after.published else ChangeAction.UNPUBLISHED
+    return ChangeAction.UPDATED
+
+
+def _prepare(announcement: Announcement) -> None:
+    """What every write checks and fills in before the row is saved."""
     if not announcement.body.strip():
         raise ValidationError({"body": _(ANNOUNCEMENT_BODY_EMPTY)})
     if announcement.status == Announcement.Status.PUBLISHED and announcement.published_at is None:
         announcement.published_at = timezone.now()
     announcement_render(announcement)
+
+
+def _save(announcement: Announcement, before: _ListingState | None) -> Announcement:
+    _prepare(announcement)
     announcement.full_clean()
     announcement.save()
-    _counters_apply(before, _state(announcement))
-    search_services.search_announcement_changed(announcement_id=announcement.pk)
+    after = _state(announcement)
+    assert after is not None
+    _counters_apply(before, after)
+    content_changed_announce(
+        kind=ContentKind.ANNOUNCEMENT, ids=[announcement.pk], action=_action(before, after)
+    )
     return announcement
 
 
@@ -87,6 +105,19 @@ def category_ensure(*, slug: str, name: str) -> Category:
     category, created = Category.objects.get_or_create(slug=slug, defaults={"name": name})
     if created:
         transaction.on_commit(selectors.listing_state_forget)
+        content_changed_announce(kind=ContentKind.CATEGORY, ids=[category.pk], action=ChangeAction.CREATED)
+    return category
+
+
+@transaction.atomic
+def category_save(*, category: Category) -> Category:
+    """Create or save an edited category (the admin's form); the listing shows the change at once."""
+    created = category.pk is None
+    category.full_clean()
+    category.save()
+    transaction.on_commit(selectors.listing_state_forget)
+    action = ChangeAction.CREATED if created else ChangeAction.UPDATED
+    content_changed_announce(kind=ContentKind.CATEGORY, ids=[category.pk], action=action)
     return category
 
 
@@ -147,7 +178,69 @@ def announcement_delete(*, announcement: Announcement) -> None:
         raise ValidationError(_(ANNOUNCEMENT_DELETE_PUBLISHED))
     pk = stored.pk
     stored.delete()
-    search_services.search_announcement_changed(announcement_id=pk)
+    content_changed_announce(kind=ContentKind.ANNOUNCEMENT, ids=[pk], action=ChangeAction.DELETED)
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementDraft:
+    """One announcement to create in bulk: the arguments of `announcement_create`."""
+
+    title: str
+    body: str
+    category: Category
+    kind: str = Announcement.Kind.NEWS
+    summary: str = ""
+    source_url: str = ""
+    status: str = Announcement.Status.DRAFT
+    published_at: datetime | None = None
+
+
+class AnnouncementDraftInvalid(ValidationError):
+    """A draft of a bulk create that cannot be saved; `index` says which (nothing was written)."""
+
+    def __init__(self, index: int, error: ValidationError) -> None:
+        super().__init__(error.messages)
+        self.index = index
+
+
+BULK_BATCH_SIZE = 1000
+
+
+@transaction.atomic
+def announcement_bulk_create(*, drafts: Sequence[AnnouncementDraft]) -> list[Announcement]:
+    """Many announcements in a few statements (large imports), in the order given.
+
+    Each is checked and rendered as `announcement_create` does; the listing is recounted once and one
+    change is announced for all of them, in this transaction.
+    """
+    announcements = []
+    for index, draft in enumerate(drafts):
+        announcement = Announcement(
+            title=draft.title.strip(),
+            body=draft.body,
+            summary=draft.summary.strip(),
+            kind=draft.kind,
+            category=draft.category,
+            source_url=draft.source_url,
+            status=draft.status,
+            published_at=draft.published_at,
+        )
+        try:
+            _prepare(announcement)
+            # The categories exist (the caller holds them); per-row unique and constraint checks would cost a
+            # query each, and the database enforces both.
+            announcement.full_clean(exclude=["category"], validate_unique=False, validate_constraints=False)
+        except ValidationError as error:
+            raise AnnouncementDraftInvalid(index, error) from None
+        announcements.append(announcement)
+    if not announcements:
+        return []
+    Announcement.objects.bulk_create(announcements, batch_size=BULK_BATCH_SIZE)
+    listing_counters_rebuild()
+    content_changed_announce(
+        kind=ContentKind.ANNOUNCEMENT, ids=[a.pk for a in announcements], action=ChangeAction.CREATED
+    )
+    return announcements
 
 
 @transaction.atomic

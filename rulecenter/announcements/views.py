@@ -1,4 +1,6 @@
-"""Public news pages. Views parse input, call selectors and render; nothing else."""
+"""The public news listing. Views parse input, call selectors and render; nothing else.
+
+The detail page, which shows the facts ingest read beside the text, is composed in rulecenter.site."""
 
 import hashlib
 import time
@@ -10,20 +12,16 @@ from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
-from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.utils.cache import patch_cache_control
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from rulecenter.common.pagination import pager_for
-from rulecenter.ingest import selectors as ingest_selectors
 
 from . import selectors
 
 CATEGORY_UNKNOWN = "栏目“{slug}”不存在。"
-ANNOUNCEMENT_UNKNOWN = "公告不存在或已撤回。"
 
 
 @lru_cache(maxsize=1)
@@ -105,17 +103,4 @@ def news_list(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(body)
     response["ETag"] = etag
     response["Cache-Control"] = f"public, max-age={settings.RULECENTER_HTTP_MAX_AGE}"
-    return response
-
-
-@require_safe
-def news_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    announcement = selectors.announcement_get_published(pk=pk)
-    if announcement is None:
-        raise Http404(_(ANNOUNCEMENT_UNKNOWN))
-    newer, older = selectors.announcement_neighbours(announcement=announcement)
-    facts = ingest_selectors.facts_for_announcement(announcement.pk)
-    context = {"announcement": announcement, "newer": newer, "older": older, "facts": facts}
-    response = render(request, "announcements/news_detail.html", context)
-    patch_cache_control(response, public=True, max_age=settings.RULECENTER_HTTP_MAX_AGE)
     return response

@@ -8,7 +8,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import planning, services
 from .forms import ImportForm
 from .models import ExtractedFacts, ImportedItem, ImportRevision
 
@@ -102,8 +102,8 @@ class ImportedItemAdmin(admin.ModelAdmin[ImportedItem]):
                         self.message_user(request, saved.summary(), messages.SUCCESS)
                         return HttpResponseRedirect(reverse("admin:ingest_importeditem_changelist"))
                 else:
-                    report = services.listing_plan(
-                        pages=pages, source=source or services.source_guess(pages), extract_all=True
+                    report = planning.listing_plan(
+                        pages=pages, source=source or planning.source_guess(pages), extract_all=True
                     )
                     form = ImportForm(
                         initial={

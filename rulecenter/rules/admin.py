@@ -20,6 +20,9 @@ class RuleCategoryAdmin(admin.ModelAdmin[RuleCategory]):
     list_display = ["name", "slug", "parent", "position"]
     prepopulated_fields = {"slug": ["name"]}
 
+    def save_model(self, request: HttpRequest, obj: RuleCategory, form: Any, change: bool) -> None:
+        services.rule_category_save(category=obj)
+
 
 class RuleVersionInline(admin.TabularInline[RuleVersion, Rule]):
     model = RuleVersion
@@ -40,6 +43,9 @@ class RuleAdmin(admin.ModelAdmin[Rule]):
     search_fields = ["title", "slug"]
     prepopulated_fields = {"slug": ["title"]}
     inlines = [RuleVersionInline]
+
+    def save_model(self, request: HttpRequest, obj: Rule, form: Any, change: bool) -> None:
+        services.rule_save(rule=obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # rules with public versions are kept; retention is the floor

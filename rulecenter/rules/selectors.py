@@ -1,5 +1,6 @@
 """Reads of the rule library. The version in force is a query over stored dates, never a stored flag."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -237,3 +238,15 @@ def rule_list_with_versions_in_force(*, at: datetime) -> list[tuple[Rule, int | 
     )
     rules = Rule.objects.select_related("category").annotate(in_force_number=Subquery(in_force))
     return [(rule, rule.in_force_number) for rule in rules]
+
+
+def rule_ids_filed_under(*, category_ids: Iterable[int]) -> list[int]:
+    """The rules filed under these categories or any category below them."""
+    subtree = set(category_ids)
+    children = set(subtree)
+    while children:
+        children = (
+            set(RuleCategory.objects.filter(parent_id__in=children).values_list("id", flat=True)) - subtree
+        )
+        subtree |= children
+    return list(Rule.objects.filter(category_id__in=subtree).values_list("id", flat=True))

@@ -12,13 +12,12 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from rulecenter.announcements import selectors as announcement_selectors
-from rulecenter.announcements import services as announcement_services
-from rulecenter.announcements.models import Announcement
-from rulecenter.search import services as search_services
+from rulecenter.common.changes import ChangeAction, ContentKind, content_changed_announce
 
 from . import selectors
+from .lifecycle import version_changed as _version_changed
 from .models import ChangeBundle, ExitRequest, LifecycleEvent, Rule, RuleCategory, RuleVersion
+from .tasks import run_due_lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +42,6 @@ def _local(at: datetime) -> str:
     return timezone.localtime(at).strftime("%Y-%m-%d %H:%M")
 
 
-def _chinese_date(at: datetime) -> str:
-    local = timezone.localtime(at)
-    return f"{local.year}年{local.month}月{local.day}日"
-
-
 def notice_days_required(*, major: bool) -> int:
     return settings.RULECENTER_MAJOR_NOTICE_DAYS if major else settings.RULECENTER_NOTICE_DAYS
 
@@ -69,16 +63,35 @@ def rule_category_create(
     *, slug: str, name: str, parent: RuleCategory | None = None, position: int = 0
 ) -> RuleCategory:
     category = RuleCategory(slug=slug, name=name, parent=parent, position=position)
+    return rule_category_save(category=category)
+
+
+@transaction.atomic
+def rule_category_save(*, category: RuleCategory) -> RuleCategory:
+    """Create or save an edited category (the admin's form); a rename or move refiles its rules."""
+    created = category.pk is None
     category.full_clean()
     category.save()
+    action = ChangeAction.CREATED if created else ChangeAction.UPDATED
+    content_changed_announce(kind=ContentKind.RULE_CATEGORY, ids=[category.pk], action=action)
     return category
 
 
 @transaction.atomic
 def rule_create(*, slug: str, title: str, category: RuleCategory, kind: str = Rule.Kind.RULE) -> Rule:
-    rule = Rule(slug=slug, title=title.strip().strip("《》"), category=category, kind=kind)
+    rule = Rule(slug=slug, title=title, category=category, kind=kind)
+    return rule_save(rule=rule)
+
+
+@transaction.atomic
+def rule_save(*, rule: Rule) -> Rule:
+    """Create or save an edited rule (the admin's form): its title is stored without book-title marks."""
+    created = rule.pk is None
+    rule.title = rule.title.strip().strip("《》")
     rule.full_clean()
     rule.save()
+    action = ChangeAction.CREATED if created else ChangeAction.UPDATED
+    content_changed_announce(kind=ContentKind.RULE, ids=[rule.pk], action=action)
     return rule
 
 
@@ -92,6 +105,7 @@ def rule_version_create(*, rule: Rule, text: str, summary: str = "", major: bool
     version = RuleVersion(rule=rule, number=last + 1, text=text, summary=summary.strip(), major=major)
     version.full_clean()
     version.save()
+    _version_changed(version, ChangeAction.CREATED)
     return version
 
 
@@ -142,7 +156,7 @@ def rule_version_update(*, version: RuleVersion, text: str, summary: str, major:
         check_notice_period(notice_at=stored.notice_at, effective_at=stored.effective_at, major=major)
     stored.full_clean()
     stored.save()
-    search_services.search_rule_changed(rule_id=stored.rule_id)
+    _version_changed(stored, ChangeAction.UPDATED)
     return stored
 
 
@@ -150,8 +164,10 @@ def rule_version_update(*, version: RuleVersion, text: str, summary: str, major:
 def rule_version_delete(*, version: RuleVersion) -> None:
     stored = _locked(version)
     _refuse_if_frozen(stored)
+    pk = stored.pk
     stored.delete()
-    search_services.search_rule_changed(rule_id=stored.rule_id)
+    stored.pk = pk  # the event names the deleted version
+    _version_changed(stored, ChangeAction.DELETED)
 
 
 def _schedule_one(
@@ -185,8 +201,7 @@ def _schedule_one(
     version.bundle = bundle
     version.full_clean()
     version.save()
-    # The version and the one it supersedes change in the index: the rule is re-read whole.
-    search_services.search_rule_changed(rule_id=version.rule_id)
+    _version_changed(version, ChangeAction.SCHEDULED)
     due = {LifecycleEvent.Kind.NOTICE: notice_at, LifecycleEvent.Kind.EFFECTIVE: effective_at}
     if buffer_ends_at is not None:
         due[LifecycleEvent.Kind.BUFFER_END] = buffer_ends_at
@@ -202,7 +217,6 @@ def _schedule_one(
 
 def _enqueue_wakeups(moments: Sequence[datetime]) -> None:
     """Ask the worker to run the due transitions at each moment (after this transaction commits)."""
-    from .tasks import run_due_lifecycle
 
     def enqueue() -> None:
         for moment in sorted(set(moments)):
@@ -277,80 +291,6 @@ def change_bundle_schedule(
         )
     _enqueue_wakeups([notice_at, effective_at, *([buffer_ends_at] if buffer_ends_at else [])])
     return bundle
-
-
-def _notice_announcement(versions: list[RuleVersion]) -> Announcement:
-    """The news item of a notice, worded like the seed's first item."""
-    first = versions[0]
-    assert first.notice_at is not None
-    assert first.effective_at is not None
-    names = "和".join(f"《{v.rule.title}》" for v in versions)
-    if len(versions) > 1:
-        title = f"《{first.rule.title}》和其相关规则的更新公示"
-    else:
-        title = f"《{first.rule.title}》的更新公示"
-    lines = [
-        f"为保障平台经营秩序，平台将对{names}进行更新。"
-        f"本次更新于{_chinese_date(first.notice_at)}公示，{_chinese_date(first.effective_at)}生效。",
-        "",
-    ]
-    if first.buffer_ends_at:
-        lines += [f"缓冲期至{_chinese_date(first.buffer_ends_at)}。", ""]
-    for version in versions:
-        lines.append(f"- 《{version.rule.title}》第 {version.number} 版：{version.summary or '见全文'}")
-        lines.append(f"  全文：{settings.RULECENTER_SITE_URL}{version.get_absolute_url()}")
-        if version.number > 1:
-            diff_url = f"{version.rule.get_absolute_url()}diff/?from={version.number - 1}&to={version.number}"
-            lines.append(f"  变更对比：{settings.RULECENTER_SITE_URL}{diff_url}")
-    lines += ["", "如不接受本次修改，可在公示期内申请退出，并继续适用修改前的规则。"]
-    category = announcement_selectors.category_by_slug(settings.RULECENTER_RULE_NEWS_CATEGORY)
-    if category is None:
-        category = announcement_services.category_ensure(
-            slug=settings.RULECENTER_RULE_NEWS_CATEGORY, name=_("规则变更")
-        )
-    return announcement_services.announcement_create(
-        title=title,
-        body="\n".join(lines),
-        kind=Announcement.Kind.RULE_CHANGE,
-        category=category,
-        status=Announcement.Status.PUBLISHED,
-        published_at=first.notice_at,
-    )
-
-
-@transaction.atomic
-def lifecycle_run_due(*, now: datetime | None = None) -> list[LifecycleEvent]:
-    """Run every transition due by `now`, oldest first; late ones are caught up and logged as late."""
-    now = now or timezone.now()
-    due = list(
-        # Lock the events only: PostgreSQL cannot lock the nullable side (bundle) of the outer join.
-        LifecycleEvent.objects.select_for_update(of=("self",))
-        .filter(done_at__isnull=True, due_at__lte=now)
-        .select_related("version__rule", "version__bundle")
-        .order_by("due_at", "id")
-    )
-    bundle_items: dict[int, Announcement] = {}
-    for event in due:
-        version = event.version
-        if event.kind == LifecycleEvent.Kind.NOTICE:
-            if version.bundle_id is not None:
-                if version.bundle_id not in bundle_items:
-                    done = selectors.bundle_notice_announcement(bundle_id=version.bundle_id)
-                    bundle_items[version.bundle_id] = done or _notice_announcement(
-                        selectors.bundle_versions(bundle_id=version.bundle_id)
-                    )
-                event.announcement = bundle_items[version.bundle_id]
-            else:
-                event.announcement = _notice_announcement([version])
-        event.done_at = now
-        event.save(update_fields=["done_at", "announcement"])
-        search_services.search_rule_changed(rule_id=version.rule_id)
-        late = now - event.due_at
-        if late > timedelta(seconds=settings.RULECENTER_LIFECYCLE_GRACE_SECONDS):
-            logger.warning("caught up late: %s (%s late)", event, late)
-        else:
-            logger.info("ran: %s", event)
-    return due
 
 
 @transaction.atomic

@@ -2,10 +2,10 @@
 
 from django.tasks import task
 
-from . import services
+from .lifecycle import lifecycle_run_due
 
 
 @task()
 def run_due_lifecycle() -> int:
     """Run every due transition; safe to run any number of times (each transition runs once)."""
-    return len(services.lifecycle_run_due())
+    return len(lifecycle_run_due())

@@ -8,4 +8,8 @@ class SearchConfig(AppConfig):
     verbose_name = _("搜索")
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401 - connects the receivers
+        from rulecenter.common.changes import content_changed
+
+        from . import receivers
+
+        content_changed.connect(receivers.content_changed, dispatch_uid="search_content_changed")

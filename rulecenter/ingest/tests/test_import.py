@@ -10,10 +10,11 @@ from django.test import Client
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.demo import SEED_FILE, kind_for, load_demo
 from rulecenter.announcements.models import Announcement, Category, ListingCounter
-from rulecenter.ingest import listing, services
+from rulecenter.ingest import listing, planning, services
 from rulecenter.ingest.extract import EXTRACTOR_VERSION
 from rulecenter.ingest.models import ExtractedFacts, ImportedItem, ImportRevision
-from rulecenter.ingest.services import Action, IngestError
+from rulecenter.ingest.planning import Action
+from rulecenter.ingest.services import IngestError
 from rulecenter.search.models import OutboxEntry
 
 pytestmark = pytest.mark.django_db
@@ -211,7 +212,7 @@ def test_one_announcement_text_imports_as_one_item() -> None:
         "《淘宝网评价规范》变更公示\n本次变更于2025年3月3日公示，2025年3月11日生效。", name="粘贴的文本"
     )
     report = services.listing_import(pages=[page])
-    assert (report.imported, report.source, report.footer_total) == (1, services.SOURCE_UNKNOWN, None)
+    assert (report.imported, report.source, report.footer_total) == (1, planning.SOURCE_UNKNOWN, None)
     assert "无法核对是否读全" in report.summary()
     announcement = Announcement.objects.get()
     assert announcement.kind == Announcement.Kind.RULE_CHANGE
@@ -230,4 +231,4 @@ def test_one_announcement_text_imports_as_one_item() -> None:
 def test_kinds_the_listing_has_no_exact_match_for(kind: str, title: str, expected: Announcement.Kind) -> None:
     from rulecenter.ingest.extract import Kind
 
-    assert services.announcement_kind(Kind(kind), title) == expected
+    assert planning.announcement_kind(Kind(kind), title) == expected

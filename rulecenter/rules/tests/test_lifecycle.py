@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from rulecenter.announcements.models import Announcement
-from rulecenter.rules import selectors, services
+from rulecenter.rules import lifecycle, selectors, services
 from rulecenter.rules.models import LifecycleEvent, RuleVersion
 
 from .factories import NEW_TEXT, OLD_TEXT, rule_create, scheduled_version, shanghai
@@ -94,8 +94,8 @@ def test_running_due_twice_does_nothing_the_second_time() -> None:
     with time_machine.travel(shanghai(2025, 2, 1), tick=False) as clock:
         scheduled_version(rule_create(), notice_at=shanghai(2025, 2, 10, 10), days=8)
         clock.move_to(shanghai(2025, 2, 11))
-        assert len(services.lifecycle_run_due()) == 1
-        assert services.lifecycle_run_due() == []
+        assert len(lifecycle.lifecycle_run_due()) == 1
+        assert lifecycle.lifecycle_run_due() == []
     assert Announcement.objects.count() == 1
 
 

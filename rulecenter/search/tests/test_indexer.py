@@ -262,7 +262,7 @@ def test_a_rule_category_rename_reindexes_its_rules(db: None, settings: Settings
     rule_services.rule_create(slug="refunds", title="退款管理规范", category=category)
     OutboxEntry.objects.all().delete()
     category.name = "交易"
-    category.save()
+    rule_services.rule_category_save(category=category)
     assert list(OutboxEntry.objects.values_list("entity", flat=True)) == ["rule"]
 
 

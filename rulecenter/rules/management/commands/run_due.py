@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from rulecenter.rules.services import lifecycle_run_due
+from rulecenter.rules.lifecycle import lifecycle_run_due
 
 
 class Command(BaseCommand):

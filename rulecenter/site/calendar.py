@@ -11,9 +11,8 @@ from django.views.decorators.http import require_safe
 from icalendar import Calendar, Event
 
 from rulecenter.ingest import selectors as ingest_selectors
-
-from . import selectors
-from .models import LifecycleEvent, Rule, RuleCategory
+from rulecenter.rules import selectors
+from rulecenter.rules.models import LifecycleEvent, Rule, RuleCategory
 
 CATEGORY_UNKNOWN = "规则分类“{slug}”不存在。"
 RULE_UNKNOWN = "规则“{slug}”不存在。"
@@ -58,7 +57,7 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
         "query": request.GET.urlencode(),
         "nav": "calendar",
     }
-    return render(request, "rules/calendar.html", context)
+    return render(request, "site/calendar.html", context)
 
 
 @require_safe

@@ -1,0 +1,72 @@
+"""The change hook: content services announce what they changed; the apps above them listen.
+
+Content (announcements, rules, consultations) never calls up into the apps that follow it. A service that
+changes something calls `content_changed_announce(...)` inside its own transaction; every receiver of the
+`content_changed` signal runs there and then, synchronously, in the same transaction — search's outbox row,
+a notification event, an audit entry commit with the change or not at all. A receiver that has work to do
+after the commit schedules it with `transaction.on_commit`.
+
+The event says *what* changed, never how: receivers read the content as it stands when they need it.
+`rule_ids` names the rules a version or bundle belongs to, which a deleted row can no longer tell.
+
+It is Django's own `Signal` (the same machinery as `post_save`), sent explicitly by services rather than by
+model saves, so bulk writes and admin forms announce too, once per change and with the action named.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.db import connection
+from django.dispatch import Signal
+
+
+class ContentKind(StrEnum):
+    ANNOUNCEMENT = "announcement"
+    CATEGORY = "category"  # an announcement category (栏目)
+    RULE = "rule"
+    RULE_CATEGORY = "rule_category"
+    RULE_VERSION = "rule_version"
+    CONSULTATION = "consultation"
+
+
+class ChangeAction(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    PUBLISHED = "published"
+    UNPUBLISHED = "unpublished"
+    SCHEDULED = "scheduled"  # a rule version was given its notice and effective times
+    NOTICED = "noticed"  # its notice time came (公示)
+    EFFECTIVE = "effective"  # it took effect (生效)
+    BUFFER_ENDED = "buffer_ended"
+    RESULT_DRAFTED = "result_drafted"  # a consultation closed and its result report was drafted
+
+
+@dataclass(frozen=True, slots=True)
+class ContentChange:
+    kind: ContentKind
+    ids: tuple[int, ...]
+    action: ChangeAction
+    rule_ids: tuple[int, ...] = ()
+
+
+# Receivers take `change: ContentChange` (and **kwargs, as every Django receiver does).
+content_changed = Signal()
+
+CHANGE_OUTSIDE_TRANSACTION = "content_changed_announce must be called inside the transaction of the change"
+
+
+def content_changed_announce(
+    *, kind: ContentKind, ids: Iterable[int], action: ChangeAction, rule_ids: Iterable[int] = ()
+) -> ContentChange | None:
+    """Tell every receiver, inside the caller's transaction, that these items changed; None if `ids` is empty."""
+    if not connection.in_atomic_block:
+        # A receiver's writes must commit with the change; outside a transaction they would commit alone.
+        raise RuntimeError(CHANGE_OUTSIDE_TRANSACTION)
+    unique = tuple(dict.fromkeys(ids))
+    if not unique:
+        return None
+    change = ContentChange(kind=kind, ids=unique, action=action, rule_ids=tuple(dict.fromkeys(rule_ids)))
+    content_changed.send(sender=ContentChange, change=change)
+    return change
