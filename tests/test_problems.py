@@ -9,6 +9,7 @@ from django.utils import translation
 from rulecenter.accounts import auth
 from rulecenter.announcements import api as announcements_api
 from rulecenter.announcements import selectors
+from rulecenter.common import api as common_api
 from rulecenter.common import idempotency, pagination, problems
 from rulecenter.common.problems import PROBLEM_MEDIA_TYPE, ProblemDetail
 
@@ -100,7 +101,7 @@ MESSAGES = [
     idempotency.KEY_IN_FLIGHT,
     announcements_api.CATEGORY_UNKNOWN,
     announcements_api.ANNOUNCEMENT_UNKNOWN,
-    announcements_api.PAGE_SIZE_TOO_LARGE,
+    common_api.PAGE_SIZE_TOO_LARGE,
     announcements_api.EDITOR_REQUIRED,
     announcements_api.PUBLISHER_REQUIRED,
     pagination.PAGE_INVALID,

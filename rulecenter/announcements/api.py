@@ -1,7 +1,6 @@
 """The announcements API (/api/v1/announcements): parse input, call a selector or service, shape output."""
 
 from datetime import datetime
-from typing import Annotated
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -12,10 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, P, QueryEx, Router, Schema
 from ninja.responses import Status
-from pydantic import AwareDatetime, BeforeValidator
-from pydantic_core import PydanticCustomError
 
 from rulecenter.accounts.auth import BearerTokenAuth
+from rulecenter.common.api import IsoDatetime, page_count, page_size_checked
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
 from rulecenter.common.pagination import PAGE_INVALID, Pager
 from rulecenter.common.problems import VALIDATION, Problem, field_error, problems
@@ -25,21 +23,10 @@ from .models import Announcement, Category
 
 CATEGORY_UNKNOWN = "栏目“{slug}”不存在。"
 ANNOUNCEMENT_UNKNOWN = "公告不存在或已撤回。"
-PAGE_SIZE_TOO_LARGE = "每页最多 {limit} 条。"
 EDITOR_REQUIRED = "只有编辑角色可以创建公告。"
 PUBLISHER_REQUIRED = "只有发布角色可以直接发布公告；请以草稿（status=draft）提交。"
 
 router = Router(tags=["announcements"])
-
-
-def _datetime_text(value: object) -> object:
-    # pydantic would read a number as a Unix timestamp; the schema promises (and we want) ISO 8601 text.
-    if value is not None and not isinstance(value, str):
-        raise PydanticCustomError("datetime_type", "Input should be an ISO 8601 date-time string")
-    return value
-
-
-IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_datetime_text)]
 
 
 class CategoryOut(Schema):
@@ -142,18 +129,12 @@ def announcement_list(
     page_size: QueryEx[int | None, P(ge=1, description="每页条数")] = None,
     category: QueryEx[str | None, P(min_length=1, max_length=64, description="只列出此栏目（slug）")] = None,
 ) -> AnnouncementPage:
-    limit = settings.RULECENTER_API_MAX_PAGE_SIZE
-    size = page_size or min(settings.RULECENTER_NEWS_PAGE_SIZE, limit)
-    if size > limit:
-        message = _(PAGE_SIZE_TOO_LARGE).format(limit=limit)
-        raise Problem(
-            VALIDATION, message, errors=[field_error(["query", "page_size"], message, "less_than_equal")]
-        )
+    size = page_size_checked(page_size, default=settings.RULECENTER_NEWS_PAGE_SIZE)
     chosen = _category_or_problem(category, ["query", "category"]) if category is not None else None
     stamp = selectors.listing_stamp(category=chosen)
-    page_count = max(1, -(-stamp.total // size))
-    if page > page_count:
-        raise Http404(_(PAGE_INVALID).format(value=page, last=page_count))
+    pages = page_count(stamp.total, size)
+    if page > pages:
+        raise Http404(_(PAGE_INVALID).format(value=page, last=pages))
     pager = Pager(total=stamp.total, number=page, size=size, window=())
     rows = selectors.listing_page(category=chosen, stamp=stamp, pager=pager)
     categories = {c.pk: _category_out(c) for c in ([chosen] if chosen else selectors.category_list())}

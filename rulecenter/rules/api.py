@@ -13,7 +13,7 @@ from ninja import Field, P, QueryEx, Router, Schema
 from ninja.responses import Status
 
 from rulecenter.accounts.auth import BearerTokenAuth
-from rulecenter.announcements.api import IsoDatetime
+from rulecenter.common.api import IsoDatetime, page_pages_or_404
 from rulecenter.common.problems import VALIDATION, Problem, field_error, problems
 
 from . import selectors, services
@@ -25,7 +25,6 @@ VERSION_UNKNOWN = "《{rule}》没有第 {number} 版（或尚未公示）。"
 NOTHING_IN_FORCE = "《{rule}》在 {at} 尚无生效版本。"
 CATEGORY_UNKNOWN = "规则分类“{slug}”不存在。"
 RULE_EDITOR_REQUIRED = "只有编辑角色可以创建规则或规则版本。"
-PAGE_PAST_END = "页码 {page} 超出范围：共 {pages} 页。"
 
 router = Router(tags=["rules"])
 
@@ -198,9 +197,7 @@ def rule_versions(
     size = settings.RULECENTER_HISTORY_PAGE_SIZE
     now = timezone.now()
     total = selectors.version_count(rule=rule, at=now)
-    pages = max(1, -(-total // size))
-    if page > pages:
-        raise Http404(_(PAGE_PAST_END).format(page=page, pages=pages))
+    page_pages_or_404(page, total=total, size=size)
     offset = (page - 1) * size
     rows = selectors.version_history(rule=rule, offset=offset, limit=size, at=now, total=total)
     return VersionPage(items=[_version_out(request, row.version, row.status) for row in rows], count=total)

@@ -9,12 +9,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, P, QueryEx, Router, Schema
 
+from rulecenter.common.api import page_size_checked
 from rulecenter.common.problems import BAD_REQUEST, VALIDATION, Problem, ProblemType, field_error, problems
 
 from . import inputs, selectors
 
 QUERY_MISSING = "请用参数 q 提供搜索词。"
-PAGE_SIZE_TOO_LARGE = "每页最多 {limit} 条。"
 SEARCH_UNAVAILABLE = ProblemType("search-unavailable", 503, "搜索暂不可用")
 
 router = Router(tags=["search"])
@@ -96,13 +96,7 @@ def search(
     page: QueryEx[int, P(ge=1, description="页码，从 1 开始")] = 1,
     page_size: QueryEx[int | None, P(ge=1, description="每页条数")] = None,
 ) -> SearchPage:
-    limit = settings.RULECENTER_API_MAX_PAGE_SIZE
-    size = page_size or min(settings.RULECENTER_SEARCH_PAGE_SIZE, limit)
-    if size > limit:
-        message = _(PAGE_SIZE_TOO_LARGE).format(limit=limit)
-        raise Problem(
-            VALIDATION, message, errors=[field_error(["query", "page_size"], message, "less_than_equal")]
-        )
+    size = page_size_checked(page_size, default=settings.RULECENTER_SEARCH_PAGE_SIZE)
     try:
         filters = inputs.build_filters(
             kind=kind, type=type, category=category, in_force=in_force, date_from=date_from, date_to=date_to

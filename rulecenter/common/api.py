@@ -1,0 +1,49 @@
+"""Pieces every router of the JSON API shares: ISO 8601 times, the page-size limit, the page count."""
+
+from typing import Annotated
+
+from django.conf import settings
+from django.http import Http404
+from django.utils.translation import gettext as _
+from pydantic import AwareDatetime, BeforeValidator
+from pydantic_core import PydanticCustomError
+
+from .problems import VALIDATION, Problem, field_error
+
+PAGE_SIZE_TOO_LARGE = "每页最多 {limit} 条。"
+PAGE_PAST_END = "页码 {page} 超出范围：共 {pages} 页。"
+
+
+def _datetime_text(value: object) -> object:
+    # pydantic would read a number as a Unix timestamp; the schema promises (and we want) ISO 8601 text.
+    if value is not None and not isinstance(value, str):
+        raise PydanticCustomError("datetime_type", "Input should be an ISO 8601 date-time string")
+    return value
+
+
+IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_datetime_text)]
+
+
+def page_count(total: int, size: int) -> int:
+    """How many pages `total` items fill, `size` a page; an empty listing still has its first page."""
+    return max(1, -(-total // size))
+
+
+def page_size_checked(page_size: int | None, *, default: int) -> int:
+    """The `page_size` query parameter, or `default` capped at RULECENTER_API_MAX_PAGE_SIZE; 422 above it."""
+    limit = settings.RULECENTER_API_MAX_PAGE_SIZE
+    size = page_size or min(default, limit)
+    if size > limit:
+        message = _(PAGE_SIZE_TOO_LARGE).format(limit=limit)
+        raise Problem(
+            VALIDATION, message, errors=[field_error(["query", "page_size"], message, "less_than_equal")]
+        )
+    return size
+
+
+def page_pages_or_404(page: int, *, total: int, size: int) -> int:
+    """The page count, or 404 with a clear message when `page` lies past the last page."""
+    pages = page_count(total, size)
+    if page > pages:
+        raise Http404(_(PAGE_PAST_END).format(page=page, pages=pages))
+    return pages
