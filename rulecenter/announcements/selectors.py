@@ -22,6 +22,7 @@ from django.db.models import Q, QuerySet
 from django.dispatch import receiver
 from django.utils import timezone
 
+from rulecenter.common.memo import ProcessMemo
 from rulecenter.common.pagination import Pager
 
 from .models import Announcement, Category, ListingCounter
@@ -132,9 +133,15 @@ def _states(rows: tuple[tuple[Any, ...], ...]) -> dict[str | None, ListingState]
     return states
 
 
-# The states read last, and until when (by _clock) they may be answered without asking again.
-_memo: tuple[float, dict[str | None, ListingState]] | None = None
+# The states read last, for RULECENTER_LISTING_STATE_SECONDS (by _clock).
+_states_read: ProcessMemo[str, dict[str | None, ListingState]] = ProcessMemo(max_entries=1)
 _clock = time.monotonic
+
+
+def _states_now() -> dict[str | None, ListingState]:
+    with connection.cursor() as cursor:
+        cursor.execute(_STATE_SQL)
+        return _states(tuple(cursor.fetchall()))
 
 
 def listing_state(*, category_slug: str | None) -> ListingState | None:
@@ -145,24 +152,14 @@ def listing_state(*, category_slug: str | None) -> ListingState | None:
     at most that late (browsers and CDNs may keep a page for RULECENTER_HTTP_MAX_AGE anyway). A change
     made by this process is seen at once (`listing_state_forget`).
     """
-    global _memo
     seconds = settings.RULECENTER_LISTING_STATE_SECONDS
-    if seconds > 0:
-        memo, now = _memo, _clock()
-        if memo is not None and now < memo[0]:
-            return memo[1].get(category_slug)
-    with connection.cursor() as cursor:
-        cursor.execute(_STATE_SQL)
-        states = _states(tuple(cursor.fetchall()))
-    if seconds > 0:
-        _memo = (now + seconds, states)
+    states = _states_read.get_or_fetch("states", _states_now, now=_clock(), seconds=seconds)
     return states.get(category_slug)
 
 
 def listing_state_forget() -> None:
     """Make the next listing_state() read the database (after this process changed the listing)."""
-    global _memo
-    _memo = None
+    _states_read.forget()
 
 
 @receiver(setting_changed)

@@ -17,6 +17,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from rulecenter.common.memo import ProcessMemo
 from rulecenter.common.pagination import pager_for
 
 from . import selectors
@@ -34,28 +35,16 @@ def _templates_digest() -> str:
     return digest.hexdigest()[:12]
 
 
-# Pages this process rendered or fetched from the shared cache, by the same key: (expires, body). The key
-# names everything the bytes depend on, so a remembered page is never stale, only old; a lookup here costs
-# a dict read instead of the cache backend's key check, lock and unpickling (Redis: a round trip).
-_PAGES_MAX = 256
-_pages: dict[str, tuple[float, bytes]] = {}
-
-
-def _page_remembered(key: str) -> bytes | None:
-    found = _pages.get(key)
-    return found[1] if found is not None and time.monotonic() < found[0] else None
-
-
-def _page_remember(key: str, body: bytes, seconds: int) -> None:
-    if len(_pages) >= _PAGES_MAX:
-        _pages.clear()
-    _pages[key] = (time.monotonic() + seconds, body)
+# Pages this process rendered or fetched from the shared cache, by the same key. The key names everything
+# the bytes depend on, so a remembered page is never stale, only old; a lookup here costs a dict read
+# instead of the cache backend's key check, lock and unpickling (Redis: a round trip).
+_pages: ProcessMemo[str, bytes] = ProcessMemo(max_entries=256)
 
 
 @receiver(setting_changed)
 def _forget_pages(*, setting: str, **kwargs: object) -> None:
     if setting == "RULECENTER_PAGE_CACHE_SECONDS":
-        _pages.clear()
+        _pages.forget()
 
 
 def _if_none_match(request: HttpRequest, etag: str) -> bool:
@@ -82,11 +71,12 @@ def news_list(request: HttpRequest) -> HttpResponse:
     else:
         cache_seconds = settings.RULECENTER_PAGE_CACHE_SECONDS
         cache_key = f"news:page:{version}"
-        body = _page_remembered(cache_key) if cache_seconds else None
+        now = time.monotonic()
+        body = _pages.get(cache_key, now=now) if cache_seconds else None
         if body is None and cache_seconds:
             body = cache.get(cache_key)
             if body is not None:
-                _page_remember(cache_key, body, cache_seconds)
+                _pages.put(cache_key, body, until=now + cache_seconds)
         if body is None:
             category = state.category
             context = {
@@ -99,7 +89,7 @@ def news_list(request: HttpRequest) -> HttpResponse:
             body = render_to_string("announcements/news_list.html", context, request=request).encode()
             if cache_seconds:
                 cache.set(cache_key, body, timeout=cache_seconds)
-                _page_remember(cache_key, body, cache_seconds)
+                _pages.put(cache_key, body, until=now + cache_seconds)
         response = HttpResponse(body)
     response["ETag"] = etag
     response["Cache-Control"] = f"public, max-age={settings.RULECENTER_HTTP_MAX_AGE}"
