@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from rulecenter.announcements.models import Announcement
-from rulecenter.rules.models import Rule
+from rulecenter.rules import selectors as rule_selectors
 
 from .models import ExtractedFacts, ImportedItem, ImportRevision
 
@@ -56,7 +56,7 @@ def facts_for_announcement(announcement_id: int) -> AnnouncementFacts | None:
         return None
     imported: ImportedItem | None = getattr(facts.announcement, "imported_item", None)
     names: list[str] = list(facts.rule_names)
-    rules = {rule.title: rule for rule in Rule.objects.filter(title__in=names)} if names else {}
+    rules = rule_selectors.rules_titled(titles=names)
     return AnnouncementFacts(
         kind=facts.kind,
         kind_label=str(facts.get_kind_display()),

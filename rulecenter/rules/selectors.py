@@ -250,3 +250,9 @@ def rule_ids_filed_under(*, category_ids: Iterable[int]) -> list[int]:
         )
         subtree |= children
     return list(Rule.objects.filter(category_id__in=subtree).values_list("id", flat=True))
+
+
+def rules_titled(*, titles: Iterable[str]) -> dict[str, Rule]:
+    """The rules whose title is one of `titles`, by title (a name read in a text links to its rule)."""
+    wanted = list(titles)
+    return {rule.title: rule for rule in Rule.objects.filter(title__in=wanted)} if wanted else {}
