@@ -17,6 +17,7 @@ from datetime import datetime, tzinfo
 from functools import cached_property, lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.templatetags.static import static as django_static
@@ -151,6 +152,11 @@ def _forget(*, setting: str, **kwargs: Any) -> None:
         _labels.clear()
 
 
+def notice_days(*, major: bool = False) -> int:
+    """The statutory notice period in days (settings), for texts that state it."""
+    return int(settings.RULECENTER_MAJOR_NOTICE_DAYS if major else settings.RULECENTER_NOTICE_DAYS)
+
+
 def environment(**options: Any) -> Environment:
     env = Environment(extensions=["jinja2.ext.i18n"], **options)  # noqa: S701 - autoescape is set by Django
     env.context_class = RenderContext
@@ -161,7 +167,9 @@ def environment(**options: Any) -> Environment:
         npgettext=translation.npgettext,
         newstyle=True,
     )
-    env.globals.update({"url": url, "static": static, "get_language": translation.get_language})
+    env.globals.update(
+        {"url": url, "static": static, "get_language": translation.get_language, "notice_days": notice_days}
+    )
     if env.autoescape is True:
         env.globals["_"] = template_gettext
     env.filters["localtime"] = localtime_format

@@ -2,6 +2,7 @@ import csv
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -55,6 +56,13 @@ class RuleVersionForm(forms.ModelForm[RuleVersion]):
     class Meta:
         model = RuleVersion
         fields = ["rule", "text", "summary", "major", "notice_at", "effective_at", "buffer_ends_at"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "major" in self.fields:
+            self.fields["major"].help_text = _("重大变更的公示期至少 %(days)d 日。") % {
+                "days": settings.RULECENTER_MAJOR_NOTICE_DAYS
+            }
 
     def clean(self) -> dict[str, Any]:
         """Run the service's guards here so the editor sees the refusal next to the fields."""

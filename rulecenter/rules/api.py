@@ -56,7 +56,7 @@ class RulePage(Schema):
 class VersionOut(Schema):
     number: int
     status: VersionStatus = Field(description="按当前时间推算：scheduled / noticed / in_force / superseded")
-    major: bool = Field(description="重大变更（公示期至少 15 日）")
+    major: bool = Field(description="重大变更（公示期至少 RULECENTER_MAJOR_NOTICE_DAYS 日，默认 15）")
     summary: str
     notice_at: datetime | None
     effective_at: datetime | None
@@ -298,7 +298,7 @@ def rule_create(request: HttpRequest, payload: RuleIn) -> Status[RuleOut]:
     url_name="rule_version_create",
     operation_id="rule_version_create",
     summary="新建规则版本，可同时排期公示和生效（编辑角色）",
-    description="公示期不足 7 日（重大变更 15 日）时返回 422，消息中写明法律依据和最早可生效时间；不会写入任何内容。",
+    description="公示期短于 RULECENTER_NOTICE_DAYS 日（默认 7；重大变更 RULECENTER_MAJOR_NOTICE_DAYS 日，默认 15）时返回 422，消息中写明法律依据和最早可生效时间；不会写入任何内容。",
 )
 def rule_version_create(request: HttpRequest, slug: str, payload: VersionIn) -> Status[VersionOut]:
     user: User = request.auth  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Final, Literal, NamedTuple
 
+from django.utils.translation import gettext, gettext_noop
 from markupsafe import Markup
 
 from .clauses import Clause, ClauseKind, parse_clauses
@@ -28,6 +29,16 @@ CHAR_DIFF_MAX_CHARS: Final = 4000
 _SENTENCE_END = re.compile(r"(?<=[。；！？!?;\n])")
 
 
+# What each status is called on the diff and consultation pages: one map, not a copy per template.
+CLAUSE_STATUS_LABELS: Final[dict[ClauseStatus, str]] = {
+    "added": gettext_noop("新增"),
+    "removed": gettext_noop("删除"),
+    "changed": gettext_noop("修改"),
+    "moved": gettext_noop("移动"),
+    "unchanged": gettext_noop("未变"),
+}
+
+
 class DiffOp(NamedTuple):
     op: OpKind
     text: str
@@ -41,6 +52,10 @@ class ClauseDiff:
     old: Clause | None
     new: Clause | None
     ops: tuple[DiffOp, ...]
+
+    @property
+    def status_label(self) -> str:
+        return gettext(CLAUSE_STATUS_LABELS[self.status])
 
     @property
     def clause(self) -> Clause:

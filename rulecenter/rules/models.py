@@ -95,7 +95,11 @@ class RuleVersion(models.Model):
     number = models.PositiveIntegerField(_("版本号"))
     text = models.TextField(_("全文"), help_text=_("Markdown；按“第X条”“一、”“1.”分条款。"))
     summary = models.TextField(_("变更摘要"), blank=True)
-    major = models.BooleanField(_("重大变更"), default=False, help_text=_("重大变更的公示期至少 15 日。"))
+    major = models.BooleanField(
+        _("重大变更"),
+        default=False,
+        help_text=_("重大变更适用更长的法定公示期（设置 RULECENTER_MAJOR_NOTICE_DAYS）。"),
+    )
     notice_at = models.DateTimeField(_("公示时间"), null=True, blank=True)
     effective_at = models.DateTimeField(_("生效时间"), null=True, blank=True)
     buffer_ends_at = models.DateTimeField(_("缓冲期结束"), null=True, blank=True)

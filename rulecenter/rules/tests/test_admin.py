@@ -110,3 +110,36 @@ def test_operators_export_exit_requests_as_csv(admin_client: Client) -> None:
     assert rows[0][:3] == ["会员", "店铺", "变更包"]
     assert rows[1][:3] == ["shop-a", "甲店", "发货规范变更"]
     assert rows[1][4] == "《1688商家发货行为管理规范》 v1"
+
+
+def test_the_stated_notice_periods_follow_the_settings(admin_client: Client, settings) -> None:
+    """The footer of every page and the admin's help text state the periods the services enforce."""
+    settings.RULECENTER_NOTICE_DAYS = 10
+    settings.RULECENTER_MAJOR_NOTICE_DAYS = 20
+    footer = admin_client.get("/rules/").content.decode()
+    assert "一般变更至少提前 10 日，重大变更至少提前 20 日" in footer
+    form = admin_client.get("/admin/rules/ruleversion/add/").content.decode()
+    assert "重大变更的公示期至少 20 日" in form
+
+
+def test_renaming_a_rule_in_the_admin_refiles_it_in_search(admin_client: Client) -> None:
+    """The admin saves through the service, so the change is announced and search's outbox gets a row."""
+    from rulecenter.search.models import OutboxEntry
+
+    rule = rule_create()
+    OutboxEntry.objects.all().delete()
+    response = admin_client.post(
+        f"/admin/rules/rule/{rule.pk}/change/",
+        {
+            "title": "《新名称规则》",
+            "slug": rule.slug,
+            "kind": rule.kind,
+            "category": rule.category_id,
+            "versions-TOTAL_FORMS": "0",
+            "versions-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    rule.refresh_from_db()
+    assert rule.title == "新名称规则"  # stored without book-title marks, as rule_create stores it
+    assert list(OutboxEntry.objects.values_list("entity", "object_id")) == [("rule", rule.pk)]
