@@ -219,10 +219,6 @@ def calendar_entries(
     return sorted(entries, key=lambda e: (e.at, e.version.rule.title))
 
 
-def pending_events() -> QuerySet[LifecycleEvent]:
-    return LifecycleEvent.objects.filter(done_at__isnull=True).order_by("due_at")
-
-
 def rule_category_by_slug(slug: str) -> RuleCategory | None:
     if not _is_slug(slug, 64):
         return None
