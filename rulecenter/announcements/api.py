@@ -204,8 +204,6 @@ def announcement_create(
         )
         return _announcement_out(request, announcement)
 
-    if idempotency_key is None:
-        return Status(201, write())
     return idempotent_write(
         request,
         user=user,

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import HeaderEx, P
+from ninja.responses import Status
 from pydantic import BaseModel
 
 from .models import IdempotentRequest
@@ -52,17 +53,22 @@ def _prune() -> None:
     IdempotentRequest.objects.filter(pk__in=list(expired.values_list("pk", flat=True)[:PRUNE_BATCH])).delete()
 
 
-def idempotent_write(
+def idempotent_write[T: BaseModel](
     request: HttpRequest,
     *,
     user: User,
-    key: str,
+    key: str | None,
     operation: str,
     payload: BaseModel,
     status: int,
-    write: Callable[[], BaseModel],
-) -> HttpResponse:
-    """Run `write` once per (user, key); answer a repeat with the stored response, a misuse with a problem."""
+    write: Callable[[], T],
+) -> HttpResponse | Status[T]:
+    """Run `write` once per (user, key); answer a repeat with the stored response, a misuse with a problem.
+
+    Without a key (the header is optional) the write simply runs and answers with `status`.
+    """
+    if key is None:
+        return Status(status, write())
     digest = fingerprint(operation, payload)
     try:
         with transaction.atomic():
