@@ -1,6 +1,14 @@
 """Reads of accounts."""
 
-from .models import ApiToken
+from dataclasses import dataclass
+from datetime import date
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import connection
+from django.db.models import Field
+
+from .models import ApiToken, Member
 from .services import TOKEN_PREFIX, token_hash
 
 
@@ -12,4 +20,52 @@ def api_token_active(*, token: str) -> ApiToken | None:
         ApiToken.objects.select_related("user")
         .filter(key_hash=token_hash(token), revoked_at__isnull=True, user__is_active=True)
         .first()
+    )
+
+
+def member_of(*, user: AbstractBaseUser | AnonymousUser) -> Member | None:
+    """The member (merchant) behind a signed-in user; None for anonymous users and accounts without one."""
+    if not user.is_authenticated:
+        return None
+    try:
+        member: Member = user.member  # type: ignore[attr-defined]
+    except ObjectDoesNotExist:
+        return None
+    return member
+
+
+def member_verified_count(*, joined_on_or_before: date) -> int:
+    """Verified members who joined on or before the date (those long enough on the platform for a vote)."""
+    return Member.objects.filter(verified=True, joined_on__lte=joined_on_or_before).count()
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedMemberSql:
+    """SQL that reads a member inside another app's statement: quoted names, every value a %s parameter.
+
+    `SELECT …, {id}, … {of_user}` reads the verified member of the user given as the parameter;
+    `{of_user_joined_by}` takes a second parameter, the latest joining date admitted.
+    """
+
+    id: str
+    of_user: str
+    of_user_joined_by: str
+
+
+def member_verified_sql() -> VerifiedMemberSql:
+    """The member as SQL, for a write that judges eligibility in the statement that writes (a vote).
+
+    Accounts keeps its table and columns to itself; a caller caches the statement it builds from these.
+    """
+    q = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        field = Member._meta.get_field(name)
+        assert isinstance(field, Field)
+        assert field.column
+        return q(field.column)
+
+    of_user = f"FROM {q(Member._meta.db_table)} WHERE {column('user')} = %s AND {column('verified')}"
+    return VerifiedMemberSql(
+        id=column("id"), of_user=of_user, of_user_joined_by=f"{of_user} AND {column('joined_on')} <= %s"
     )

@@ -1,7 +1,7 @@
 """The consultations API (/api/v1/consultations): windows, votes and the live tally."""
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -10,11 +10,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, P, QueryEx, Router, Schema
+from ninja import P, QueryEx, Router
 from ninja.responses import Status
 
 from rulecenter.accounts.auth import BearerTokenAuth
-from rulecenter.announcements.api import IsoDatetime
+from rulecenter.common.api import page_pages_or_404
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
 from rulecenter.common.problems import (
     AUTHENTICATION,
@@ -25,14 +25,34 @@ from rulecenter.common.problems import (
     problems,
 )
 from rulecenter.common.text import markdown_to_html
-from rulecenter.rules.models import ChangeBundle, RuleVersion
+from rulecenter.rules import selectors as rule_selectors
 
 from . import selectors, services
 from .models import Consultation
+from .schemas import (
+    ClauseChangeOut,
+    ClusterOut,
+    ConsultationIn,
+    ConsultationListItem,
+    ConsultationOut,
+    ConsultationPage,
+    ConsultationStatus,
+    DraftOut,
+    LedgerOut,
+    OptionOut,
+    RuleRef,
+    TallyOut,
+    VoteIn,
+    VoteOut,
+)
 from .services import OptionSpec
+from .tally import Tally
+from .text import local_minute
+
+if TYPE_CHECKING:
+    from rulecenter.rules.models import ChangeBundle, RuleVersion
 
 CONSULTATION_UNKNOWN = "意见征集不存在。"
-PAGE_PAST_END = "页码 {page} 超出范围：共 {pages} 页。"
 EDITOR_REQUIRED = "只有编辑角色可以发起意见征集。"
 VERSION_UNKNOWN = "规则“{rule}”没有第 {number} 版。"
 BUNDLE_UNKNOWN = "变更包 {bundle} 不存在。"
@@ -53,138 +73,6 @@ REFUSALS: dict[services.RefusalKind, ProblemType] = {
 
 router = Router(tags=["consultations"])
 
-# A Literal, not Consultation.Status: OpenAPI names an enum after its class and "Status" is taken.
-ConsultationStatus = Literal["scheduled", "open", "closed"]
-
-
-class OptionOut(Schema):
-    key: str = Field(examples=["reevaluate"])
-    label: str = Field(examples=["可再评估"])
-    requires_reason: bool = Field(description="选此项须填写理由")
-
-
-class RuleRef(Schema):
-    slug: str = Field(examples=["prohibited-goods"])
-    title: str = Field(examples=["1688指定渠道禁限售规则"])
-    number: int = Field(description="草案的版本号")
-    url: str = Field(description="规则在网站上的地址")
-
-
-class ConsultationListItem(Schema):
-    id: int
-    title: str
-    status: ConsultationStatus = Field(
-        description="按当前时间推算：scheduled 未开始 / open 征集中 / closed 已结束"
-    )
-    opens_at: datetime
-    closes_at: datetime
-    rules: list[RuleRef]
-    url: str = Field(description="意见征集在网站上的地址（含投票表单）")
-    tally_url: str
-
-
-class ConsultationPage(Schema):
-    items: list[ConsultationListItem]
-    count: int
-
-
-class ClauseChangeOut(Schema):
-    anchor: str
-    label: str
-    status: str = Field(description="added / removed / changed / moved")
-    old_text: str
-    new_text: str
-
-
-class DraftOut(Schema):
-    rule: RuleRef
-    text: str = Field(description="草案全文（Markdown）")
-    base_version: int | None = Field(description="对比的现行版本号（征集开始时有效的版本）；新规则为空")
-    changes: list[ClauseChangeOut] = Field(description="与现行版本相比改动的条款")
-
-
-class TallyOut(Schema):
-    counts: dict[str, int] = Field(description="每个选项的票数（每位会员以最后一次投票为准）")
-    total: int
-    shares: dict[str, int] = Field(description="各选项占比（整数百分比，按最大余数法分配，合计恰为 100）")
-    labels: dict[str, str] = Field(description="选项名称")
-    final: bool = Field(description="征集已截止，结果不再变化")
-    as_of: datetime
-
-
-class ClusterOut(Schema):
-    text: str = Field(description="代表意见（不含投票人身份）")
-    size: int = Field(description="该组相似意见条数")
-    valid: int = Field(description="其中有效意见条数")
-    response: str = Field(description="平台回应")
-
-
-class LedgerOut(Schema):
-    submissions: int = Field(description="提交次数（含改票）")
-    eligible: int = Field(description="截止时符合投票条件的会员数")
-    opinions: int
-    valid: int
-    invalid: int
-    pending: int = Field(description="待审核的意见")
-    clusters: list[ClusterOut] = Field(description="含有效意见的相似意见组及平台回应")
-
-
-class ConsultationOut(ConsultationListItem):
-    explanation: str = Field(description="说明（Markdown）")
-    explanation_html: str
-    bundle: int | None = Field(description="变更包编号")
-    options: list[OptionOut]
-    drafts: list[DraftOut]
-    tally: TallyOut | None = Field(description="实时计票；设置为截止前隐藏时为空")
-    ledger: LedgerOut | None = Field(description="截止后的意见汇总")
-    result_url: str | None = Field(description="已发布的结果反馈公告地址")
-
-
-class OptionIn(Schema):
-    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", examples=["support"])
-    label: str = Field(min_length=1, max_length=32, examples=["支持"])
-    requires_reason: bool = False
-
-
-class VersionRefIn(Schema):
-    rule: str = Field(
-        min_length=1, max_length=100, description="规则标识（slug）", examples=["shipping-conduct"]
-    )
-    number: int = Field(ge=1, le=1_000_000_000, description="版本号（草案）")
-
-
-class ConsultationIn(Schema):
-    title: str = Field(min_length=1, max_length=200, examples=["《1688商家发货行为管理规范》变更意见征集"])
-    explanation: str = Field(default="", max_length=20_000, description="说明（Markdown）")
-    opens_at: IsoDatetime = Field(description="开始时间；不早于当前时间")
-    closes_at: IsoDatetime = Field(description="截止时间；征集期至少 RULECENTER_CONSULTATION_MIN_DAYS 日")
-    versions: list[VersionRefIn] = Field(default=[], max_length=50, description="征集意见的规则版本（草案）")
-    bundle: int | None = Field(default=None, ge=1, description="或：变更包编号，征集其全部版本")
-    options: list[OptionIn] | None = Field(
-        default=None,
-        max_length=10,
-        description="投票选项；默认 支持（support）和 可再评估（reevaluate，须填理由）",
-    )
-
-
-class VoteIn(Schema):
-    choice: str = Field(min_length=1, max_length=32, examples=["reevaluate"], description="选项标识")
-    reason: str = Field(
-        default="",
-        max_length=100_000,
-        description="理由（纯文本），最多 RULECENTER_CONSULTATION_REASON_MAX_CHARS 字；选项要求时必填",
-        examples=["赔付金额标准过高，建议按订单金额分档。"],
-    )
-
-
-class VoteOut(Schema):
-    consultation: int
-    choice: str
-    label: str
-    reason: str
-    submitted_at: datetime
-    tally_url: str
-
 
 def _site(request: HttpRequest, path: str) -> str:
     return request.build_absolute_uri(path)
@@ -194,16 +82,13 @@ def _tally_url(request: HttpRequest, consultation: Consultation) -> str:
     return _site(request, reverse("api:consultation_tally", args=[consultation.pk]))
 
 
-def _rule_refs(request: HttpRequest, consultation: Consultation) -> list[RuleRef]:
-    return [
-        RuleRef(
-            slug=version.rule.slug,
-            title=version.rule.title,
-            number=version.number,
-            url=_site(request, version.rule.get_absolute_url()),
-        )
-        for version in consultation.versions.all()
-    ]
+def _rule_ref(request: HttpRequest, version: "RuleVersion") -> RuleRef:
+    return RuleRef(
+        slug=version.rule.slug,
+        title=version.rule.title,
+        number=version.number,
+        url=_site(request, version.rule.get_absolute_url()),
+    )
 
 
 def _list_item(request: HttpRequest, consultation: Consultation, now: datetime) -> ConsultationListItem:
@@ -213,14 +98,13 @@ def _list_item(request: HttpRequest, consultation: Consultation, now: datetime) 
         status=consultation.status_at(now).value,  # type: ignore[arg-type]
         opens_at=timezone.localtime(consultation.opens_at),
         closes_at=timezone.localtime(consultation.closes_at),
-        rules=_rule_refs(request, consultation),
+        rules=[_rule_ref(request, version) for version in consultation.versions.all()],
         url=_site(request, consultation.get_absolute_url()),
         tally_url=_tally_url(request, consultation),
     )
 
 
-def _tally_out(consultation: Consultation, now: datetime) -> TallyOut:
-    tally = selectors.consultation_tally(consultation=consultation)
+def _tally_out(tally: Tally, *, consultation: Consultation, now: datetime) -> TallyOut:
     return TallyOut(
         counts=tally.counts,
         total=tally.total,
@@ -231,68 +115,55 @@ def _tally_out(consultation: Consultation, now: datetime) -> TallyOut:
     )
 
 
+def _ledger_out(ledger: selectors.Ledger) -> LedgerOut:
+    return LedgerOut(
+        submissions=ledger.submissions,
+        eligible=ledger.eligible,
+        opinions=ledger.opinions,
+        valid=ledger.valid,
+        invalid=ledger.invalid,
+        pending=ledger.pending,
+        clusters=[
+            ClusterOut(text=c.text, size=c.size, valid=c.valid, response=c.response) for c in ledger.clusters
+        ],
+    )
+
+
 def _consultation_out(request: HttpRequest, consultation: Consultation) -> ConsultationOut:
-    now = timezone.now()
-    item = _list_item(request, consultation, now)
-    drafts = []
-    for draft in selectors.draft_diffs(consultation=consultation):
-        version = draft.version
-        changes = [
-            ClauseChangeOut(
-                anchor=clause.anchor,
-                label=clause.label,
-                status=clause.status,
-                old_text=clause.old_text,
-                new_text=clause.new_text,
-            )
-            for clause in (draft.diff.clauses if draft.diff else ())
-            if clause.status != "unchanged"
-        ]
-        drafts.append(
-            DraftOut(
-                rule=RuleRef(
-                    slug=version.rule.slug,
-                    title=version.rule.title,
-                    number=version.number,
-                    url=_site(request, version.rule.get_absolute_url()),
-                ),
-                text=version.text,
-                base_version=draft.base.number if draft.base else None,
-                changes=changes,
-            )
-        )
-    closed = consultation.status_at(now) == Consultation.Status.CLOSED
-    ledger = None
-    if closed:
-        found = selectors.consultation_ledger(consultation=consultation)
-        ledger = LedgerOut(
-            submissions=found.submissions,
-            eligible=found.eligible,
-            opinions=found.opinions,
-            valid=found.valid,
-            invalid=found.invalid,
-            pending=found.pending,
-            clusters=[
-                ClusterOut(text=c.text, size=c.size, valid=c.valid, response=c.response)
-                for c in found.clusters
+    detail = selectors.consultation_detail(consultation=consultation)
+    now = detail.at
+    drafts = [
+        DraftOut(
+            rule=_rule_ref(request, draft.version),
+            text=draft.version.text,
+            base_version=draft.base.number if draft.base else None,
+            changes=[
+                ClauseChangeOut(
+                    anchor=clause.anchor,
+                    label=clause.label,
+                    status=clause.status,
+                    old_text=clause.old_text,
+                    new_text=clause.new_text,
+                )
+                for clause in draft.changes
             ],
         )
-    result = consultation.result_announcement
+        for draft in detail.drafts
+    ]
     return ConsultationOut(
-        **item.model_dump(),
+        **_list_item(request, consultation, now).model_dump(),
         explanation=consultation.explanation,
         explanation_html=markdown_to_html(consultation.explanation),
         bundle=consultation.bundle_id,
         options=[
-            OptionOut(key=o.key, label=o.label, requires_reason=o.requires_reason)
-            for o in consultation.options.all()
+            OptionOut(key=o.key, label=o.label, requires_reason=o.requires_reason) for o in detail.options
         ],
         drafts=drafts,
-        tally=_tally_out(consultation, now)
-        if selectors.tally_visible(consultation=consultation, at=now)
+        tally=_tally_out(detail.tally, consultation=consultation, now=now)
+        if detail.tally is not None
         else None,
-        ledger=ledger,
-        result_url=_site(request, result.get_absolute_url()) if result and result.is_published else None,
+        ledger=_ledger_out(detail.ledger) if detail.ledger is not None else None,
+        result_url=_site(request, detail.result.get_absolute_url()) if detail.result is not None else None,
     )
 
 
@@ -320,9 +191,7 @@ def consultation_list(
     chosen = Consultation.Status(status) if status else None
     size = settings.RULECENTER_CONSULTATION_PAGE_SIZE
     total = selectors.consultation_count(status=chosen, at=now)
-    pages = max(1, -(-total // size))
-    if page > pages:
-        raise Http404(_(PAGE_PAST_END).format(page=page, pages=pages))
+    page_pages_or_404(page, total=total, size=size)
     rows = selectors.consultation_page(offset=(page - 1) * size, limit=size, status=chosen, at=now)
     return ConsultationPage(items=[_list_item(request, row, now) for row in rows], count=total)
 
@@ -353,9 +222,11 @@ def consultation_tally(request: HttpRequest, consultation_id: int) -> TallyOut:
         raise Http404(_(CONSULTATION_UNKNOWN))
     now = timezone.now()
     if not selectors.tally_visible(consultation=consultation, at=now):
-        closes_at = timezone.localtime(consultation.closes_at).strftime("%Y-%m-%d %H:%M")
-        raise Problem(TALLY_NOT_PUBLIC, _(TALLY_HIDDEN).format(closes_at=closes_at))
-    return _tally_out(consultation, now)
+        raise Problem(
+            TALLY_NOT_PUBLIC, _(TALLY_HIDDEN).format(closes_at=local_minute(consultation.closes_at))
+        )
+    tally = selectors.consultation_tally(consultation=consultation)
+    return _tally_out(tally, consultation=consultation, now=now)
 
 
 @router.post(
@@ -394,7 +265,7 @@ def consultation_vote(request: HttpRequest, consultation_id: int, payload: VoteI
     )
 
 
-def _versions_or_problem(payload: ConsultationIn) -> tuple[list[RuleVersion], ChangeBundle | None]:
+def _versions_or_problem(payload: ConsultationIn) -> tuple[list["RuleVersion"], "ChangeBundle | None"]:
     if bool(payload.versions) == (payload.bundle is not None):
         message = _(VERSIONS_OR_BUNDLE)
         raise Problem(
@@ -402,7 +273,7 @@ def _versions_or_problem(payload: ConsultationIn) -> tuple[list[RuleVersion], Ch
         )
     bundle = None
     if payload.bundle is not None:
-        bundle = selectors.bundle_by_pk(pk=payload.bundle)
+        bundle = rule_selectors.bundle_by_pk(pk=payload.bundle)
         if bundle is None:
             message = _(BUNDLE_UNKNOWN).format(bundle=payload.bundle)
             raise Problem(
@@ -410,7 +281,7 @@ def _versions_or_problem(payload: ConsultationIn) -> tuple[list[RuleVersion], Ch
             )
     versions = []
     for index, ref in enumerate(payload.versions):
-        version = selectors.version_by_rule_and_number(slug=ref.rule, number=ref.number)
+        version = rule_selectors.version_by_slug_and_number(slug=ref.rule, number=ref.number)
         if version is None:
             message = _(VERSION_UNKNOWN).format(rule=ref.rule[:100], number=ref.number)
             raise Problem(

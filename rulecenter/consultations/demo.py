@@ -8,21 +8,22 @@ import random
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from rulecenter.accounts import services as account_services
-from rulecenter.accounts.models import Member
 from rulecenter.rules import selectors as rule_selectors
 from rulecenter.rules import services as rule_services
-from rulecenter.rules.models import RuleVersion
 
-from . import selectors, services
+from . import services
 from .models import Consultation, Opinion, Vote, VoteHistory
+
+if TYPE_CHECKING:
+    from rulecenter.accounts.models import Member
+    from rulecenter.rules.models import RuleVersion
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MEMBER_PREFIX = "demo-member-"
@@ -113,25 +114,22 @@ def _reason(theme: Theme, rng: random.Random) -> str:
     return f"{rng.choice(PREFIXES)}{theme.text}{rng.choice(SUFFIXES)}"
 
 
-def _members() -> list[Member]:
+def _members() -> "list[Member]":
     """The demo's merchants: mostly verified, all long enough on the platform to vote in 2025."""
-    users = User.objects.bulk_create(
-        User(username=f"{MEMBER_PREFIX}{i:03d}", password=make_password(None)) for i in range(1, MEMBERS + 1)
-    )
-    return Member.objects.bulk_create(
-        Member(
-            user=user,
+    return [
+        account_services.member_create(
+            username=f"{MEMBER_PREFIX}{i:03d}",
             shop_name=f"示例商家{i:03d}",
             joined_on=date(2023, 1, 1) + timedelta(days=i),
             verified=i % 10 != 0,
         )
-        for i, user in enumerate(users, start=1)
-    )
+        for i in range(1, MEMBERS + 1)
+    ]
 
 
 def _ballots(
     consultation: Consultation,
-    voters: list[Member],
+    voters: "list[Member]",
     *,
     support: float,
     themes: list[Theme],
@@ -198,8 +196,8 @@ def _closed(
     explanation: str,
     opens_at: datetime,
     closes_at: datetime,
-    versions: list[RuleVersion],
-    members: list[Member],
+    versions: "list[RuleVersion]",
+    members: "list[Member]",
     turnout: int,
     support: float,
     themes: list[Theme],
@@ -225,7 +223,7 @@ def _closed(
     return consultation
 
 
-def _draft_factoring(now: datetime) -> RuleVersion | None:
+def _draft_factoring(now: datetime) -> "RuleVersion | None":
     rule = rule_selectors.rule_by_slug("factoring-agreement")
     current = rule_selectors.version_in_force(rule=rule, at=now) if rule else None
     if rule is None or current is None:
@@ -254,8 +252,8 @@ def load_demo_consultations() -> DemoResult:
     """Create the demo consultations unless some exist (needs the demo rules); returns what was created."""
     if Consultation.objects.exists():
         return DemoResult(consultations=0)
-    prohibited = selectors.version_by_rule_and_number(slug="prohibited-goods", number=2)
-    shipping = selectors.version_by_rule_and_number(slug="shipping-conduct", number=2)
+    prohibited = rule_selectors.version_by_slug_and_number(slug="prohibited-goods", number=2)
+    shipping = rule_selectors.version_by_slug_and_number(slug="shipping-conduct", number=2)
     if prohibited is None or shipping is None or prohibited.bundle_id is None:
         return DemoResult(consultations=0)
     members = _members()

@@ -1,10 +1,26 @@
+import re
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+# The one rule for an option's key (the API's `choice`): the model's validator, the database's check and
+# the API schema's pattern all read it from here.
+OPTION_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+OPTION_KEY_INVALID = "选项标识“{key}”无效：只能用小写字母、数字和下划线，以字母开头，最多 32 个字符。"
+_OPTION_KEY = re.compile(OPTION_KEY_PATTERN)
+
+
+def validate_option_key(value: str) -> None:
+    """Refuse a key other than lower-case letters, digits and underscores, a letter first, at most 32."""
+    # fullmatch: a search would let `$` match before a trailing newline.
+    if not _OPTION_KEY.fullmatch(value):
+        raise ValidationError(gettext(OPTION_KEY_INVALID).format(key=value[:40]), code="option_key_invalid")
 
 
 class Consultation(models.Model):
@@ -84,9 +100,6 @@ class Consultation(models.Model):
             return self.Status.OPEN
         return self.Status.CLOSED
 
-    def is_open_at(self, at: datetime) -> bool:
-        return self.opens_at <= at < self.closes_at
-
 
 class ConsultationOption(models.Model):
     """One answer a member can give (支持, 可再评估 …); some require a reason."""
@@ -94,7 +107,12 @@ class ConsultationOption(models.Model):
     consultation = models.ForeignKey(
         Consultation, verbose_name=_("意见征集"), on_delete=models.CASCADE, related_name="options"
     )
-    key = models.SlugField(_("标识"), max_length=32, help_text=_("API 中的取值，如 support、reevaluate"))
+    key = models.SlugField(
+        _("标识"),
+        max_length=32,
+        validators=[validate_option_key],
+        help_text=_("API 中的取值，如 support、reevaluate：小写字母、数字和下划线，以字母开头"),
+    )
     label = models.CharField(_("名称"), max_length=32)
     requires_reason = models.BooleanField(_("须填写理由"), default=False)
     position = models.PositiveSmallIntegerField(_("排序"), default=0)
@@ -107,6 +125,14 @@ class ConsultationOption(models.Model):
             models.UniqueConstraint(fields=["consultation", "key"], name="consultationoption_key_unique"),
             models.UniqueConstraint(fields=["consultation", "label"], name="consultationoption_label_unique"),
             models.CheckConstraint(condition=~Q(label=""), name="consultationoption_label_not_empty"),
+            models.CheckConstraint(
+                # SQLite's REGEXP is Python's re.search, whose `$` also matches before a final newline.
+                condition=Q(key__regex=OPTION_KEY_PATTERN) & ~Q(key__contains="\n"),
+                name="consultationoption_key_format",
+                violation_error_message=_(
+                    "选项标识只能用小写字母、数字和下划线，以字母开头，最多 32 个字符。"
+                ),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,13 +6,15 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
-from rulecenter.rules.models import RuleVersion
-
 from .models import ConsultationOption
 from .selectors import Ledger
+
+if TYPE_CHECKING:
+    from rulecenter.rules.models import RuleVersion
 
 NO_VALID_OPINIONS = "本次投票{options}的意见反馈中，未收到关于此次规范变更的有效意见。"
 RESPONSE_PENDING = "（平台回应待补充）"
@@ -34,11 +36,11 @@ def window_text(opens_at: datetime, closes_at: datetime) -> str:
     return f"{chinese_date(opens_at)}至{chinese_date(closes_at - timedelta(microseconds=1))}"
 
 
-def rule_names(versions: list[RuleVersion]) -> str:
+def rule_names(versions: "list[RuleVersion]") -> str:
     return "和".join(f"《{version.rule.title}》" for version in versions)
 
 
-def report_title(versions: list[RuleVersion]) -> str:
+def report_title(versions: "list[RuleVersion]") -> str:
     if not versions:
         return "意见征集结果反馈"
     if len(versions) == 1:
@@ -56,7 +58,7 @@ def _one_line(text: str, limit: int = 120) -> str:
 
 
 def result_report(
-    *, ledger: Ledger, versions: list[RuleVersion], options: list[ConsultationOption], site_url: str
+    *, ledger: Ledger, versions: "list[RuleVersion]", options: list[ConsultationOption], site_url: str
 ) -> ResultReport:
     consultation = ledger.consultation
     tally = ledger.tally

@@ -2,25 +2,30 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from rulecenter.accounts.models import Member
+from rulecenter.accounts import selectors as account_selectors
 from rulecenter.rules import selectors as rule_selectors
-from rulecenter.rules.diff import VersionDiff, diff_versions
-from rulecenter.rules.models import ChangeBundle, RuleVersion
+from rulecenter.rules.diff import ClauseDiff, VersionDiff, diff_versions
+from rulecenter.rules.models import RuleVersion
 
 from .models import Consultation, ConsultationOption, Opinion, OpinionCluster, Vote, VoteHistory
 from .tally import Tally
+
+if TYPE_CHECKING:
+    from rulecenter.accounts.models import Member
+    from rulecenter.announcements.models import Announcement
 
 StatusFilter = Consultation.Status | None
 
 
 def _with_relations(queryset: QuerySet[Consultation]) -> QuerySet[Consultation]:
-    versions = RuleVersion.objects.select_related("rule").order_by("rule__title")
+    versions = rule_selectors.versions_with_rule()
     return queryset.select_related("result_announcement").prefetch_related(
         "options", Prefetch("versions", queryset=versions)
     )
@@ -109,7 +114,7 @@ def consultation_tally(*, consultation: Consultation) -> Tally:
     return Tally(counts=counts, labels={option.key: option.label for option in options})
 
 
-def member_vote(*, consultation: Consultation, member: Member) -> Vote | None:
+def member_vote(*, consultation: Consultation, member: "Member") -> Vote | None:
     return Vote.objects.filter(consultation=consultation, member=member).first()
 
 
@@ -120,7 +125,7 @@ def eligibility_cutoff(at: datetime) -> date:
 
 
 def eligible_member_count(*, at: datetime) -> int:
-    return Member.objects.filter(verified=True, joined_on__lte=eligibility_cutoff(at)).count()
+    return account_selectors.member_verified_count(joined_on_or_before=eligibility_cutoff(at))
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,11 @@ class DraftDiff:
     version: RuleVersion
     base: RuleVersion | None
     diff: VersionDiff | None
+
+    @property
+    def changes(self) -> list[ClauseDiff]:
+        """The clauses the draft adds, removes, changes or moves: what the page and the API list."""
+        return [clause for clause in (self.diff.clauses if self.diff else ()) if clause.status != "unchanged"]
 
 
 def draft_diffs(*, consultation: Consultation) -> list[DraftDiff]:
@@ -182,8 +192,11 @@ class Ledger:
         return max(0, self.submissions - self.tally.total)
 
 
-def consultation_ledger(*, consultation: Consultation) -> Ledger:
-    """The public ledger: the tally, how opinions were judged, and each cluster holding a valid opinion."""
+def consultation_ledger(*, consultation: Consultation, tally: Tally | None = None) -> Ledger:
+    """The public ledger: the tally, how opinions were judged, and each cluster holding a valid opinion.
+
+    `tally` is the consultation's tally when the caller has just counted it (it is not counted again).
+    """
     verdicts = dict(
         Opinion.objects.filter(consultation=consultation)
         .values_list("verdict")
@@ -207,7 +220,7 @@ def consultation_ledger(*, consultation: Consultation) -> Ledger:
     )
     return Ledger(
         consultation=consultation,
-        tally=consultation_tally(consultation=consultation),
+        tally=tally if tally is not None else consultation_tally(consultation=consultation),
         submissions=VoteHistory.objects.filter(consultation=consultation).count(),
         eligible=eligible_member_count(at=consultation.closes_at),
         opinions=sum(verdicts.values()),
@@ -235,12 +248,41 @@ def due_for_result(*, at: datetime) -> QuerySet[Consultation]:
     )
 
 
-def version_by_rule_and_number(*, slug: str, number: int) -> RuleVersion | None:
-    """Any version of a rule, drafts included: consultations are held on drafts, before their notice."""
-    if len(slug) > 100:
-        return None
-    return RuleVersion.objects.select_related("rule").filter(rule__slug=slug, number=number).first()
+@dataclass(frozen=True)
+class ConsultationDetail:
+    """One consultation as its page and the API show it at one instant, assembled once for both."""
+
+    consultation: Consultation
+    at: datetime
+    status: Consultation.Status
+    options: list[ConsultationOption]
+    drafts: list[DraftDiff]
+    tally: Tally | None  # None while RULECENTER_CONSULTATION_TALLY_HIDDEN_UNTIL_CLOSE hides it
+    ledger: Ledger | None  # once the window has closed
+    result: "Announcement | None"  # the 结果反馈, once published
 
 
-def bundle_by_pk(*, pk: int) -> ChangeBundle | None:
-    return ChangeBundle.objects.filter(pk=pk).first()
+def consultation_detail(*, consultation: Consultation, at: datetime | None = None) -> ConsultationDetail:
+    """The drafts beside the versions they would replace, the options, the tally and, once closed, the ledger.
+
+    `consultation` comes from `consultation_get` (its options, versions and result already read).
+    """
+    at = at or timezone.now()
+    status = consultation.status_at(at)
+    tally = (
+        consultation_tally(consultation=consultation)
+        if tally_visible(consultation=consultation, at=at)
+        else None
+    )
+    closed = status == Consultation.Status.CLOSED
+    result = consultation.result_announcement
+    return ConsultationDetail(
+        consultation=consultation,
+        at=at,
+        status=status,
+        options=options_of(consultation),
+        drafts=draft_diffs(consultation=consultation),
+        tally=tally,
+        ledger=consultation_ledger(consultation=consultation, tally=tally) if closed else None,
+        result=result if result is not None and result.is_published else None,
+    )

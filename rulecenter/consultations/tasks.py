@@ -2,10 +2,10 @@
 
 from django.tasks import task
 
-from . import services
+from .results import consultation_results_run_due
 
 
 @task()
 def draft_due_results() -> int:
     """Close every due consultation (opinions collected and grouped, report drafted); runs each once."""
-    return len(services.consultation_results_run_due())
+    return len(consultation_results_run_due())

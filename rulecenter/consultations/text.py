@@ -1,7 +1,10 @@
-"""Members' reasons are plain text: kept as written, minus what only hides or disguises text."""
+"""Texts of consultations: members' reasons kept as plain text, and times as the messages show them."""
 
 import re
 import unicodedata
+from datetime import datetime
+
+from django.utils import timezone
 
 # C0 controls but tab and newline, DEL, zero-width characters and bidirectional overrides (which can make
 # a text read differently on screen than it is stored).
@@ -14,3 +17,8 @@ def plain_text(value: str) -> str:
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
     text = _INVISIBLE.sub("", text.replace("\t", " "))
     return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+def local_minute(at: datetime) -> str:
+    """`2025-01-22 18:00`: a time in the current time zone, as refusals and notices name it."""
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M")

@@ -43,12 +43,11 @@ def consultation_list(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, consultation: Consultation) -> dict[str, Any]:
-    now = timezone.now()
-    status = consultation.status_at(now)
+    detail = selectors.consultation_detail(consultation=consultation)
     refusal = None
     vote = None
     try:
-        member = services.eligible_member(user=request.user, at=now)
+        member = services.eligible_member(user=request.user, at=detail.at)
     except services.VoteRefused as refused:
         refusal = refused
     else:
@@ -57,31 +56,23 @@ def _detail_context(request: HttpRequest, consultation: Consultation) -> dict[st
         {
             "draft": draft,
             "html": markdown_to_html(draft.version.text),
-            "rows": [
-                {"diff": clause, "inline": inline_html(clause)}
-                for clause in (draft.diff.clauses if draft.diff else ())
-                if clause.status != "unchanged"
-            ],
+            "rows": [{"diff": clause, "inline": inline_html(clause)} for clause in draft.changes],
         }
-        for draft in selectors.draft_diffs(consultation=consultation)
+        for draft in detail.drafts
     ]
-    closed = status == Consultation.Status.CLOSED
-    result = consultation.result_announcement
     return {
         "consultation": consultation,
-        "status": status,
-        "now": now,
+        "status": detail.status,
+        "now": detail.at,
         "explanation_html": markdown_to_html(consultation.explanation),
         "drafts": drafts,
-        "options": list(consultation.options.all()),
+        "options": detail.options,
         "refusal": refusal,
         "vote": vote,
         "reason_limit": settings.RULECENTER_CONSULTATION_REASON_MAX_CHARS,
-        "tally": selectors.consultation_tally(consultation=consultation)
-        if selectors.tally_visible(consultation=consultation, at=now)
-        else None,
-        "ledger": selectors.consultation_ledger(consultation=consultation) if closed else None,
-        "result": result if result is not None and result.is_published else None,
+        "tally": detail.tally,
+        "ledger": detail.ledger,
+        "result": detail.result,
         "min_days": settings.RULECENTER_CONSULTATION_MIN_MEMBERSHIP_DAYS,
         "notice": request.session.pop("consultation_notice", None) if request.method == "GET" else None,
         "nav": "consultations",

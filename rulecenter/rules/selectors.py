@@ -252,3 +252,41 @@ def rules_titled(*, titles: Iterable[str]) -> dict[str, Rule]:
     """The rules whose title is one of `titles`, by title (a name read in a text links to its rule)."""
     wanted = list(titles)
     return {rule.title: rule for rule in Rule.objects.filter(title__in=wanted)} if wanted else {}
+
+
+def versions_with_rule() -> QuerySet[RuleVersion]:
+    """Versions with their rule, by the rule's title: to prefetch beside another app's rows."""
+    return RuleVersion.objects.select_related("rule").order_by("rule__title")
+
+
+def version_by_slug_and_number(*, slug: str, number: int) -> RuleVersion | None:
+    """Any version of a rule, drafts included (consultations are held on drafts, before their notice)."""
+    if len(slug) > 100:
+        return None
+    return RuleVersion.objects.select_related("rule").filter(rule__slug=slug, number=number).first()
+
+
+def bundle_by_pk(*, pk: int) -> ChangeBundle | None:
+    """Any change bundle, drafts included (`bundle_get` answers only bundles with a public version)."""
+    return ChangeBundle.objects.filter(pk=pk).first()
+
+
+def rule_categories() -> list[RuleCategory]:
+    """Every rule category, in the library's order."""
+    return list(RuleCategory.objects.order_by("position", "id"))
+
+
+def rule_ids() -> list[int]:
+    return list(Rule.objects.order_by("id").values_list("id", flat=True))
+
+
+def rules_with_scheduled_versions(*, rule_ids: Iterable[int]) -> list[tuple[Rule, list[RuleVersion]]]:
+    """The rules among `rule_ids`, each with its scheduled versions by effective time: two queries."""
+    wanted = set(rule_ids)
+    versions: dict[int, list[RuleVersion]] = {}
+    scheduled = RuleVersion.objects.filter(
+        rule_id__in=wanted, notice_at__isnull=False, effective_at__isnull=False
+    )
+    for version in scheduled.order_by("rule_id", "effective_at"):
+        versions.setdefault(version.rule_id, []).append(version)
+    return [(rule, versions.get(rule.pk, [])) for rule in Rule.objects.filter(pk__in=wanted)]

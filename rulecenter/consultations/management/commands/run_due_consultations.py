@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from rulecenter.consultations.services import consultation_results_run_due
+from rulecenter.consultations.results import consultation_results_run_due
 
 
 class Command(BaseCommand):
