@@ -4,50 +4,53 @@ An announcement is one document while it is published. A rule is one document pe
 scheduled (its notice may lie ahead: the query hides it until `visible_at`), all under the key
 `r:<rule id>`, so re-indexing a rule replaces every version at once — when a new version is scheduled, the
 one before it learns when it is superseded.
+
+The content is read through the announcements' and rules' selectors.
 """
 
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
-from django.db.models import Q
 from django.utils import timezone
 
-from rulecenter.announcements.models import Announcement, Category
+from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.common.text import markdown_to_text
+from rulecenter.rules import selectors as rule_selectors
 from rulecenter.rules.clauses import parse_clauses
 from rulecenter.rules.models import Rule, RuleCategory, RuleVersion
 
 from . import segmenter
 from .backends.tantivy import SOURCE_RULE, IndexDocument
-from .prepare import (
-    AnnouncementRow,
-    announcement_batch,
-    announcement_document,
-    announcement_key,
-    recency,
-    rule_key,
-)
+from .prepare import AnnouncementRow, announcement_document, recency, rule_key
 
-__all__ = ["announcement_batch", "announcement_key", "rule_key"]
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
+    from rulecenter.announcements.models import Announcement
+
+# The fields of an `AnnouncementRow`, in its order.
 _ANNOUNCEMENT_FIELDS = (
     "id", "title", "summary", "body", "body_html", "kind", "category_id", "published_at",
 )  # fmt: skip
 
 
-def _category_names() -> dict[int, tuple[str, str]]:
-    return {pk: (slug, name) for pk, slug, name in Category.objects.values_list("id", "slug", "name")}
+def _published() -> "QuerySet[Announcement]":
+    return announcement_selectors.published_announcements().order_by("id")
+
+
+def category_names() -> dict[int, tuple[str, str]]:
+    """id -> (slug, name) of every announcement category: what `announcement_document` needs."""
+    return {
+        category.pk: (category.slug, category.name) for category in announcement_selectors.category_list()
+    }
 
 
 def announcement_documents(pks: Iterable[int]) -> dict[int, IndexDocument | None]:
     """The document of each announcement, or None for one that is gone or not published."""
     wanted = set(pks)
-    rows = (
-        Announcement.objects.filter(pk__in=wanted, status=Announcement.Status.PUBLISHED)
-        .order_by("id")
-        .values_list(*_ANNOUNCEMENT_FIELDS)
-    )
+    rows = _published().filter(pk__in=wanted).values_list(*_ANNOUNCEMENT_FIELDS)
     found: dict[int, IndexDocument | None] = dict.fromkeys(wanted)
-    categories = _category_names()
+    categories = category_names()
     for row in rows:
         found[row[0]] = announcement_document(row, categories)
     return found
@@ -56,29 +59,15 @@ def announcement_documents(pks: Iterable[int]) -> dict[int, IndexDocument | None
 def announcement_rows(*, after: int, size: int) -> Iterator[list[AnnouncementRow]]:
     """Every published announcement with id > `after`, in id order, `size` rows at a time (for rebuilds)."""
     while True:
-        rows = list(
-            Announcement.objects.filter(status=Announcement.Status.PUBLISHED, pk__gt=after)
-            .order_by("id")
-            .values_list(*_ANNOUNCEMENT_FIELDS)[:size]
-        )
+        rows = list(_published().filter(pk__gt=after).values_list(*_ANNOUNCEMENT_FIELDS)[:size])
         if not rows:
             return
         yield rows
         after = rows[-1][0]
 
 
-def category_names() -> dict[int, tuple[str, str]]:
-    """id -> (slug, name) of every announcement category: what `announcement_document` needs."""
-    return _category_names()
-
-
-def announcement_max_pk() -> int:
-    last = Announcement.objects.order_by("-id").values_list("id", flat=True).first()
-    return last or 0
-
-
 def announcement_count() -> int:
-    return Announcement.objects.filter(status=Announcement.Status.PUBLISHED).count()
+    return announcement_selectors.published_announcements().count()
 
 
 # ------------------------------------------------------------------------------------------------- rules
@@ -164,21 +153,11 @@ def rule_documents(pks: Iterable[int]) -> dict[int, list[IndexDocument]]:
     found: dict[int, list[IndexDocument]] = {pk: [] for pk in wanted}
     if not wanted:
         return found
-    categories = {c.pk: c for c in RuleCategory.objects.all()}
-    versions: dict[int, list[RuleVersion]] = {}
-    scheduled = Q(notice_at__isnull=False, effective_at__isnull=False)
-    for version in RuleVersion.objects.filter(scheduled, rule_id__in=wanted).order_by(
-        "rule_id", "effective_at"
-    ):
-        versions.setdefault(version.rule_id, []).append(version)
-    for rule in Rule.objects.filter(pk__in=wanted):
-        found[rule.pk] = rule_version_documents(rule, versions.get(rule.pk, []), categories)
+    categories = {c.pk: c for c in rule_selectors.rule_categories()}
+    for rule, versions in rule_selectors.rules_with_scheduled_versions(rule_ids=wanted):
+        found[rule.pk] = rule_version_documents(rule, versions, categories)
     return found
 
 
-def rule_pks(*, after: int = 0) -> list[int]:
-    return list(Rule.objects.filter(pk__gt=after).order_by("id").values_list("id", flat=True))
-
-
-def rule_pks_in_categories(category_pks: Iterable[int]) -> list[int]:
-    return list(Rule.objects.filter(category_id__in=list(category_pks)).values_list("id", flat=True))
+def rule_pks() -> list[int]:
+    return rule_selectors.rule_ids()

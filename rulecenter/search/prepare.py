@@ -1,7 +1,7 @@
 """Turning rows into index documents without the database — so worker processes can do it.
 
-A rebuild of a big database runs `announcement_batch` in a pool of spawned processes (indexer.py); they
-import this module, never Django's models.
+A rebuild of a big database runs `announcement_batch` in a pool of spawned processes (`indexer/build.py`);
+they import this module, never Django's models.
 """
 
 import html

@@ -15,7 +15,8 @@ def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
     elif change.kind is ContentKind.RULE:
         search_outbox_add(entity=OutboxEntry.Entity.RULE, object_ids=change.ids)
     elif change.kind is ContentKind.RULE_VERSION and change.action is not ChangeAction.CREATED:
-        # A new draft is not public. A version and the one it supersedes change together in the index: the rule is re-read whole.
+        # A new draft is not public. A version and the one it supersedes change together in the index: the
+        # rule is re-read whole.
         search_outbox_add(entity=OutboxEntry.Entity.RULE, object_ids=change.rule_ids)
     elif change.kind is ContentKind.RULE_CATEGORY and change.action is not ChangeAction.CREATED:
         # A renamed or moved category changes what its rules (and those of its subcategories) are filed under.

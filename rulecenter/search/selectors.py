@@ -26,7 +26,8 @@ from markupsafe import Markup
 from rulecenter.announcements.models import Announcement
 from rulecenter.common.pagination import PageNotFound as PageNotFound
 from rulecenter.common.pagination import Pager, pager_for
-from rulecenter.rules.models import Rule, RuleCategory, RuleVersion
+from rulecenter.rules import selectors as rule_selectors
+from rulecenter.rules.models import Rule, RuleVersion
 
 from . import indexer, snippets, suggest
 from .backends import tantivy as engine
@@ -110,25 +111,15 @@ def check_query(raw: str) -> str:
 
 def rule_category_choices() -> list[tuple[str, str]]:
     """(slug, name) of every rule category, in the library's order, for the category filter."""
-    return list(RuleCategory.objects.order_by("position", "id").values_list("slug", "name"))
+    return [(category.slug, category.name) for category in rule_selectors.rule_categories()]
 
 
 def _searcher() -> tuple[tantivy.Searcher, tantivy.Schema]:
+    # The follower hands over the newest commit (having caught up first, if the settings say so).
     try:
-        index, schema, generation = engine.reader.get()
+        index, schema = indexer.index_for_search()
     except engine.IndexMissing:
-        index, generation = None, None
-    if settings.RULECENTER_SEARCH_CATCH_UP_ON_READ:
-        status = indexer.catch_up(current=generation)
-        if status is indexer.CatchUp.MISSING:
-            raise SearchUnavailable(_(INDEX_MISSING))
-        if status is indexer.CatchUp.CHANGED:
-            index = None
-    if index is None:
-        try:
-            index, schema, _generation = engine.reader.get()
-        except engine.IndexMissing:
-            raise SearchUnavailable(_(INDEX_MISSING)) from None
+        raise SearchUnavailable(_(INDEX_MISSING)) from None
     return index.searcher(), schema
 
 

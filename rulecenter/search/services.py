@@ -1,9 +1,9 @@
 """Writes of the search app: the outbox rows that every change to searchable content adds.
 
-Call these inside the transaction that changes the content (the announcements' and rules' services do):
-the row commits with the change or not at all, so no node's index can miss a change or see one that was
-rolled back. After the commit, a task asks this node's indexer to apply the new rows (`tasks.py`); the
-`rulecenter index_worker` on every node polls the outbox as well.
+They are written inside the transaction that changes the content, by the change hook's receiver
+(`receivers.py`): the row commits with the change or not at all, so no node's index can miss a change or
+see one that was rolled back. After the commit, a task asks this node's indexer to apply the new rows
+(`tasks.py`); the `rulecenter index_worker` on every node polls the outbox as well.
 """
 
 import logging
@@ -17,10 +17,10 @@ logger = logging.getLogger(__name__)
 
 
 def _enqueue_apply() -> None:
-    from .indexer import catch_up_forget
+    from .indexer import catchup
     from .tasks import search_index_apply
 
-    catch_up_forget()  # this process's next search finds what it just changed
+    catchup.catch_up_forget()  # this process's next search finds what it just changed
     search_index_apply.enqueue()
 
 
@@ -37,12 +37,3 @@ def search_outbox_add(*, entity: OutboxEntry.Entity, object_ids: Iterable[int]) 
         OutboxEntry.objects.bulk_create(rows)
         _schedule_apply()
     return len(rows)
-
-
-def search_announcement_changed(*, announcement_id: int) -> None:
-    search_outbox_add(entity=OutboxEntry.Entity.ANNOUNCEMENT, object_ids=[announcement_id])
-
-
-def search_rule_changed(*, rule_id: int) -> None:
-    """A rule or any of its versions changed: the indexer re-reads all its versions."""
-    search_outbox_add(entity=OutboxEntry.Entity.RULE, object_ids=[rule_id])

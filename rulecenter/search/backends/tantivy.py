@@ -156,10 +156,6 @@ def epoch(value: datetime) -> int:
     return int(value.timestamp())
 
 
-def from_epoch(value: int) -> datetime:
-    return datetime.fromtimestamp(value, tz=UTC)
-
-
 # ------------------------------------------------------------------------------------------- generations
 
 

@@ -13,6 +13,7 @@ from rulecenter.announcements.demo import load_demo
 from rulecenter.rules.demo import load_demo_rules
 from rulecenter.search import indexer
 from rulecenter.search.backends import tantivy as engine
+from rulecenter.search.indexer import build
 
 
 @pytest.fixture(autouse=True)
@@ -68,8 +69,8 @@ def interrupted_rebuild(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
                 raise KeyboardInterrupt
 
         with monkeypatch.context() as patch:
-            patch.setattr(indexer, "BUILD_BATCH", 1)
-            patch.setattr(indexer, "BUILD_COMMIT_DOCS", 1)
+            patch.setattr(build, "BUILD_BATCH", 1)
+            patch.setattr(build, "BUILD_COMMIT_DOCS", 1)
             with pytest.raises(KeyboardInterrupt):
                 indexer.rebuild(on_progress=stop)
 

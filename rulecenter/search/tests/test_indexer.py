@@ -15,10 +15,12 @@ from pytest_django.fixtures import Settings
 
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement, Category
+from rulecenter.common.memo import ProcessMemo
 from rulecenter.rules import services as rule_services
 from rulecenter.search import indexer, selectors
 from rulecenter.search import services as search_services
 from rulecenter.search.backends import tantivy as engine
+from rulecenter.search.indexer import build, catchup, follow
 from rulecenter.search.models import OutboxEntry, Replica
 from rulecenter.search.query import Filters
 from rulecenter.search.tasks import search_index_apply
@@ -146,7 +148,7 @@ def test_a_crash_between_commit_and_cursor_applies_the_batch_twice_without_dupli
 
 
 def crash_after_adding(monkeypatch: pytest.MonkeyPatch, *, documents: int) -> None:
-    original: Callable[..., None] = indexer._replace
+    original: Callable[..., None] = follow._replace
     added = {"count": 0}
 
     def replace_then_crash(*args: Any, **kwargs: Any) -> None:
@@ -155,7 +157,7 @@ def crash_after_adding(monkeypatch: pytest.MonkeyPatch, *, documents: int) -> No
         if added["count"] == documents:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(indexer, "_replace", replace_then_crash)
+    monkeypatch.setattr(follow, "_replace", replace_then_crash)
 
 
 def test_rows_committed_late_are_picked_up(built: None, settings: Settings) -> None:
@@ -203,8 +205,8 @@ def test_only_one_follower_at_a_time(built: None) -> None:
 
 def test_a_rebuild_is_resumable_and_adds_nothing_twice(db: None, monkeypatch: pytest.MonkeyPatch) -> None:
     items = [publish(f"公告{n}") for n in range(7)]
-    monkeypatch.setattr(indexer, "BUILD_BATCH", 1)
-    monkeypatch.setattr(indexer, "BUILD_COMMIT_DOCS", 2)
+    monkeypatch.setattr(build, "BUILD_BATCH", 1)
+    monkeypatch.setattr(build, "BUILD_COMMIT_DOCS", 2)
     seen: list[int] = []
 
     def interrupt(progress: indexer.BuildProgress) -> None:
@@ -244,6 +246,19 @@ def test_a_rebuild_switches_readers_and_followers_to_the_new_generation(built: N
     assert indexed_pks() == [item.pk, later.pk]
 
 
+def test_without_catch_up_on_read_a_search_only_reads_the_index(
+    built: None, django_assert_num_queries: Any
+) -> None:
+    """Reads never write: with RULECENTER_SEARCH_CATCH_UP_ON_READ off, the followers alone move the index."""
+    publish("只读搜索")
+    position = Replica.objects.get(node="test-node").position
+    with django_assert_num_queries(0):
+        assert found("只读搜索") == 0
+    assert Replica.objects.get(node="test-node").position == position
+    assert indexer.apply_pending().applied == 1
+    assert found("只读搜索") == 1
+
+
 def test_without_an_index_search_answers_unavailable(db: None, settings: Settings) -> None:
     settings.RULECENTER_SEARCH_CATCH_UP_ON_READ = False
     with pytest.raises(selectors.SearchUnavailable, match="reindex"):
@@ -271,8 +286,8 @@ def test_a_big_rebuild_prepares_documents_in_worker_processes(
 ) -> None:
     """On three cores or more, segmenting is spread over worker processes; the documents arrive in order."""
     items = [publish(f"并行公告{n}") for n in range(7)]
-    monkeypatch.setattr(indexer, "POOL_MIN_DOCS", 1)
-    monkeypatch.setattr(indexer, "BUILD_BATCH", 2)
+    monkeypatch.setattr(build, "POOL_MIN_DOCS", 1)
+    monkeypatch.setattr(build, "BUILD_BATCH", 2)
     monkeypatch.setattr("os.cpu_count", lambda: 3)
     assert indexer.rebuild().done == 7
     assert indexed_pks() == [item.pk for item in items]
@@ -285,7 +300,7 @@ def test_an_index_left_by_another_database_is_never_served(db: None, monkeypatch
     assert found("旧库公告") == 1
     old = engine.current_generation()
     Replica.objects.all().delete()
-    monkeypatch.setattr(indexer, "INLINE_BUILD_LIMIT", 0)
+    monkeypatch.setattr(catchup, "INLINE_BUILD_LIMIT", 0)
     with pytest.raises(selectors.SearchUnavailable):
         found("旧库公告")
     monkeypatch.undo()
@@ -420,12 +435,12 @@ def test_a_search_looks_for_others_changes_once_per_interval_and_for_its_own_at_
     indexer.rebuild()
     settings.RULECENTER_SEARCH_CATCH_UP_MS = 200
     now = [100.0]
-    monkeypatch.setattr(indexer, "_clock", lambda: now[0])
-    monkeypatch.setattr(indexer, "_current_since", 0.0)
+    monkeypatch.setattr(catchup, "_clock", lambda: now[0])
+    monkeypatch.setattr(catchup, "_current", ProcessMemo())
     assert found("间隔") == 0
     # Another process publishes: the outbox row commits, but this process hears nothing of it.
     with monkeypatch.context() as elsewhere:
-        elsewhere.setattr(indexer, "catch_up_forget", lambda: None)
+        elsewhere.setattr(catchup, "catch_up_forget", lambda: None)
         publish("间隔之内别处发布")
     now[0] = 100.15
     assert found("间隔") == 0

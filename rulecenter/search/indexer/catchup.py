@@ -1,0 +1,109 @@
+"""Catching up for a search, on a node where no index worker may run (`make run`, a small site).
+
+The index worker (`rulecenter index_worker`) and the `search_index_apply` task follow the outbox by
+themselves. A search asks `index_for_search()` for the newest committed generation; with
+RULECENTER_SEARCH_CATCH_UP_ON_READ this process first follows as well (`catch_up`): it applies what is
+pending when the writer is free, and repairs or builds the index of a small database. Everything that
+writes the index lives in this package: the selector only reads what this hands it.
+"""
+
+import contextlib
+import enum
+import time
+
+import tantivy
+from django.conf import settings
+
+from rulecenter.common.memo import ProcessMemo
+
+from .. import documents
+from ..backends import tantivy as engine
+from .build import BuildBusy, rebuild
+from .follow import apply_pending, lag
+from .replica import live_generation, node, replica_get
+
+# A node whose database holds at most this many items builds its first index inline, on the first search
+# (the demo, `make run`); a bigger one needs `rulecenter reindex` or the index worker.
+INLINE_BUILD_LIMIT = 5_000
+
+
+class CatchUp(enum.Enum):
+    CURRENT = "current"  # the index the caller holds is up to date
+    CHANGED = "changed"  # rows were applied or the index was switched or built: reopen it
+    MISSING = "missing"  # this node has no index to search
+
+
+# Which node's index (by node and directory) this process found current lately, for
+# RULECENTER_SEARCH_CATCH_UP_MS on `_clock`.
+_current: ProcessMemo[tuple[str, str], bool] = ProcessMemo(max_entries=8)
+_clock = time.monotonic
+
+
+def catch_up_forget() -> None:
+    """The next search looks for changes again (this process just wrote some)."""
+    _current.forget()
+
+
+def index_for_search() -> tuple[tantivy.Index, tantivy.Schema]:
+    """This node's live index, at its newest commit; raises `engine.IndexMissing` when there is none.
+
+    With RULECENTER_SEARCH_CATCH_UP_ON_READ, what is pending is applied first (`catch_up`).
+    """
+    try:
+        index, schema, generation = engine.reader.get()
+    except engine.IndexMissing:
+        index, schema, generation = None, None, None
+    if settings.RULECENTER_SEARCH_CATCH_UP_ON_READ:
+        status = catch_up(current=generation)
+        if status is CatchUp.MISSING:
+            raise engine.IndexMissing(generation or "")
+        if status is CatchUp.CHANGED:
+            index = None
+    if index is None or schema is None:
+        index, schema, _generation = engine.reader.get()
+    return index, schema
+
+
+def catch_up(*, current: str | None) -> CatchUp:
+    """Before a search on a node without a running worker: apply what is pending if the writer is free.
+
+    `current` is the generation the caller's reader holds. A node whose index is missing, or is not the
+    one its replica row records (a new database, a wiped directory), repairs it: it switches back to the
+    recorded generation, or builds one here when the database is small (the demo); otherwise the search
+    reports the index as missing until `rulecenter reindex` or `rulecenter index_worker` has built it.
+
+    A process that found its index current less than RULECENTER_SEARCH_CATCH_UP_MS ago does not ask
+    again: under load, one look per interval instead of a query per search.
+    """
+    interval = settings.RULECENTER_SEARCH_CATCH_UP_MS / 1000
+    key = (node(), str(settings.RULECENTER_SEARCH_INDEX_DIR))
+    if current is not None and interval > 0 and _current.get(key, now=_clock()):
+        return CatchUp.CURRENT
+    result = _catch_up(current=current)
+    if result is not CatchUp.MISSING and interval > 0:
+        _current.put(key, True, until=_clock() + interval)
+    return result
+
+
+def _catch_up(*, current: str | None) -> CatchUp:
+    state = lag()
+    generation = state.generation
+    changed = False
+    if not generation or current != generation:
+        generation = live_generation(replica_get()) or ""
+        changed = True
+    # Rows this index never saw were pruned: a small database rebuilds here and now; otherwise the worker
+    # rebuilds, and meanwhile this index goes on following the newer changes.
+    if generation and not (state.must_rebuild and _small_database()):
+        if state.newest > state.position:
+            changed = apply_pending(limit=settings.RULECENTER_SEARCH_BATCH_SIZE * 4).applied > 0 or changed
+        return CatchUp.CHANGED if changed else CatchUp.CURRENT
+    if not generation and not _small_database():
+        return CatchUp.MISSING
+    with contextlib.suppress(BuildBusy):
+        rebuild()
+    return CatchUp.CHANGED
+
+
+def _small_database() -> bool:
+    return documents.announcement_count() + len(documents.rule_pks()) <= INLINE_BUILD_LIMIT
