@@ -3,9 +3,11 @@
 import html
 import re
 import unicodedata
+from datetime import datetime
 from functools import lru_cache
 
 import nh3
+from django.utils import timezone
 from markdown_it import MarkdownIt
 
 ELLIPSIS = "…"
@@ -78,3 +80,8 @@ def excerpt(text: str, width: int) -> str:
             cut = start
             break
     return text[:cut].rstrip(" ,，、:：;；") + ELLIPSIS
+
+
+def local_minute(at: datetime) -> str:
+    """`2025-01-22 18:00`: a time in the current time zone, as refusals and notices name it."""
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M")

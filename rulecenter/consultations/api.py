@@ -24,7 +24,7 @@ from rulecenter.common.problems import (
     field_error,
     problems,
 )
-from rulecenter.common.text import markdown_to_html
+from rulecenter.common.text import local_minute, markdown_to_html
 from rulecenter.rules import selectors as rule_selectors
 
 from . import selectors, services
@@ -47,7 +47,6 @@ from .schemas import (
 )
 from .services import OptionSpec
 from .tally import Tally
-from .text import local_minute
 
 if TYPE_CHECKING:
     from rulecenter.rules.models import ChangeBundle, RuleVersion

@@ -22,12 +22,12 @@ from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement
 from rulecenter.common.changes import ChangeAction, ContentKind, content_changed_announce
+from rulecenter.common.text import local_minute
 
 from . import selectors
 from .models import Consultation, Opinion, OpinionCluster, Vote
 from .report import result_report
 from .similarity import near_duplicate_groups, representative
-from .text import local_minute
 
 if TYPE_CHECKING:
     from rulecenter.announcements.models import Category

@@ -1,10 +1,7 @@
-"""Texts of consultations: members' reasons kept as plain text, and times as the messages show them."""
+"""Texts of consultations: members' reasons kept as plain text."""
 
 import re
 import unicodedata
-from datetime import datetime
-
-from django.utils import timezone
 
 # C0 controls but tab and newline, DEL, zero-width characters and bidirectional overrides (which can make
 # a text read differently on screen than it is stored).
@@ -17,8 +14,3 @@ def plain_text(value: str) -> str:
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n"))
     text = _INVISIBLE.sub("", text.replace("\t", " "))
     return _BLANK_LINES.sub("\n\n", text).strip()
-
-
-def local_minute(at: datetime) -> str:
-    """`2025-01-22 18:00`: a time in the current time zone, as refusals and notices name it."""
-    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M")

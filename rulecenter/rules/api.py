@@ -15,6 +15,7 @@ from ninja.responses import Status
 from rulecenter.accounts.auth import BearerTokenAuth
 from rulecenter.common.api import IsoDatetime, page_pages_or_404
 from rulecenter.common.problems import VALIDATION, Problem, field_error, problems
+from rulecenter.common.text import local_minute
 
 from . import selectors, services
 from .diff import diff_versions
@@ -219,7 +220,7 @@ def rule_at(
     at = time if timezone.is_aware(time) else timezone.make_aware(time)
     version = selectors.version_in_force(rule=rule, at=at)
     if version is None:
-        when = timezone.localtime(at).strftime("%Y-%m-%d %H:%M")
+        when = local_minute(at)
         raise Http404(_(NOTHING_IN_FORCE).format(rule=rule.title, at=when))
     return _version_out(request, version, selectors.version_status(version=version, at=timezone.now()))
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rulecenter.common.changes import ChangeAction, ContentKind, content_changed_announce
+from rulecenter.common.text import local_minute
 
 from . import selectors
 from .lifecycle import version_changed as _version_changed
@@ -38,10 +39,6 @@ EXIT_NOT_MEMBER = "只有已登录的会员可以申请退出。"
 EXIT_DUPLICATE = "您已就该变更提交过退出申请。"
 
 
-def _local(at: datetime) -> str:
-    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M")
-
-
 def notice_days_required(*, major: bool) -> int:
     return settings.RULECENTER_MAJOR_NOTICE_DAYS if major else settings.RULECENTER_NOTICE_DAYS
 
@@ -53,7 +50,10 @@ def check_notice_period(*, notice_at: datetime, effective_at: datetime, major: b
     if effective_at < earliest:
         major_note = _(NOTICE_MAJOR_NOTE).format(days=settings.RULECENTER_MAJOR_NOTICE_DAYS) if major else ""
         message = _(NOTICE_TOO_SHORT).format(
-            days=days, major_note=major_note, notice_at=_local(notice_at), earliest=_local(earliest)
+            days=days,
+            major_note=major_note,
+            notice_at=local_minute(notice_at),
+            earliest=local_minute(earliest),
         )
         raise ValidationError({"effective_at": message})
 
@@ -112,7 +112,7 @@ def rule_version_create(*, rule: Rule, text: str, summary: str = "", major: bool
 def _refuse_if_frozen(version: RuleVersion) -> None:
     if version.is_noticed_at(timezone.now()):
         assert version.notice_at is not None
-        raise ValidationError(_(VERSION_FROZEN).format(notice_at=_local(version.notice_at)))
+        raise ValidationError(_(VERSION_FROZEN).format(notice_at=local_minute(version.notice_at)))
 
 
 def _locked(version: RuleVersion) -> RuleVersion:
@@ -184,7 +184,7 @@ def _schedule_one(
     if not record_past:
         _refuse_if_frozen(version)
     if not record_past and notice_at < now - timedelta(minutes=1):
-        raise ValidationError({"notice_at": _(NOTICE_IN_PAST).format(now=_local(now))})
+        raise ValidationError({"notice_at": _(NOTICE_IN_PAST).format(now=local_minute(now))})
     check_notice_period(notice_at=notice_at, effective_at=effective_at, major=major)
     if buffer_ends_at is not None and buffer_ends_at <= effective_at:
         raise ValidationError({"buffer_ends_at": _(BUFFER_BEFORE_EFFECTIVE)})
@@ -193,7 +193,7 @@ def _schedule_one(
         raise ValidationError(
             {
                 "effective_at": _(EFFECTIVE_TAKEN).format(
-                    rule=version.rule.title, effective_at=_local(effective_at)
+                    rule=version.rule.title, effective_at=local_minute(effective_at)
                 )
             }
         )
@@ -306,7 +306,7 @@ def exit_request_create(*, bundle: ChangeBundle, user: User | AnonymousUser, rea
     if not first.notice_at <= now < first.effective_at:
         raise ValidationError(
             _(EXIT_NOT_IN_NOTICE).format(
-                notice_at=_local(first.notice_at), effective_at=_local(first.effective_at)
+                notice_at=local_minute(first.notice_at), effective_at=local_minute(first.effective_at)
             )
         )
     request = ExitRequest(bundle=bundle, user=user, reason=reason.replace("\x00", "").strip()[:2000])

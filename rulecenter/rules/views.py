@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from rulecenter.common.pagination import pager_for
-from rulecenter.common.text import markdown_to_html, markdown_to_text
+from rulecenter.common.text import local_minute, markdown_to_html, markdown_to_text
 
 from . import selectors, services
 from .clauses import parse_clauses
@@ -97,11 +97,7 @@ def rule_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if version is None:
         upcoming = selectors.version_next(rule=rule, at=now)
         if upcoming is None or historical:
-            raise Http404(
-                _(NOT_YET_IN_FORCE).format(
-                    rule=rule.title, at=timezone.localtime(at).strftime("%Y-%m-%d %H:%M")
-                )
-            )
+            raise Http404(_(NOT_YET_IN_FORCE).format(rule=rule.title, at=local_minute(at)))
     context = {
         "rule": rule,
         "version": version,

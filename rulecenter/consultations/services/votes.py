@@ -16,10 +16,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rulecenter.accounts import selectors as account_selectors
+from rulecenter.common.text import local_minute
 
 from .. import selectors
 from ..models import Consultation, Vote, VoteHistory
-from ..text import local_minute, plain_text
+from ..text import plain_text
 
 if TYPE_CHECKING:
     from rulecenter.accounts.models import Member

@@ -13,12 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rulecenter.common.changes import ChangeAction, ContentKind, content_changed_announce
+from rulecenter.common.text import local_minute
 from rulecenter.rules import selectors as rule_selectors
 
 from .. import selectors
 from ..models import Consultation, ConsultationOption, validate_option_key
 from ..tasks import draft_due_results
-from ..text import local_minute
 
 if TYPE_CHECKING:
     from rulecenter.rules.models import ChangeBundle, RuleVersion
