@@ -13,9 +13,9 @@ from ninja import Field, P, QueryEx, Router, Schema
 from ninja.responses import Status
 
 from rulecenter.accounts.auth import BearerTokenAuth
-from rulecenter.common.api import IsoDatetime, page_count, page_size_checked
+from rulecenter.common.api import IsoDatetime, page_size_checked
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
-from rulecenter.common.pagination import PAGE_INVALID, Pager
+from rulecenter.common.pagination import PAGE_INVALID, Pager, page_count
 from rulecenter.common.problems import VALIDATION, Problem, field_error, problems
 
 from . import selectors, services

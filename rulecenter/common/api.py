@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from pydantic import AwareDatetime, BeforeValidator
 from pydantic_core import PydanticCustomError
 
+from .pagination import page_count
 from .problems import VALIDATION, Problem, field_error
 
 PAGE_SIZE_TOO_LARGE = "每页最多 {limit} 条。"
@@ -22,11 +23,6 @@ def _datetime_text(value: object) -> object:
 
 
 IsoDatetime = Annotated[AwareDatetime, BeforeValidator(_datetime_text)]
-
-
-def page_count(total: int, size: int) -> int:
-    """How many pages `total` items fill, `size` a page; an empty listing still has its first page."""
-    return max(1, -(-total // size))
 
 
 def page_size_checked(page_size: int | None, *, default: int) -> int:

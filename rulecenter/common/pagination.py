@@ -16,6 +16,11 @@ class PageNotFound(Http404):
     """A page number that is not a page of this listing: text, zero, negative or past the end."""
 
 
+def page_count(total: int, size: int) -> int:
+    """How many pages `total` items fill, `size` a page; an empty listing still has its first page."""
+    return max(1, -(-total // size))
+
+
 @dataclass(frozen=True, slots=True)
 class Pager:
     total: int
@@ -25,7 +30,7 @@ class Pager:
 
     @property
     def page_count(self) -> int:
-        return max(1, -(-self.total // self.size))
+        return page_count(self.total, self.size)
 
     @property
     def offset(self) -> int:
@@ -53,9 +58,9 @@ def pager_for(*, raw_page: str | None, total: int, size: int, window: int) -> Pa
 
     Remembered: the same few pages are asked for again and again (a refusal is not remembered).
     """
-    page_count = max(1, -(-total // size))
+    last = page_count(total, size)
     value = "1" if raw_page is None else raw_page
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= page_count:
-        raise PageNotFound(_(PAGE_INVALID).format(value=value[:20], last=page_count))
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= last:
+        raise PageNotFound(_(PAGE_INVALID).format(value=value[:20], last=last))
     number = int(value)
-    return Pager(total=total, number=number, size=size, window=page_window(number, page_count, window))
+    return Pager(total=total, number=number, size=size, window=page_window(number, last, window))
