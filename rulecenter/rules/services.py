@@ -16,7 +16,7 @@ from rulecenter.common.changes import ChangeAction, ContentKind, content_changed
 from rulecenter.common.text import local_minute
 
 from . import selectors
-from .lifecycle import version_changed as _version_changed
+from .lifecycle import version_changed
 from .models import ChangeBundle, ExitRequest, LifecycleEvent, Rule, RuleCategory, RuleVersion
 from .tasks import run_due_lifecycle
 
@@ -105,7 +105,7 @@ def rule_version_create(*, rule: Rule, text: str, summary: str = "", major: bool
     version = RuleVersion(rule=rule, number=last + 1, text=text, summary=summary.strip(), major=major)
     version.full_clean()
     version.save()
-    _version_changed(version, ChangeAction.CREATED)
+    version_changed(version, ChangeAction.CREATED)
     return version
 
 
@@ -156,7 +156,7 @@ def rule_version_update(*, version: RuleVersion, text: str, summary: str, major:
         check_notice_period(notice_at=stored.notice_at, effective_at=stored.effective_at, major=major)
     stored.full_clean()
     stored.save()
-    _version_changed(stored, ChangeAction.UPDATED)
+    version_changed(stored, ChangeAction.UPDATED)
     return stored
 
 
@@ -167,7 +167,7 @@ def rule_version_delete(*, version: RuleVersion) -> None:
     pk = stored.pk
     stored.delete()
     stored.pk = pk  # the event names the deleted version
-    _version_changed(stored, ChangeAction.DELETED)
+    version_changed(stored, ChangeAction.DELETED)
 
 
 def _schedule_one(
@@ -201,7 +201,7 @@ def _schedule_one(
     version.bundle = bundle
     version.full_clean()
     version.save()
-    _version_changed(version, ChangeAction.SCHEDULED)
+    version_changed(version, ChangeAction.SCHEDULED)
     due = {LifecycleEvent.Kind.NOTICE: notice_at, LifecycleEvent.Kind.EFFECTIVE: effective_at}
     if buffer_ends_at is not None:
         due[LifecycleEvent.Kind.BUFFER_END] = buffer_ends_at
