@@ -13,7 +13,7 @@ from config.urls import handler404, handler500
 from config.urls import urlpatterns as project_urlpatterns
 from rulecenter.accounts.auth import BearerTokenAuth
 from rulecenter.common.problems import ProblemAPI
-from rulecenter.consultations.api import VoteIn
+from rulecenter.consultations.schemas import VoteIn
 
 bench_api = ProblemAPI(title="bench", version="bench", urls_namespace="bench-api", docs_url=None)
 
