@@ -12,7 +12,7 @@ from ninja import Field, P, QueryEx, Router, Schema
 from rulecenter.common.api import page_size_checked
 from rulecenter.common.problems import BAD_REQUEST, VALIDATION, Problem, ProblemType, field_error, problems
 
-from . import inputs, selectors
+from . import indexer, inputs, selectors
 
 QUERY_MISSING = "请用参数 q 提供搜索词。"
 SEARCH_UNAVAILABLE = ProblemType("search-unavailable", 503, "搜索暂不可用")
@@ -108,6 +108,7 @@ def search(
     if not selectors.clean(q).strip():
         raise Problem(BAD_REQUEST, _(QUERY_MISSING))
     try:
+        indexer.catch_up_for_search()
         results = selectors.search(q=q, filters=filters, raw_page=str(page), size=size)
     except selectors.QueryInvalid as error:
         raise Problem(BAD_REQUEST, str(error)) from None

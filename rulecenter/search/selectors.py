@@ -29,14 +29,15 @@ from rulecenter.common.pagination import Pager, pager_for
 from rulecenter.rules import selectors as rule_selectors
 from rulecenter.rules.models import Rule, RuleVersion
 
-from . import indexer, snippets, suggest
+from . import snippets, suggest
 from .backends import tantivy as engine
 from .backends.tantivy import SOURCE_ANNOUNCEMENT, SOURCE_RULE
+from .errors import INDEX_MISSING
+from .errors import SearchUnavailable as SearchUnavailable  # where the page, the API and tests catch it
 from .query import Filters, ParsedQuery, filtered, parse, terms, text_query
 from .segmenter import clean as clean
 
 QUERY_TOO_LONG = "搜索词太长了：最多 {limit} 个字，现在有 {length} 个。请缩短后再试。"
-INDEX_MISSING = "搜索索引还没有建立，请稍后再试（管理员可运行 rulecenter reindex）。"
 
 # A query's hits deeper than this are counted first and fetched only for a page that exists.
 ONE_PASS_HITS = 12_000
@@ -53,10 +54,6 @@ RERANK_MIN = 50
 
 class QueryInvalid(ValueError):
     """A query the engine is not asked to run; the message says why, in the user's language."""
-
-
-class SearchUnavailable(Exception):
-    """This node has no index to search yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +112,10 @@ def rule_category_choices() -> list[tuple[str, str]]:
 
 
 def _searcher() -> tuple[tantivy.Searcher, tantivy.Schema]:
-    # The follower hands over the newest commit (having caught up first, if the settings say so).
+    # Reads only: the newest commit of this node's index (the page and the API let the follower catch up
+    # first, `indexer.catch_up_for_search`).
     try:
-        index, schema = indexer.index_for_search()
+        index, schema, _generation = engine.reader.get()
     except engine.IndexMissing:
         raise SearchUnavailable(_(INDEX_MISSING)) from None
     return index.searcher(), schema

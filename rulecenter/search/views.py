@@ -11,7 +11,7 @@ from django.views.decorators.http import require_safe
 
 from rulecenter.announcements import selectors as announcement_selectors
 
-from . import inputs, selectors
+from . import indexer, inputs, selectors
 from .backends.tantivy import SOURCE_ANNOUNCEMENT, SOURCE_RULE
 
 TRUE_VALUES = {"1", "true", "on", "yes"}
@@ -67,6 +67,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
         )
         if q.strip():
             size = settings.RULECENTER_SEARCH_PAGE_SIZE
+            indexer.catch_up_for_search()
             results = selectors.search(q=q, filters=filters, raw_page=get.get("page"), size=size)
             context["results"] = results
             context["pager"] = results.pager

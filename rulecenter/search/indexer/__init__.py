@@ -22,7 +22,7 @@ it is (`replica.py`).
 """
 
 from .build import BuildBusy, BuildProgress, rebuild
-from .catchup import catch_up, catch_up_forget, index_for_search
+from .catchup import catch_up, catch_up_for_search, catch_up_forget
 from .follow import ApplyResult, Follower, GenerationChanged, apply_pending
 from .prune import PruneResult, prune_outbox
 from .replica import live_generation, node, replica_get
@@ -36,8 +36,8 @@ __all__ = [
     "PruneResult",
     "apply_pending",
     "catch_up",
+    "catch_up_for_search",
     "catch_up_forget",
-    "index_for_search",
     "live_generation",
     "node",
     "prune_outbox",

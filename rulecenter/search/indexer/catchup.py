@@ -1,23 +1,24 @@
 """Catching up for a search, on a node where no index worker may run (`make run`, a small site).
 
 The index worker (`rulecenter index_worker`) and the `search_index_apply` task follow the outbox by
-themselves. A search asks `index_for_search()` for the newest committed generation; with
-RULECENTER_SEARCH_CATCH_UP_ON_READ this process first follows as well (`catch_up`): it applies what is
+themselves. Before a search, the page and the API call `catch_up_for_search()`; with
+RULECENTER_SEARCH_CATCH_UP_ON_READ this process then follows as well (`catch_up`): it applies what is
 pending when the writer is free, and repairs or builds the index of a small database. Everything that
-writes the index lives in this package: the selector only reads what this hands it.
+writes the index lives in this package; the search selector only reads the newest commit.
 """
 
 import contextlib
 import enum
 import time
 
-import tantivy
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from rulecenter.common.memo import ProcessMemo
 
 from .. import documents
 from ..backends import tantivy as engine
+from ..errors import INDEX_MISSING, SearchUnavailable
 from .build import BuildBusy, rebuild
 from .follow import apply_pending, lag
 from .replica import live_generation, node, replica_get
@@ -44,24 +45,21 @@ def catch_up_forget() -> None:
     _current.forget()
 
 
-def index_for_search() -> tuple[tantivy.Index, tantivy.Schema]:
-    """This node's live index, at its newest commit; raises `engine.IndexMissing` when there is none.
+def catch_up_for_search() -> None:
+    """What the search page and the API ask of the follower before they search (the selector only reads).
 
-    With RULECENTER_SEARCH_CATCH_UP_ON_READ, what is pending is applied first (`catch_up`).
+    With RULECENTER_SEARCH_CATCH_UP_ON_READ this process follows too: it applies what is pending when the
+    writer is free, and repairs or builds a small database's index (`catch_up`); an index this node cannot
+    serve (none, or one left by another database) raises SearchUnavailable. Without the setting, nothing.
     """
+    if not settings.RULECENTER_SEARCH_CATCH_UP_ON_READ:
+        return
     try:
-        index, schema, generation = engine.reader.get()
+        _index, _schema, generation = engine.reader.get()
     except engine.IndexMissing:
-        index, schema, generation = None, None, None
-    if settings.RULECENTER_SEARCH_CATCH_UP_ON_READ:
-        status = catch_up(current=generation)
-        if status is CatchUp.MISSING:
-            raise engine.IndexMissing(generation or "")
-        if status is CatchUp.CHANGED:
-            index = None
-    if index is None or schema is None:
-        index, schema, _generation = engine.reader.get()
-    return index, schema
+        generation = None
+    if catch_up(current=generation) is CatchUp.MISSING:
+        raise SearchUnavailable(_(INDEX_MISSING))
 
 
 def catch_up(*, current: str | None) -> CatchUp:

@@ -46,6 +46,8 @@ def indexed_pks() -> list[int]:
 
 
 def found(q: str) -> int:
+    """A search as the page and the API make it: the follower catches up, then the selector reads."""
+    indexer.catch_up_for_search()
     return selectors.search(q=q, filters=Filters(), raw_page=None, size=20).total
 
 

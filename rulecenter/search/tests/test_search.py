@@ -12,7 +12,7 @@ from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement, Category
 from rulecenter.rules import services as rule_services
 from rulecenter.rules.models import Rule
-from rulecenter.search import inputs, selectors
+from rulecenter.search import indexer, inputs, selectors
 from rulecenter.search.selectors import SearchResults
 
 pytestmark = pytest.mark.django_db
@@ -20,6 +20,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def search(q: str, *, page: str | None = None, size: int = 20, **filters: Any) -> SearchResults:
+    """A search as the page and the API make it: the follower catches up, then the selector reads."""
+    indexer.catch_up_for_search()
     return selectors.search(q=q, filters=inputs.build_filters(**filters), raw_page=page, size=size)
 
 
