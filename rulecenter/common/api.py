@@ -37,9 +37,8 @@ def page_size_checked(page_size: int | None, *, default: int) -> int:
     return size
 
 
-def page_pages_or_404(page: int, *, total: int, size: int) -> int:
-    """The page count, or 404 with a clear message when `page` lies past the last page."""
+def page_or_404(page: int, *, total: int, size: int) -> None:
+    """Nothing when `page` is a page of `total` items, `size` a page; a 404 saying how many there are if not."""
     pages = page_count(total, size)
     if page > pages:
         raise Http404(_(PAGE_PAST_END).format(page=page, pages=pages))
-    return pages

@@ -14,7 +14,7 @@ from ninja import P, QueryEx, Router
 from ninja.responses import Status
 
 from rulecenter.accounts.auth import BearerTokenAuth
-from rulecenter.common.api import page_pages_or_404
+from rulecenter.common.api import page_or_404
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
 from rulecenter.common.problems import (
     AUTHENTICATION,
@@ -190,7 +190,7 @@ def consultation_list(
     chosen = Consultation.Status(status) if status else None
     size = settings.RULECENTER_CONSULTATION_PAGE_SIZE
     total = selectors.consultation_count(status=chosen, at=now)
-    page_pages_or_404(page, total=total, size=size)
+    page_or_404(page, total=total, size=size)
     rows = selectors.consultation_page(offset=(page - 1) * size, limit=size, status=chosen, at=now)
     return ConsultationPage(items=[_list_item(request, row, now) for row in rows], count=total)
 
@@ -331,8 +331,6 @@ def consultation_create(
         )
         return _consultation_out(request, _consultation_or_404(consultation.pk))
 
-    if idempotency_key is None:
-        return Status(201, write())
     return idempotent_write(
         request,
         user=user,

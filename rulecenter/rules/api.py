@@ -13,7 +13,7 @@ from ninja import Field, P, QueryEx, Router, Schema
 from ninja.responses import Status
 
 from rulecenter.accounts.auth import BearerTokenAuth
-from rulecenter.common.api import IsoDatetime, page_pages_or_404
+from rulecenter.common.api import IsoDatetime, page_or_404
 from rulecenter.common.problems import VALIDATION, Problem, field_error, problems
 from rulecenter.common.text import local_minute
 
@@ -198,7 +198,7 @@ def rule_versions(
     size = settings.RULECENTER_HISTORY_PAGE_SIZE
     now = timezone.now()
     total = selectors.version_count(rule=rule, at=now)
-    page_pages_or_404(page, total=total, size=size)
+    page_or_404(page, total=total, size=size)
     offset = (page - 1) * size
     rows = selectors.version_history(rule=rule, offset=offset, limit=size, at=now, total=total)
     return VersionPage(items=[_version_out(request, row.version, row.status) for row in rows], count=total)
