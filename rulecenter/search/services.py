@@ -11,15 +11,14 @@ from collections.abc import Iterable
 
 from django.db import connection, transaction
 
+from .indexer import catchup
 from .models import OutboxEntry
+from .tasks import search_index_apply
 
 logger = logging.getLogger(__name__)
 
 
 def _enqueue_apply() -> None:
-    from .indexer import catchup
-    from .tasks import search_index_apply
-
     catchup.catch_up_forget()  # this process's next search finds what it just changed
     search_index_apply.enqueue()
 
