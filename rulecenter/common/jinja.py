@@ -17,7 +17,6 @@ from datetime import datetime, tzinfo
 from functools import cached_property, lru_cache
 from typing import Any
 
-from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.templatetags.static import static as django_static
@@ -27,6 +26,8 @@ from jinja2 import Environment, pass_eval_context
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
 from markupsafe import Markup
+
+from .law import notice_days_required
 
 # A bound on the translations remembered, against templates that translate computed strings.
 _TRANSLATIONS_MAX = 4096
@@ -152,11 +153,6 @@ def _forget(*, setting: str, **kwargs: Any) -> None:
         _labels.clear()
 
 
-def notice_days(*, major: bool = False) -> int:
-    """The statutory notice period in days (settings), for texts that state it."""
-    return int(settings.RULECENTER_MAJOR_NOTICE_DAYS if major else settings.RULECENTER_NOTICE_DAYS)
-
-
 def environment(**options: Any) -> Environment:
     env = Environment(extensions=["jinja2.ext.i18n"], **options)  # noqa: S701 - autoescape is set by Django
     env.context_class = RenderContext
@@ -168,7 +164,12 @@ def environment(**options: Any) -> Environment:
         newstyle=True,
     )
     env.globals.update(
-        {"url": url, "static": static, "get_language": translation.get_language, "notice_days": notice_days}
+        {
+            "url": url,
+            "static": static,
+            "get_language": translation.get_language,
+            "notice_days": notice_days_required,
+        }
     )
     if env.autoescape is True:
         env.globals["_"] = template_gettext

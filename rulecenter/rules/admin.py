@@ -2,7 +2,6 @@ import csv
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -11,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from rulecenter.common.admin import ReadOnlyAdmin
+from rulecenter.common.law import notice_days_required
 
 from . import services
 from .models import ChangeBundle, ExitRequest, LifecycleEvent, Rule, RuleCategory, RuleVersion
@@ -61,7 +61,7 @@ class RuleVersionForm(forms.ModelForm[RuleVersion]):
         super().__init__(*args, **kwargs)
         if "major" in self.fields:
             self.fields["major"].help_text = _("重大变更的公示期至少 %(days)d 日。") % {
-                "days": settings.RULECENTER_MAJOR_NOTICE_DAYS
+                "days": notice_days_required(major=True)
             }
 
     def clean(self) -> dict[str, Any]:

@@ -4,7 +4,6 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -13,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rulecenter.common.changes import ChangeAction, ContentKind, content_changed_announce
+from rulecenter.common.law import notice_days_required
 from rulecenter.common.text import local_minute
 
 from . import selectors
@@ -39,16 +39,12 @@ EXIT_NOT_MEMBER = "只有已登录的会员可以申请退出。"
 EXIT_DUPLICATE = "您已就该变更提交过退出申请。"
 
 
-def notice_days_required(*, major: bool) -> int:
-    return settings.RULECENTER_MAJOR_NOTICE_DAYS if major else settings.RULECENTER_NOTICE_DAYS
-
-
 def check_notice_period(*, notice_at: datetime, effective_at: datetime, major: bool) -> None:
     """Refuse a schedule whose notice period is shorter than the law's (settings) minimum."""
     days = notice_days_required(major=major)
     earliest = notice_at + timedelta(days=days)
     if effective_at < earliest:
-        major_note = _(NOTICE_MAJOR_NOTE).format(days=settings.RULECENTER_MAJOR_NOTICE_DAYS) if major else ""
+        major_note = _(NOTICE_MAJOR_NOTE).format(days=notice_days_required(major=True)) if major else ""
         message = _(NOTICE_TOO_SHORT).format(
             days=days,
             major_note=major_note,
