@@ -169,10 +169,9 @@ def bundle_versions(*, bundle_id: int) -> list[RuleVersion]:
 
 
 def bundle_get(*, pk: int) -> ChangeBundle | None:
-    versions = RuleVersion.objects.select_related("rule").order_by("rule__title")
     return (
         ChangeBundle.objects.filter(pk=pk, versions__notice_at__lte=timezone.now())
-        .prefetch_related(Prefetch("versions", queryset=versions))
+        .prefetch_related(Prefetch("versions", queryset=versions_with_rule()))
         .distinct()
         .first()
     )
@@ -261,7 +260,7 @@ def versions_with_rule() -> QuerySet[RuleVersion]:
 
 def version_by_slug_and_number(*, slug: str, number: int) -> RuleVersion | None:
     """Any version of a rule, drafts included (consultations are held on drafts, before their notice)."""
-    if len(slug) > 100:
+    if not _is_slug(slug, 100):
         return None
     return RuleVersion.objects.select_related("rule").filter(rule__slug=slug, number=number).first()
 
