@@ -43,6 +43,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rulecenter.common.actors import SYSTEM
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench-votes"
 DOC = ROOT / "docs" / "consultations.md"
@@ -120,12 +122,15 @@ def prepare(out: Path) -> None:
     from rulecenter.rules import services as rule_services
 
     call_command("migrate", verbosity=0)
-    category = rule_services.rule_category_create(slug="bench", name="基准")
-    rule = rule_services.rule_create(slug="bench-rule", title="基准测试规则", category=category)
-    version = rule_services.rule_version_create(rule=rule, text="第一条 基准测试。\n\n第二条 仅用于压测。")
+    category = rule_services.rule_category_create(actor=SYSTEM, slug="bench", name="基准")
+    rule = rule_services.rule_create(actor=SYSTEM, slug="bench-rule", title="基准测试规则", category=category)
+    version = rule_services.rule_version_create(
+        actor=SYSTEM, rule=rule, text="第一条 基准测试。\n\n第二条 仅用于压测。"
+    )
     now = timezone.now()
     consultations = {
         name: services.consultation_create(
+            actor=SYSTEM,
             title=f"基准测试：{name}",
             opens_at=now - timedelta(hours=1),
             closes_at=now + timedelta(days=8),

@@ -9,6 +9,7 @@ from django.db import transaction
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement
 from rulecenter.announcements.tests.factories import category_create
+from rulecenter.common.actors import SYSTEM
 from rulecenter.common.changes import (
     CHANGE_OUTSIDE_TRANSACTION,
     ChangeAction,
@@ -37,13 +38,15 @@ def heard() -> Iterator[list[ContentChange]]:
 
 def test_an_announcement_s_life_is_heard_with_its_actions(heard: list[ContentChange]) -> None:
     category = category_create()
-    announcement = announcement_services.announcement_create(title="公告", body="正文", category=category)
+    announcement = announcement_services.announcement_create(
+        actor=SYSTEM, title="公告", body="正文", category=category
+    )
     pk = announcement.pk
-    announcement_services.announcement_publish(announcement=announcement)
+    announcement_services.announcement_publish(actor=SYSTEM, announcement=announcement)
     announcement.title = "公告（更正）"
-    announcement_services.announcement_save(announcement=announcement)
-    announcement_services.announcement_unpublish(announcement=announcement)
-    announcement_services.announcement_delete(announcement=announcement)
+    announcement_services.announcement_save(actor=SYSTEM, announcement=announcement)
+    announcement_services.announcement_unpublish(actor=SYSTEM, announcement=announcement)
+    announcement_services.announcement_delete(actor=SYSTEM, announcement=announcement)
     kinds = {change.kind for change in heard}
     assert kinds == {ContentKind.ANNOUNCEMENT}
     assert [change.action for change in heard] == [
@@ -57,11 +60,13 @@ def test_an_announcement_s_life_is_heard_with_its_actions(heard: list[ContentCha
 
 
 def test_a_version_change_names_its_rule_even_once_deleted(heard: list[ContentChange]) -> None:
-    category = rule_services.rule_category_create(slug="trade", name="交易规则")
-    rule = rule_services.rule_create(slug="refunds", title="《退款管理规范》", category=category)
-    version = rule_services.rule_version_create(rule=rule, text="第一条 退款。")
+    category = rule_services.rule_category_create(actor=SYSTEM, slug="trade", name="交易规则")
+    rule = rule_services.rule_create(
+        actor=SYSTEM, slug="refunds", title="《退款管理规范》", category=category
+    )
+    version = rule_services.rule_version_create(actor=SYSTEM, rule=rule, text="第一条 退款。")
     version_pk = version.pk
-    rule_services.rule_version_delete(version=version)
+    rule_services.rule_version_delete(actor=SYSTEM, version=version)
     assert [(c.kind, c.action) for c in heard] == [
         (ContentKind.RULE_CATEGORY, ChangeAction.CREATED),
         (ContentKind.RULE, ChangeAction.CREATED),
@@ -82,7 +87,9 @@ def test_a_failing_receiver_undoes_the_change_and_its_outbox_row() -> None:
     content_changed.connect(refuse, dispatch_uid="test_refuse")
     try:
         with pytest.raises(RuntimeError, match="audit store unavailable"):
-            announcement_services.announcement_create(title="不应留下", body="正文", category=category)
+            announcement_services.announcement_create(
+                actor=SYSTEM, title="不应留下", body="正文", category=category
+            )
     finally:
         content_changed.disconnect(dispatch_uid="test_refuse")
     assert not Announcement.objects.filter(title="不应留下").exists()
@@ -93,13 +100,20 @@ def test_a_failing_receiver_undoes_the_change_and_its_outbox_row() -> None:
 def test_an_announcement_outside_a_transaction_is_refused() -> None:
     """A receiver's writes must commit with the change, so announcing outside a transaction is a bug."""
     with pytest.raises(RuntimeError, match=CHANGE_OUTSIDE_TRANSACTION):
-        content_changed_announce(kind=ContentKind.ANNOUNCEMENT, ids=[1], action=ChangeAction.UPDATED)
+        content_changed_announce(
+            actor=SYSTEM, kind=ContentKind.ANNOUNCEMENT, ids=[1], action=ChangeAction.UPDATED
+        )
 
 
 def test_nothing_is_announced_for_no_ids(heard: list[ContentChange]) -> None:
     with transaction.atomic():
-        assert content_changed_announce(kind=ContentKind.RULE, ids=[], action=ChangeAction.UPDATED) is None
-        change = content_changed_announce(kind=ContentKind.RULE, ids=[3, 3, 2], action=ChangeAction.UPDATED)
+        assert (
+            content_changed_announce(actor=SYSTEM, kind=ContentKind.RULE, ids=[], action=ChangeAction.UPDATED)
+            is None
+        )
+        change = content_changed_announce(
+            actor=SYSTEM, kind=ContentKind.RULE, ids=[3, 3, 2], action=ChangeAction.UPDATED
+        )
     assert heard == [change]
     assert change is not None
     assert change.ids == (3, 2)

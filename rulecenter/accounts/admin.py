@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy
 
 from . import services
 from .models import ApiToken, Member
+from .roles import actor_for
 
 TOKEN_SHOWN_ONCE = "已创建令牌“{name}”（前缀 {prefix}）。令牌只显示这一次，请立即复制保存：{token}"  # noqa: S105 - a message, not a secret
 TOKENS_REVOKED = "已吊销 {count} 个令牌。"
@@ -60,7 +61,7 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
         if change:
             obj.save(update_fields=["name"])
             return
-        record, token = services.api_token_create(user=obj.user, name=obj.name)
+        record, token = services.api_token_create(actor=actor_for(request.user), user=obj.user, name=obj.name)
         obj.pk, obj.prefix, obj.key_hash, obj.created_at = (
             record.pk, record.prefix, record.key_hash, record.created_at
         )  # fmt: skip
@@ -78,6 +79,6 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = 0
         for token in queryset.filter(revoked_at__isnull=True):
-            services.api_token_revoke(token=token)
+            services.api_token_revoke(actor=actor_for(request.user), token=token)
             count += 1
         self.message_user(request, _(TOKENS_REVOKED).format(count=count), messages.SUCCESS)

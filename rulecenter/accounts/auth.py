@@ -7,6 +7,7 @@ from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer
 
 from . import selectors, services
+from .roles import actor_for
 
 TOKEN_INVALID = "API 令牌无效或已被吊销。"  # noqa: S105 - a message, not a secret
 
@@ -22,4 +23,5 @@ class BearerTokenAuth(HttpBearer):
             raise InvalidToken(message=_(TOKEN_INVALID))
         services.api_token_touch(token=record)
         request.user = record.user
+        request.actor = actor_for(record.user)  # type: ignore[attr-defined]
         return record.user

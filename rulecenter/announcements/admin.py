@@ -7,6 +7,8 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from rulecenter.accounts.roles import actor_for
+
 from . import services
 from .models import Announcement, Category
 
@@ -20,7 +22,7 @@ class CategoryAdmin(admin.ModelAdmin[Category]):
     def save_model(
         self, request: HttpRequest, obj: Category, form: ModelForm[Category], change: bool
     ) -> None:
-        services.category_save(category=obj)
+        services.category_save(actor=actor_for(request.user), category=obj)
 
 
 @admin.register(Announcement)
@@ -40,15 +42,15 @@ class AnnouncementAdmin(admin.ModelAdmin[Announcement]):
     def save_model(
         self, request: HttpRequest, obj: Announcement, form: ModelForm[Announcement], change: bool
     ) -> None:
-        services.announcement_save(announcement=obj)
+        services.announcement_save(actor=actor_for(request.user), announcement=obj)
 
     def delete_model(self, request: HttpRequest, obj: Announcement) -> None:
-        services.announcement_delete(announcement=obj)
+        services.announcement_delete(actor=actor_for(request.user), announcement=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Announcement]) -> None:
         for announcement in queryset:
             try:
-                services.announcement_delete(announcement=announcement)
+                services.announcement_delete(actor=actor_for(request.user), announcement=announcement)
             except ValidationError as error:
                 self.message_user(request, f"{announcement}: {error.messages[0]}", messages.ERROR)
 
@@ -70,11 +72,11 @@ class AnnouncementAdmin(admin.ModelAdmin[Announcement]):
     @admin.action(description=_("发布所选公告"), permissions=["publish"])
     def publish_selected(self, request: HttpRequest, queryset: QuerySet[Announcement]) -> None:
         for announcement in queryset:
-            services.announcement_publish(announcement=announcement)
+            services.announcement_publish(actor=actor_for(request.user), announcement=announcement)
         self.message_user(request, _("已发布 %(count)d 条公告。") % {"count": queryset.count()})
 
     @admin.action(description=_("撤回所选公告"), permissions=["publish"])
     def unpublish_selected(self, request: HttpRequest, queryset: QuerySet[Announcement]) -> None:
         for announcement in queryset:
-            services.announcement_unpublish(announcement=announcement)
+            services.announcement_unpublish(actor=actor_for(request.user), announcement=announcement)
         self.message_user(request, _("已撤回 %(count)d 条公告。") % {"count": queryset.count()})

@@ -13,6 +13,7 @@ from ninja import Field, P, QueryEx, Router, Schema
 from ninja.responses import Status
 
 from rulecenter.accounts.auth import BearerTokenAuth
+from rulecenter.accounts.roles import request_actor
 from rulecenter.common.api import IsoDatetime, page_size_checked
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
 from rulecenter.common.pagination import PAGE_INVALID, Pager, page_count
@@ -193,6 +194,7 @@ def announcement_create(
 
     def write() -> AnnouncementOut:
         announcement = services.announcement_create(
+            actor=request_actor(request),
             title=payload.title,
             body=payload.body,
             category=_category_or_problem(payload.category, ["body", "category"]),

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
+from rulecenter.common.actors import SYSTEM
+
 from . import services
 from .models import Announcement, Category
 
@@ -102,6 +104,7 @@ def load_demo() -> int:
         kind = kind_for(item.title)
         source = _URL.search(item.excerpt)
         services.announcement_create(
+            actor=SYSTEM,
             title=item.title,
             body=item.excerpt,
             kind=kind,

@@ -12,6 +12,9 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from rulecenter.accounts.models import Role
+from rulecenter.accounts.roles import role_require
+from rulecenter.common.actors import Actor
 from rulecenter.common.changes import ChangeAction, ContentKind, content_changed_announce
 from rulecenter.common.text import excerpt, html_to_text, markdown_to_html
 
@@ -86,7 +89,21 @@ def _prepare(announcement: Announcement) -> None:
     announcement_render(announcement)
 
 
-def _save(announcement: Announcement, before: _ListingState | None) -> Announcement:
+def _fields(announcement: Announcement) -> dict[str, object]:
+    """What an announcement's write set, as the audit chain records it."""
+    return {
+        "title": announcement.title,
+        "body": announcement.body,
+        "summary": announcement.summary,
+        "kind": announcement.kind,
+        "category": announcement.category_id,
+        "source_url": announcement.source_url,
+        "status": announcement.status,
+        "published_at": announcement.published_at.isoformat() if announcement.published_at else None,
+    }
+
+
+def _save(announcement: Announcement, before: _ListingState | None, actor: Actor) -> Announcement:
     _prepare(announcement)
     announcement.full_clean()
     announcement.save()
@@ -94,36 +111,57 @@ def _save(announcement: Announcement, before: _ListingState | None) -> Announcem
     assert after is not None
     _counters_apply(before, after)
     content_changed_announce(
-        kind=ContentKind.ANNOUNCEMENT, ids=[announcement.pk], action=_action(before, after)
+        kind=ContentKind.ANNOUNCEMENT,
+        ids=[announcement.pk],
+        action=_action(before, after),
+        actor=actor,
+        data=_fields(announcement),
     )
     return announcement
 
 
 @transaction.atomic
-def category_ensure(*, slug: str, name: str) -> Category:
+def category_ensure(*, actor: Actor, slug: str, name: str) -> Category:
     """The category with `slug`, created with `name` if it does not exist yet."""
-    category, created = Category.objects.get_or_create(slug=slug, defaults={"name": name})
-    if created:
-        transaction.on_commit(selectors.listing_state_forget)
-        content_changed_announce(kind=ContentKind.CATEGORY, ids=[category.pk], action=ChangeAction.CREATED)
+    category = Category.objects.filter(slug=slug).first()
+    if category is not None:
+        return category
+    role_require(actor, Role.EDITOR)
+    category = Category.objects.create(slug=slug, name=name)
+    transaction.on_commit(selectors.listing_state_forget)
+    content_changed_announce(
+        kind=ContentKind.CATEGORY,
+        ids=[category.pk],
+        action=ChangeAction.CREATED,
+        actor=actor,
+        data={"slug": slug, "name": name},
+    )
     return category
 
 
 @transaction.atomic
-def category_save(*, category: Category) -> Category:
+def category_save(*, actor: Actor, category: Category) -> Category:
     """Create or save an edited category (the admin's form); the listing shows the change at once."""
+    role_require(actor, Role.EDITOR)
     created = category.pk is None
     category.full_clean()
     category.save()
     transaction.on_commit(selectors.listing_state_forget)
     action = ChangeAction.CREATED if created else ChangeAction.UPDATED
-    content_changed_announce(kind=ContentKind.CATEGORY, ids=[category.pk], action=action)
+    content_changed_announce(
+        kind=ContentKind.CATEGORY,
+        ids=[category.pk],
+        action=action,
+        actor=actor,
+        data={"slug": category.slug, "name": category.name, "position": category.position},
+    )
     return category
 
 
 @transaction.atomic
 def announcement_create(
     *,
+    actor: Actor,
     title: str,
     body: str,
     category: Category,
@@ -143,42 +181,58 @@ def announcement_create(
         status=status,
         published_at=published_at,
     )
-    return _save(announcement, before=None)
+    role_require(actor, Role.PUBLISHER if status == Announcement.Status.PUBLISHED else Role.EDITOR)
+    return _save(announcement, before=None, actor=actor)
 
 
 @transaction.atomic
-def announcement_save(*, announcement: Announcement) -> Announcement:
+def announcement_save(*, actor: Actor, announcement: Announcement) -> Announcement:
     """Save an announcement edited in place (the admin's form), keeping counters and rendering right."""
     before = None
     if announcement.pk is not None:
         stored = Announcement.objects.select_for_update().filter(pk=announcement.pk).first()
         before = _state(stored)
-    return _save(announcement, before=before)
+    published = (
+        before is not None and before.published
+    ) or announcement.status == Announcement.Status.PUBLISHED
+    role_require(actor, Role.PUBLISHER if published else Role.EDITOR)
+    return _save(announcement, before=before, actor=actor)
 
 
 @transaction.atomic
-def announcement_publish(*, announcement: Announcement, at: datetime | None = None) -> Announcement:
+def announcement_publish(
+    *, actor: Actor, announcement: Announcement, at: datetime | None = None
+) -> Announcement:
+    role_require(actor, Role.PUBLISHER)
     before = _state(Announcement.objects.select_for_update().get(pk=announcement.pk))
     announcement.status = Announcement.Status.PUBLISHED
     announcement.published_at = at or announcement.published_at or timezone.now()
-    return _save(announcement, before=before)
+    return _save(announcement, before=before, actor=actor)
 
 
 @transaction.atomic
-def announcement_unpublish(*, announcement: Announcement) -> Announcement:
+def announcement_unpublish(*, actor: Actor, announcement: Announcement) -> Announcement:
+    role_require(actor, Role.PUBLISHER)
     before = _state(Announcement.objects.select_for_update().get(pk=announcement.pk))
     announcement.status = Announcement.Status.DRAFT
-    return _save(announcement, before=before)
+    return _save(announcement, before=before, actor=actor)
 
 
 @transaction.atomic
-def announcement_delete(*, announcement: Announcement) -> None:
+def announcement_delete(*, actor: Actor, announcement: Announcement) -> None:
+    role_require(actor, Role.EDITOR)
     stored = Announcement.objects.select_for_update().get(pk=announcement.pk)
     if stored.status == Announcement.Status.PUBLISHED:
         raise ValidationError(_(ANNOUNCEMENT_DELETE_PUBLISHED))
     pk = stored.pk
     stored.delete()
-    content_changed_announce(kind=ContentKind.ANNOUNCEMENT, ids=[pk], action=ChangeAction.DELETED)
+    content_changed_announce(
+        kind=ContentKind.ANNOUNCEMENT,
+        ids=[pk],
+        action=ChangeAction.DELETED,
+        actor=actor,
+        data={"title": stored.title},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,12 +261,14 @@ BULK_BATCH_SIZE = 1000
 
 
 @transaction.atomic
-def announcement_bulk_create(*, drafts: Sequence[AnnouncementDraft]) -> list[Announcement]:
+def announcement_bulk_create(*, actor: Actor, drafts: Sequence[AnnouncementDraft]) -> list[Announcement]:
     """Many announcements in a few statements (large imports), in the order given.
 
     Each is checked and rendered as `announcement_create` does; the listing is recounted once and one
     change is announced for all of them, in this transaction.
     """
+    publishing = any(draft.status == Announcement.Status.PUBLISHED for draft in drafts)
+    role_require(actor, Role.PUBLISHER if publishing else Role.EDITOR)
     announcements = []
     for index, draft in enumerate(drafts):
         announcement = Announcement(
@@ -238,7 +294,11 @@ def announcement_bulk_create(*, drafts: Sequence[AnnouncementDraft]) -> list[Ann
     Announcement.objects.bulk_create(announcements, batch_size=BULK_BATCH_SIZE)
     listing_counters_rebuild()
     content_changed_announce(
-        kind=ContentKind.ANNOUNCEMENT, ids=[a.pk for a in announcements], action=ChangeAction.CREATED
+        kind=ContentKind.ANNOUNCEMENT,
+        ids=[a.pk for a in announcements],
+        action=ChangeAction.CREATED,
+        actor=actor,
+        data={"items": [_fields(a) for a in announcements]},
     )
     return announcements
 

@@ -6,19 +6,23 @@ changes something calls `content_changed_announce(...)` inside its own transacti
 a notification event, an audit entry commit with the change or not at all. A receiver that has work to do
 after the commit schedules it with `transaction.on_commit`.
 
-The event says *what* changed, never how: receivers read the content as it stands when they need it.
-`rule_ids` names the rules a version or bundle belongs to, which a deleted row can no longer tell.
+The event says *what* changed and *who* changed it: the `actor` (a value from `common.actors`, with the
+roles it acted in) and `data`, the fields the write set, as JSON-able values — the audit chain records both;
+search and notifications read the content as it stands when they need it. `rule_ids` names the rules a
+version or bundle belongs to, which a deleted row can no longer tell.
 
 It is Django's own `Signal` (the same machinery as `post_save`), sent explicitly by services rather than by
 model saves, so bulk writes and admin forms announce too, once per change and with the action named.
 """
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from django.db import connection
 from django.dispatch import Signal
+
+from .actors import Actor
 
 
 class ContentKind(StrEnum):
@@ -28,6 +32,10 @@ class ContentKind(StrEnum):
     RULE_CATEGORY = "rule_category"
     RULE_VERSION = "rule_version"
     CONSULTATION = "consultation"
+    CHANGE_BUNDLE = "change_bundle"
+    EXIT_REQUEST = "exit_request"
+    API_TOKEN = "api_token"  # noqa: S105 - a kind of record, not a secret
+    USER = "user"  # a staff account or a member
 
 
 class ChangeAction(StrEnum):
@@ -41,6 +49,14 @@ class ChangeAction(StrEnum):
     EFFECTIVE = "effective"  # it took effect (生效)
     BUFFER_ENDED = "buffer_ended"
     RESULT_DRAFTED = "result_drafted"  # a consultation closed and its result report was drafted
+    SUBMITTED = "submitted"  # a draft was handed to review
+    APPROVED = "approved"  # a reviewer other than its author approved a draft
+    SENT_BACK = "sent_back"  # a reviewer returned a draft with a comment
+    CORRECTED = "corrected"  # a published announcement's text was corrected; the earlier text is kept
+    WITHDRAWN = "withdrawn"  # a published announcement was withdrawn (kept, shown as withdrawn)
+    UNSCHEDULED = "unscheduled"  # a scheduled version was taken back before its notice
+    ISSUED = "issued"  # an API token was issued
+    REVOKED = "revoked"  # an API token was revoked
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +64,9 @@ class ContentChange:
     kind: ContentKind
     ids: tuple[int, ...]
     action: ChangeAction
+    actor: Actor
     rule_ids: tuple[int, ...] = ()
+    data: Mapping[str, object] = field(default_factory=dict)
 
 
 # Receivers take `change: ContentChange` (and **kwargs, as every Django receiver does).
@@ -58,7 +76,13 @@ CHANGE_OUTSIDE_TRANSACTION = "content_changed_announce must be called inside the
 
 
 def content_changed_announce(
-    *, kind: ContentKind, ids: Iterable[int], action: ChangeAction, rule_ids: Iterable[int] = ()
+    *,
+    kind: ContentKind,
+    ids: Iterable[int],
+    action: ChangeAction,
+    actor: Actor,
+    rule_ids: Iterable[int] = (),
+    data: Mapping[str, object] | None = None,
 ) -> ContentChange | None:
     """Tell every receiver, inside the caller's transaction, that these items changed; None if `ids` is empty."""
     if not connection.in_atomic_block:
@@ -67,6 +91,13 @@ def content_changed_announce(
     unique = tuple(dict.fromkeys(ids))
     if not unique:
         return None
-    change = ContentChange(kind=kind, ids=unique, action=action, rule_ids=tuple(dict.fromkeys(rule_ids)))
+    change = ContentChange(
+        kind=kind,
+        ids=unique,
+        action=action,
+        actor=actor,
+        rule_ids=tuple(dict.fromkeys(rule_ids)),
+        data=dict(data or {}),
+    )
     content_changed.send(sender=ContentChange, change=change)
     return change

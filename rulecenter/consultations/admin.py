@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from rulecenter.accounts.roles import actor_for
 from rulecenter.common.admin import ReadOnlyAdmin
 
 from . import selectors, services
@@ -92,6 +93,7 @@ class ConsultationAdmin(admin.ModelAdmin[Consultation]):
     ) -> None:
         if not change:
             created = services.consultation_create(
+                actor=actor_for(request.user),
                 title=obj.title,
                 explanation=obj.explanation,
                 opens_at=obj.opens_at,
@@ -103,6 +105,7 @@ class ConsultationAdmin(admin.ModelAdmin[Consultation]):
             obj.pk, obj.created_at = created.pk, created.created_at
             return
         services.consultation_update(
+            actor=actor_for(request.user),
             consultation=obj,
             title=obj.title,
             explanation=obj.explanation,
@@ -137,7 +140,9 @@ class ConsultationAdmin(admin.ModelAdmin[Consultation]):
         for consultation in queryset:
             try:
                 services.opinions_collect(consultation=consultation)
-                announcement = services.consultation_result_draft(consultation=consultation)
+                announcement = services.consultation_result_draft(
+                    actor=actor_for(request.user), consultation=consultation
+                )
             except ValidationError as refused:
                 self.message_user(request, f"{consultation}：{' '.join(refused.messages)}", messages.ERROR)
                 continue

@@ -14,6 +14,7 @@ from ninja import P, QueryEx, Router
 from ninja.responses import Status
 
 from rulecenter.accounts.auth import BearerTokenAuth
+from rulecenter.accounts.roles import request_actor
 from rulecenter.common.api import page_or_404
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
 from rulecenter.common.problems import (
@@ -320,6 +321,7 @@ def consultation_create(
             else services.DEFAULT_OPTIONS
         )
         consultation = services.consultation_create(
+            actor=request_actor(request),
             title=payload.title,
             explanation=payload.explanation,
             opens_at=payload.opens_at,

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from rulecenter.accounts import services as account_services
+from rulecenter.common.actors import SYSTEM
 from rulecenter.rules import selectors as rule_selectors
 from rulecenter.rules import services as rule_services
 
@@ -118,6 +119,7 @@ def _members() -> "list[Member]":
     """The demo's merchants: mostly verified, all long enough on the platform to vote in 2025."""
     return [
         account_services.member_create(
+            actor=SYSTEM,
             username=f"{MEMBER_PREFIX}{i:03d}",
             shop_name=f"示例商家{i:03d}",
             joined_on=date(2023, 1, 1) + timedelta(days=i),
@@ -206,6 +208,7 @@ def _closed(
     rng = random.Random(seed)
     bundle = versions[0].bundle if len(versions) > 1 else None
     consultation = services.consultation_create(
+        actor=SYSTEM,
         title=title,
         explanation=explanation,
         opens_at=opens_at,
@@ -219,7 +222,7 @@ def _closed(
         consultation, rng.sample(eligible, turnout), support=support, themes=themes, until=closes_at, rng=rng
     )
     _review(consultation, labels)
-    services.consultation_result_draft(consultation=consultation)
+    services.consultation_result_draft(actor=SYSTEM, consultation=consultation)
     return consultation
 
 
@@ -231,19 +234,19 @@ def _draft_factoring(now: datetime) -> "RuleVersion | None":
     text = current.text.replace("5日内归还", "7日内归还").rstrip()
     text += "\n（三）卖家可在服务页面随时申请关闭提前回款服务，关闭前已提前回款的款项按原约定处理。\n"
     return rule_services.rule_version_create(
-        rule=rule, text=text, summary="退款归还期限延长至7日，明确可随时关闭服务。"
+        actor=SYSTEM, rule=rule, text=text, summary="退款归还期限延长至7日，明确可随时关闭服务。"
     )
 
 
 def _voter() -> tuple[str, str, str]:
     """A verified member to try voting with: a password for the site and a token for the API."""
     member = account_services.member_create(
-        username=VOTER, joined_on=date(2024, 1, 1), verified=True, shop_name="演示商家"
+        actor=SYSTEM, username=VOTER, joined_on=date(2024, 1, 1), verified=True, shop_name="演示商家"
     )
     password = secrets.token_urlsafe(9)
     member.user.set_password(password)
     member.user.save(update_fields=["password"])
-    _record, token = account_services.api_token_create(user=member.user, name="演示投票")
+    _record, token = account_services.api_token_create(actor=SYSTEM, user=member.user, name="演示投票")
     return VOTER, password, token
 
 
@@ -288,6 +291,7 @@ def load_demo_consultations() -> DemoResult:
     draft = _draft_factoring(now)
     if draft is not None:
         open_one = services.consultation_create(
+            actor=SYSTEM,
             title="《保理服务协议》修改意见征集",
             explanation=FACTORING_EXPLANATION,
             opens_at=now - timedelta(days=1),

@@ -18,9 +18,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from rulecenter.accounts.models import Role
+from rulecenter.accounts.roles import role_require
 from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement
+from rulecenter.common.actors import SYSTEM, Actor
 from rulecenter.common.changes import ChangeAction, ContentKind, content_changed_announce
 from rulecenter.common.text import local_minute
 
@@ -121,16 +124,19 @@ def opinions_cluster(*, consultation: Consultation) -> list[OpinionCluster]:
 def _news_category() -> "Category":
     slug = settings.RULECENTER_CONSULTATION_NEWS_CATEGORY
     category = announcement_selectors.category_by_slug(slug)
-    return category or announcement_services.category_ensure(slug=slug, name=_("意见征集"))
+    return category or announcement_services.category_ensure(actor=SYSTEM, slug=slug, name=_("意见征集"))
 
 
 @transaction.atomic
-def consultation_result_draft(*, consultation: Consultation, now: datetime | None = None) -> Announcement:
+def consultation_result_draft(
+    *, actor: Actor, consultation: Consultation, now: datetime | None = None
+) -> Announcement:
     """Write the 结果反馈 from the ledger as a draft announcement for an editor to publish.
 
     Run again after opinions were reviewed and answered, it rewrites the same draft; a published report is
     never rewritten.
     """
+    role_require(actor, Role.EDITOR)
     now = now or timezone.now()
     stored = Consultation.objects.select_for_update().get(pk=consultation.pk)
     if stored.closes_at > now:
@@ -147,6 +153,7 @@ def consultation_result_draft(*, consultation: Consultation, now: datetime | Non
         raise ValidationError(_(RESULT_ALREADY_PUBLISHED).format(title=announcement.title))
     if announcement is None:
         announcement = announcement_services.announcement_create(
+            actor=actor,
             title=report.title,
             body=report.body,
             kind=Announcement.Kind.CONSULTATION_RESULT,
@@ -155,14 +162,16 @@ def consultation_result_draft(*, consultation: Consultation, now: datetime | Non
         )
     else:
         announcement.title, announcement.body = report.title, report.body
-        announcement = announcement_services.announcement_save(announcement=announcement)
+        announcement = announcement_services.announcement_save(actor=actor, announcement=announcement)
     stored.result_announcement, stored.result_drafted_at = announcement, now
     stored.save(update_fields=["result_announcement", "result_drafted_at"])
     content_changed_announce(
         kind=ContentKind.CONSULTATION,
         ids=[stored.pk],
         action=ChangeAction.RESULT_DRAFTED,
+        actor=actor,
         rule_ids=[version.rule_id for version in versions],
+        data={"announcement": announcement.pk, "title": report.title, "body": report.body},
     )
     return announcement
 
@@ -172,7 +181,7 @@ def consultation_close(*, consultation: Consultation, now: datetime | None = Non
     """What happens when a window closes: collect and group the opinions, then draft the report."""
     opinions_collect(consultation=consultation)
     opinions_cluster(consultation=consultation)
-    announcement = consultation_result_draft(consultation=consultation, now=now)
+    announcement = consultation_result_draft(actor=SYSTEM, consultation=consultation, now=now)
     pending = Opinion.objects.filter(consultation=consultation, verdict=Opinion.Verdict.PENDING).count()
     if pending:
         logger.info("consultation %s closed: %s opinions await review", consultation.pk, pending)

@@ -8,6 +8,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from rulecenter.accounts.roles import actor_for
+
 from . import planning, services
 from .forms import ImportForm
 from .models import ExtractedFacts, ImportedItem, ImportRevision
@@ -95,7 +97,9 @@ class ImportedItemAdmin(admin.ModelAdmin[ImportedItem]):
                 source = form.cleaned_data["source"].strip() or None
                 if "_save" in request.POST:
                     try:
-                        saved = services.listing_import(pages=pages, source=source)
+                        saved = services.listing_import(
+                            actor=actor_for(request.user), pages=pages, source=source
+                        )
                     except services.IngestError as error:
                         form.add_error(None, str(error))
                     else:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement, Category
 from rulecenter.announcements.services import AnnouncementDraft
+from rulecenter.common.actors import Actor
 
 from .extract import EXTRACTOR_VERSION, Facts
 from .listing import ListingPage
@@ -120,12 +121,13 @@ def _draft(planned: PlannedItem, categories: dict[str, Category], now: datetime)
 
 
 def _create_each(
-    new: list[PlannedItem], *, source: str, categories: dict[str, Category], now: datetime
+    new: list[PlannedItem], *, actor: Actor, source: str, categories: dict[str, Category], now: datetime
 ) -> None:
     for planned in new:
         draft = _draft(planned, categories, now)
         try:
             announcement = announcement_services.announcement_create(
+                actor=actor,
                 title=draft.title,
                 body=draft.body,
                 category=draft.category,
@@ -144,11 +146,11 @@ def _create_each(
 
 
 def _create_bulk(
-    new: list[PlannedItem], *, source: str, categories: dict[str, Category], now: datetime
+    new: list[PlannedItem], *, actor: Actor, source: str, categories: dict[str, Category], now: datetime
 ) -> None:
     try:
         announcements = announcement_services.announcement_bulk_create(
-            drafts=[_draft(planned, categories, now) for planned in new]
+            actor=actor, drafts=[_draft(planned, categories, now) for planned in new]
         )
     except announcement_services.AnnouncementDraftInvalid as error:
         raise _invalid(new[error.index], error) from None
@@ -169,7 +171,7 @@ def _create_bulk(
     )
 
 
-def _update(planned: PlannedItem, *, now: datetime) -> None:
+def _update(planned: PlannedItem, *, actor: Actor, now: datetime) -> None:
     """A changed excerpt: keep the old text as a revision, then update the announcement and the facts."""
     imported = planned.existing
     assert imported is not None
@@ -185,7 +187,7 @@ def _update(planned: PlannedItem, *, now: datetime) -> None:
     announcement.body = planned.body
     announcement.source_url = source_url_for(planned.facts)
     try:
-        announcement_services.announcement_save(announcement=announcement)
+        announcement_services.announcement_save(actor=actor, announcement=announcement)
     except ValidationError as error:
         raise _invalid(planned, error) from None
     imported.excerpt = planned.item.excerpt
@@ -217,6 +219,7 @@ def _unchanged(same: list[PlannedItem], *, source: str, now: datetime) -> None:
 @transaction.atomic
 def listing_import(
     *,
+    actor: Actor,
     pages: Sequence[ListingPage],
     source: str | None = None,
     dry_run: bool = False,
@@ -237,15 +240,16 @@ def listing_import(
         }
     )
     categories = {
-        slug: announcement_services.category_ensure(slug=slug, name=CATEGORY_NAMES[slug]) for slug in slugs
+        slug: announcement_services.category_ensure(actor=actor, slug=slug, name=CATEGORY_NAMES[slug])
+        for slug in slugs
     }
     if len(new) > bulk_threshold:
-        _create_bulk(new, source=report.source, categories=categories, now=now)
+        _create_bulk(new, actor=actor, source=report.source, categories=categories, now=now)
     else:
-        _create_each(new, source=report.source, categories=categories, now=now)
+        _create_each(new, actor=actor, source=report.source, categories=categories, now=now)
     for planned in report.planned:
         if planned.action is Action.UPDATE:
-            _update(planned, now=now)
+            _update(planned, actor=actor, now=now)
     _unchanged(
         [planned for planned in report.planned if planned.action is Action.SAME],
         source=report.source,

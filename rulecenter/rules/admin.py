@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from rulecenter.accounts.roles import actor_for
 from rulecenter.common.admin import ReadOnlyAdmin
 from rulecenter.common.law import notice_days_required
 
@@ -22,7 +23,7 @@ class RuleCategoryAdmin(admin.ModelAdmin[RuleCategory]):
     prepopulated_fields = {"slug": ["name"]}
 
     def save_model(self, request: HttpRequest, obj: RuleCategory, form: Any, change: bool) -> None:
-        services.rule_category_save(category=obj)
+        services.rule_category_save(actor=actor_for(request.user), category=obj)
 
 
 class RuleVersionInline(admin.TabularInline[RuleVersion, Rule]):
@@ -46,7 +47,7 @@ class RuleAdmin(admin.ModelAdmin[Rule]):
     inlines = [RuleVersionInline]
 
     def save_model(self, request: HttpRequest, obj: Rule, form: Any, change: bool) -> None:
-        services.rule_save(rule=obj)
+        services.rule_save(actor=actor_for(request.user), rule=obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # rules with public versions are kept; retention is the floor
@@ -115,15 +116,24 @@ class RuleVersionAdmin(admin.ModelAdmin[RuleVersion]):
         data = form.cleaned_data
         if change:
             obj = services.rule_version_update(
-                version=obj, text=data["text"], summary=data["summary"], major=data["major"]
+                actor=actor_for(request.user),
+                version=obj,
+                text=data["text"],
+                summary=data["summary"],
+                major=data["major"],
             )
         else:
             created = services.rule_version_create(
-                rule=data["rule"], text=data["text"], summary=data["summary"], major=data["major"]
+                actor=actor_for(request.user),
+                rule=data["rule"],
+                text=data["text"],
+                summary=data["summary"],
+                major=data["major"],
             )
             obj.pk, obj.number = created.pk, created.number
         if data.get("notice_at") and data.get("effective_at"):
             services.rule_version_schedule(
+                actor=actor_for(request.user),
                 version=obj,
                 notice_at=data["notice_at"],
                 effective_at=data["effective_at"],
@@ -131,7 +141,7 @@ class RuleVersionAdmin(admin.ModelAdmin[RuleVersion]):
             )
 
     def delete_model(self, request: HttpRequest, obj: RuleVersion) -> None:
-        services.rule_version_delete(version=obj)
+        services.rule_version_delete(actor=actor_for(request.user), version=obj)
 
 
 @admin.register(ChangeBundle)

@@ -13,6 +13,7 @@ from ninja import Field, P, QueryEx, Router, Schema
 from ninja.responses import Status
 
 from rulecenter.accounts.auth import BearerTokenAuth
+from rulecenter.accounts.roles import request_actor
 from rulecenter.common.api import IsoDatetime, page_or_404
 from rulecenter.common.problems import VALIDATION, Problem, field_error, problems
 from rulecenter.common.text import local_minute
@@ -288,7 +289,13 @@ def rule_create(request: HttpRequest, payload: RuleIn) -> Status[RuleOut]:
         raise Problem(
             VALIDATION, message, errors=[field_error(["body", "category"], message, "category_unknown")]
         )
-    rule = services.rule_create(slug=payload.slug, title=payload.title, category=category, kind=payload.kind)
+    rule = services.rule_create(
+        actor=request_actor(request),
+        slug=payload.slug,
+        title=payload.title,
+        category=category,
+        kind=payload.kind,
+    )
     return Status(201, _rule_out(request, rule, None))
 
 
@@ -306,6 +313,7 @@ def rule_version_create(request: HttpRequest, slug: str, payload: VersionIn) -> 
     _require(user, "rules.add_ruleversion")
     rule = _rule_or_404(slug)
     version = services.rule_version_submit(
+        actor=request_actor(request),
         rule=rule,
         text=payload.text,
         summary=payload.summary,

@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
+from rulecenter.common.actors import SYSTEM
+
 from . import services
 from .models import Rule, RuleCategory
 
@@ -141,9 +143,11 @@ def _at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second:
 def _version(
     rule: Rule, text: str, summary: str, notice_at: datetime, effective_at: datetime, *, major: bool = False
 ) -> None:
-    version = services.rule_version_create(rule=rule, text=SAMPLE_NOTE + text, summary=summary, major=major)
+    version = services.rule_version_create(
+        actor=SYSTEM, rule=rule, text=SAMPLE_NOTE + text, summary=summary, major=major
+    )
     services.rule_version_schedule(
-        version=version, notice_at=notice_at, effective_at=effective_at, record_past=True
+        actor=SYSTEM, version=version, notice_at=notice_at, effective_at=effective_at, record_past=True
     )
 
 
@@ -155,27 +159,37 @@ def load_demo_rules() -> int:
     categories: dict[str, RuleCategory] = {}
     for slug, name, parent, position in CATEGORIES:
         categories[slug] = services.rule_category_create(
-            slug=slug, name=name, parent=categories[parent] if parent else None, position=position
+            actor=SYSTEM,
+            slug=slug,
+            name=name,
+            parent=categories[parent] if parent else None,
+            position=position,
         )
 
     prohibited = services.rule_create(
-        slug="prohibited-goods", title="1688指定渠道禁限售规则", category=categories["prohibited"]
+        actor=SYSTEM,
+        slug="prohibited-goods",
+        title="1688指定渠道禁限售规则",
+        category=categories["prohibited"],
     )
     abroad = services.rule_create(
+        actor=SYSTEM,
         slug="prohibited-goods-abroad",
         title="禁售商品规则-其他国家或地区禁售商品",
         category=categories["prohibited"],
     )
     shipping = services.rule_create(
-        slug="shipping-conduct", title="1688商家发货行为管理规范", category=categories["trade"]
+        actor=SYSTEM, slug="shipping-conduct", title="1688商家发货行为管理规范", category=categories["trade"]
     )
     factoring = services.rule_create(
+        actor=SYSTEM,
         slug="factoring-agreement",
         title="保理服务协议",
         category=categories["agreements"],
         kind=Rule.Kind.AGREEMENT,
     )
     trustpass = services.rule_create(
+        actor=SYSTEM,
         slug="trustpass-agreement",
         title="诚信通服务协议",
         category=categories["agreements"],
@@ -186,15 +200,17 @@ def load_demo_rules() -> int:
     _version(abroad, ABROAD_V1, "首次发布。", _at(2024, 5, 20, 10), _at(2024, 6, 1))
     bundle_versions = [
         services.rule_version_create(
+            actor=SYSTEM,
             rule=prohibited,
             text=SAMPLE_NOTE + PROHIBITED_V2,
             summary="新增医疗器械及药品的禁售情形，提高扣分标准。",
         ),
         services.rule_version_create(
-            rule=abroad, text=SAMPLE_NOTE + ABROAD_V2, summary="新增无线电发射设备，明确扣分。"
+            actor=SYSTEM, rule=abroad, text=SAMPLE_NOTE + ABROAD_V2, summary="新增无线电发射设备，明确扣分。"
         ),
     ]
     services.change_bundle_schedule(
+        actor=SYSTEM,
         title="《1688指定渠道禁限售规则》和其相关规则的更新",
         versions=bundle_versions,
         notice_at=_at(2025, 2, 10, 10),
@@ -222,12 +238,14 @@ def load_demo_rules() -> int:
     now = timezone.now().astimezone(SHANGHAI).replace(minute=0, second=0, microsecond=0)
     _version(trustpass, TRUSTPASS_V1, "首次发布。", _at(2024, 1, 1, 10), _at(2024, 1, 10))
     upcoming = services.rule_version_create(
+        actor=SYSTEM,
         rule=trustpass,
         text=SAMPLE_NOTE + TRUSTPASS_V2,
         summary="新增经营数据分析权益，关店按剩余天数折算退费。",
         major=True,
     )
     services.change_bundle_schedule(
+        actor=SYSTEM,
         title="诚信通服务协议变更",
         versions=[upcoming],
         notice_at=now - timedelta(days=2),

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement
+from rulecenter.common.actors import SYSTEM, Actor
 from rulecenter.common.changes import ChangeAction, ContentKind, content_changed_announce
 
 from . import selectors
@@ -23,10 +24,25 @@ from .models import LifecycleEvent, RuleVersion
 logger = logging.getLogger(__name__)
 
 
-def version_changed(version: RuleVersion, action: ChangeAction) -> None:
+def version_changed(version: RuleVersion, action: ChangeAction, actor: Actor) -> None:
     """Announce a change of one version (the event names its rule, which a deleted row can no longer tell)."""
     content_changed_announce(
-        kind=ContentKind.RULE_VERSION, ids=[version.pk], action=action, rule_ids=[version.rule_id]
+        kind=ContentKind.RULE_VERSION,
+        ids=[version.pk],
+        action=action,
+        actor=actor,
+        rule_ids=[version.rule_id],
+        data={
+            "rule": version.rule_id,
+            "number": version.number,
+            "text": version.text,
+            "summary": version.summary,
+            "major": version.major,
+            "notice_at": version.notice_at.isoformat() if version.notice_at else None,
+            "effective_at": version.effective_at.isoformat() if version.effective_at else None,
+            "buffer_ends_at": version.buffer_ends_at.isoformat() if version.buffer_ends_at else None,
+            "bundle": version.bundle_id,
+        },
     )
 
 
@@ -62,9 +78,10 @@ def _notice_announcement(versions: list[RuleVersion]) -> Announcement:
     category = announcement_selectors.category_by_slug(settings.RULECENTER_RULE_NEWS_CATEGORY)
     if category is None:
         category = announcement_services.category_ensure(
-            slug=settings.RULECENTER_RULE_NEWS_CATEGORY, name=_("规则变更")
+            actor=SYSTEM, slug=settings.RULECENTER_RULE_NEWS_CATEGORY, name=_("规则变更")
         )
     return announcement_services.announcement_create(
+        actor=SYSTEM,
         title=title,
         body="\n".join(lines),
         kind=Announcement.Kind.RULE_CHANGE,
@@ -107,7 +124,7 @@ def lifecycle_run_due(*, now: datetime | None = None) -> list[LifecycleEvent]:
                 event.announcement = _notice_announcement([version])
         event.done_at = now
         event.save(update_fields=["done_at", "announcement"])
-        version_changed(version, _EVENT_ACTIONS[LifecycleEvent.Kind(event.kind)])
+        version_changed(version, _EVENT_ACTIONS[LifecycleEvent.Kind(event.kind)], SYSTEM)
         late = now - event.due_at
         if late > timedelta(seconds=settings.RULECENTER_LIFECYCLE_GRACE_SECONDS):
             logger.warning("caught up late: %s (%s late)", event, late)

@@ -11,6 +11,9 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from rulecenter.accounts.models import Role
+from rulecenter.accounts.roles import role_require
+from rulecenter.common.actors import Actor
 from rulecenter.common.changes import ChangeAction, ContentKind, content_changed_announce
 from rulecenter.common.law import notice_days_required
 from rulecenter.common.text import local_minute
@@ -56,44 +59,63 @@ def check_notice_period(*, notice_at: datetime, effective_at: datetime, major: b
 
 @transaction.atomic
 def rule_category_create(
-    *, slug: str, name: str, parent: RuleCategory | None = None, position: int = 0
+    *, actor: Actor, slug: str, name: str, parent: RuleCategory | None = None, position: int = 0
 ) -> RuleCategory:
     category = RuleCategory(slug=slug, name=name, parent=parent, position=position)
-    return rule_category_save(category=category)
+    return rule_category_save(actor=actor, category=category)
 
 
 @transaction.atomic
-def rule_category_save(*, category: RuleCategory) -> RuleCategory:
+def rule_category_save(*, actor: Actor, category: RuleCategory) -> RuleCategory:
     """Create or save an edited category (the admin's form); a rename or move refiles its rules."""
+    role_require(actor, Role.EDITOR)
     created = category.pk is None
     category.full_clean()
     category.save()
     action = ChangeAction.CREATED if created else ChangeAction.UPDATED
-    content_changed_announce(kind=ContentKind.RULE_CATEGORY, ids=[category.pk], action=action)
+    content_changed_announce(
+        kind=ContentKind.RULE_CATEGORY,
+        ids=[category.pk],
+        action=action,
+        actor=actor,
+        data={"slug": category.slug, "name": category.name, "parent": category.parent_id},
+    )
     return category
 
 
 @transaction.atomic
-def rule_create(*, slug: str, title: str, category: RuleCategory, kind: str = Rule.Kind.RULE) -> Rule:
+def rule_create(
+    *, actor: Actor, slug: str, title: str, category: RuleCategory, kind: str = Rule.Kind.RULE
+) -> Rule:
     rule = Rule(slug=slug, title=title, category=category, kind=kind)
-    return rule_save(rule=rule)
+    return rule_save(actor=actor, rule=rule)
 
 
 @transaction.atomic
-def rule_save(*, rule: Rule) -> Rule:
+def rule_save(*, actor: Actor, rule: Rule) -> Rule:
     """Create or save an edited rule (the admin's form): its title is stored without book-title marks."""
+    role_require(actor, Role.EDITOR)
     created = rule.pk is None
     rule.title = rule.title.strip().strip("《》")
     rule.full_clean()
     rule.save()
     action = ChangeAction.CREATED if created else ChangeAction.UPDATED
-    content_changed_announce(kind=ContentKind.RULE, ids=[rule.pk], action=action)
+    content_changed_announce(
+        kind=ContentKind.RULE,
+        ids=[rule.pk],
+        action=action,
+        actor=actor,
+        data={"slug": rule.slug, "title": rule.title, "kind": rule.kind, "category": rule.category_id},
+    )
     return rule
 
 
 @transaction.atomic
-def rule_version_create(*, rule: Rule, text: str, summary: str = "", major: bool = False) -> RuleVersion:
+def rule_version_create(
+    *, actor: Actor, rule: Rule, text: str, summary: str = "", major: bool = False
+) -> RuleVersion:
     """A new draft version numbered after the rule's last one."""
+    role_require(actor, Role.EDITOR)
     if not text.strip():
         raise ValidationError({"text": _(VERSION_TEXT_EMPTY)})
     Rule.objects.select_for_update().filter(pk=rule.pk).first()  # serialise numbering per rule
@@ -101,7 +123,7 @@ def rule_version_create(*, rule: Rule, text: str, summary: str = "", major: bool
     version = RuleVersion(rule=rule, number=last + 1, text=text, summary=summary.strip(), major=major)
     version.full_clean()
     version.save()
-    version_changed(version, ChangeAction.CREATED)
+    version_changed(version, ChangeAction.CREATED, actor)
     return version
 
 
@@ -122,6 +144,7 @@ SCHEDULE_INCOMPLETE = "公示时间和生效时间须同时给出，或同时留
 @transaction.atomic
 def rule_version_submit(
     *,
+    actor: Actor,
     rule: Rule,
     text: str,
     summary: str = "",
@@ -133,16 +156,25 @@ def rule_version_submit(
     """Create a version and, when both dates are given, schedule it: all or nothing."""
     if (notice_at is None) != (effective_at is None) or (buffer_ends_at is not None and effective_at is None):
         raise ValidationError({"effective_at": _(SCHEDULE_INCOMPLETE)})
-    version = rule_version_create(rule=rule, text=text, summary=summary, major=major)
+    if notice_at is not None:
+        role_require(actor, Role.PUBLISHER)  # refused before anything is written
+    version = rule_version_create(actor=actor, rule=rule, text=text, summary=summary, major=major)
     if notice_at is not None and effective_at is not None:
         version = rule_version_schedule(
-            version=version, notice_at=notice_at, effective_at=effective_at, buffer_ends_at=buffer_ends_at
+            actor=actor,
+            version=version,
+            notice_at=notice_at,
+            effective_at=effective_at,
+            buffer_ends_at=buffer_ends_at,
         )
     return version
 
 
 @transaction.atomic
-def rule_version_update(*, version: RuleVersion, text: str, summary: str, major: bool) -> RuleVersion:
+def rule_version_update(
+    *, actor: Actor, version: RuleVersion, text: str, summary: str, major: bool
+) -> RuleVersion:
+    role_require(actor, Role.EDITOR)
     stored = _locked(version)
     _refuse_if_frozen(stored)
     if not text.strip():
@@ -152,18 +184,19 @@ def rule_version_update(*, version: RuleVersion, text: str, summary: str, major:
         check_notice_period(notice_at=stored.notice_at, effective_at=stored.effective_at, major=major)
     stored.full_clean()
     stored.save()
-    version_changed(stored, ChangeAction.UPDATED)
+    version_changed(stored, ChangeAction.UPDATED, actor)
     return stored
 
 
 @transaction.atomic
-def rule_version_delete(*, version: RuleVersion) -> None:
+def rule_version_delete(*, actor: Actor, version: RuleVersion) -> None:
+    role_require(actor, Role.EDITOR)
     stored = _locked(version)
     _refuse_if_frozen(stored)
     pk = stored.pk
     stored.delete()
     stored.pk = pk  # the event names the deleted version
-    version_changed(stored, ChangeAction.DELETED)
+    version_changed(stored, ChangeAction.DELETED, actor)
 
 
 def _schedule_one(
@@ -175,6 +208,7 @@ def _schedule_one(
     major: bool,
     bundle: ChangeBundle | None,
     record_past: bool,
+    actor: Actor,
 ) -> RuleVersion:
     now = timezone.now()
     if not record_past:
@@ -197,7 +231,7 @@ def _schedule_one(
     version.bundle = bundle
     version.full_clean()
     version.save()
-    version_changed(version, ChangeAction.SCHEDULED)
+    version_changed(version, ChangeAction.SCHEDULED, actor)
     due = {LifecycleEvent.Kind.NOTICE: notice_at, LifecycleEvent.Kind.EFFECTIVE: effective_at}
     if buffer_ends_at is not None:
         due[LifecycleEvent.Kind.BUFFER_END] = buffer_ends_at
@@ -224,6 +258,7 @@ def _enqueue_wakeups(moments: Sequence[datetime]) -> None:
 @transaction.atomic
 def rule_version_schedule(
     *,
+    actor: Actor,
     version: RuleVersion,
     notice_at: datetime,
     effective_at: datetime,
@@ -235,6 +270,7 @@ def rule_version_schedule(
     `record_past` records a change that was noticed before it reached this system (imports, demo data):
     the notice may lie in the past and its past transitions are logged as done without side effects.
     """
+    role_require(actor, Role.PUBLISHER)
     stored = _locked(version)
     scheduled = _schedule_one(
         stored,
@@ -244,6 +280,7 @@ def rule_version_schedule(
         major=stored.major,
         bundle=stored.bundle,
         record_past=record_past,
+        actor=actor,
     )
     _enqueue_wakeups([notice_at, effective_at, *([buffer_ends_at] if buffer_ends_at else [])])
     return scheduled
@@ -252,6 +289,7 @@ def rule_version_schedule(
 @transaction.atomic
 def change_bundle_schedule(
     *,
+    actor: Actor,
     title: str,
     versions: Sequence[RuleVersion],
     notice_at: datetime,
@@ -263,6 +301,7 @@ def change_bundle_schedule(
 
     If any of them is a major change the whole bundle needs the major notice period.
     """
+    role_require(actor, Role.PUBLISHER)
     if not versions:
         raise ValidationError(_(BUNDLE_EMPTY))
     stored = [_locked(version) for version in versions]
@@ -275,6 +314,20 @@ def change_bundle_schedule(
     bundle = ChangeBundle(title=title.strip())
     bundle.full_clean()
     bundle.save()
+    content_changed_announce(
+        kind=ContentKind.CHANGE_BUNDLE,
+        ids=[bundle.pk],
+        action=ChangeAction.SCHEDULED,
+        actor=actor,
+        rule_ids=[version.rule_id for version in stored],
+        data={
+            "title": bundle.title,
+            "versions": [version.pk for version in stored],
+            "notice_at": notice_at.isoformat(),
+            "effective_at": effective_at.isoformat(),
+            "buffer_ends_at": buffer_ends_at.isoformat() if buffer_ends_at else None,
+        },
+    )
     for version in stored:
         _schedule_one(
             version,
@@ -284,13 +337,16 @@ def change_bundle_schedule(
             major=major,
             bundle=bundle,
             record_past=record_past,
+            actor=actor,
         )
     _enqueue_wakeups([notice_at, effective_at, *([buffer_ends_at] if buffer_ends_at else [])])
     return bundle
 
 
 @transaction.atomic
-def exit_request_create(*, bundle: ChangeBundle, user: User | AnonymousUser, reason: str = "") -> ExitRequest:
+def exit_request_create(
+    *, actor: Actor, bundle: ChangeBundle, user: User | AnonymousUser, reason: str = ""
+) -> ExitRequest:
     """Record a member's refusal of a change; it binds them to the versions in force now."""
     if isinstance(user, AnonymousUser) or not hasattr(user, "member"):
         raise ValidationError(_(EXIT_NOT_MEMBER))
@@ -313,6 +369,16 @@ def exit_request_create(*, bundle: ChangeBundle, user: User | AnonymousUser, rea
             request.save()
     except IntegrityError:
         raise ValidationError(_(EXIT_DUPLICATE)) from None
-    binding = [selectors.version_in_force(rule=v.rule, at=now) for v in versions]
-    request.binding_versions.set([v for v in binding if v is not None])
+    binding = [
+        v for v in (selectors.version_in_force(rule=v.rule, at=now) for v in versions) if v is not None
+    ]
+    request.binding_versions.set(binding)
+    content_changed_announce(
+        kind=ContentKind.EXIT_REQUEST,
+        ids=[request.pk],
+        action=ChangeAction.CREATED,
+        actor=actor,
+        rule_ids=[v.rule_id for v in versions],
+        data={"bundle": bundle.pk, "binding_versions": [v.pk for v in binding], "reason": request.reason},
+    )
     return request

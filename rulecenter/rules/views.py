@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from rulecenter.accounts.roles import actor_for
 from rulecenter.common.pagination import pager_for
 from rulecenter.common.text import local_minute, markdown_to_html, markdown_to_text
 
@@ -254,7 +255,10 @@ def bundle_exit(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         try:
             services.exit_request_create(
-                bundle=bundle, user=request.user, reason=request.POST.get("reason", "")
+                actor=actor_for(request.user),
+                bundle=bundle,
+                user=request.user,
+                reason=request.POST.get("reason", ""),
             )
         except ValidationError as refused:
             error = " ".join(refused.messages)

@@ -4,6 +4,7 @@ from django.contrib.auth.models import Group, Permission, User
 
 from rulecenter.accounts import services
 from rulecenter.accounts.models import Role
+from rulecenter.common.actors import SYSTEM
 
 
 def user_create(username: str = "alice", *, roles: tuple[Role, ...] = (), **fields: Any) -> User:
@@ -22,7 +23,7 @@ def user_with_permissions(username: str, *codenames: str, **fields: Any) -> User
 
 
 def token_for(user: User, name: str = "") -> str:
-    _record, token = services.api_token_create(user=user, name=name)
+    _record, token = services.api_token_create(actor=SYSTEM, user=user, name=name)
     return token
 
 

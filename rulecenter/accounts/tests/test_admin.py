@@ -5,6 +5,7 @@ from django.test import Client
 
 from rulecenter.accounts.models import ApiToken, Member
 from rulecenter.accounts.services import TOKEN_PREFIX, api_token_create, token_hash
+from rulecenter.common.actors import SYSTEM
 
 from .factories import bearer, user_create
 
@@ -19,7 +20,7 @@ def admin_client() -> Client:
 
 
 def test_token_list_shows_prefixes_never_hashes(admin_client: Client) -> None:
-    record, token = api_token_create(user=user_create("alice"), name="同步")
+    record, token = api_token_create(actor=SYSTEM, user=user_create("alice"), name="同步")
     html = admin_client.get("/admin/accounts/apitoken/").content.decode()
     assert f"{record.prefix}…" in html
     assert record.key_hash not in html
@@ -47,7 +48,7 @@ def test_creating_a_token_in_the_admin_shows_it_once(admin_client: Client) -> No
 
 def test_revoking_in_the_admin_stops_the_token_working(admin_client: Client, client: Client) -> None:
     alice = user_create("alice", is_superuser=True)
-    record, token = api_token_create(user=alice)
+    record, token = api_token_create(actor=SYSTEM, user=alice)
     payload = {"title": "标题", "body": "正文", "category": "nope"}
     assert (
         client.post("/api/v1/announcements", payload, "application/json", headers=bearer(token)).status_code
@@ -64,13 +65,13 @@ def test_revoking_in_the_admin_stops_the_token_working(admin_client: Client, cli
 
 
 def test_tokens_cannot_be_deleted_in_the_admin(admin_client: Client) -> None:
-    record, _ = api_token_create(user=user_create("alice"))
+    record, _ = api_token_create(actor=SYSTEM, user=user_create("alice"))
     assert admin_client.get(f"/admin/accounts/apitoken/{record.pk}/delete/").status_code == 403
     assert ApiToken.objects.filter(pk=record.pk).exists()
 
 
 def test_only_the_name_of_a_token_is_editable(admin_client: Client) -> None:
-    record, _ = api_token_create(user=user_create("alice"), name="旧名")
+    record, _ = api_token_create(actor=SYSTEM, user=user_create("alice"), name="旧名")
     other = user_create("bob")
     admin_client.post(f"/admin/accounts/apitoken/{record.pk}/change/", {"name": "新名", "user": other.pk})
     record.refresh_from_db()

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from rulecenter.announcements import services
 from rulecenter.announcements.models import Announcement, Category
+from rulecenter.common.actors import SYSTEM
 
 
 class _CategoryFactory(factory.django.DjangoModelFactory[Category]):
@@ -32,7 +33,7 @@ def published_announcement(**overrides: Any) -> Announcement:
         "published_at": timezone.now() - timedelta(days=1),
     }
     defaults.update(overrides)
-    return services.announcement_create(**defaults)
+    return services.announcement_create(actor=SYSTEM, **defaults)
 
 
 def published_series(

@@ -294,9 +294,12 @@ def test_a_user_without_the_editor_role_is_a_403_problem(client: Client) -> None
     assert not Announcement.objects.exists()
 
 
-def test_staff_with_the_add_permission_may_create(client: Client) -> None:
+def test_a_permission_granted_outside_the_roles_does_not_make_an_editor(client: Client) -> None:
+    """Roles hold in the service: a stray permission on the account opens no door."""
     staff = user_with_permissions("staff", "add_announcement", is_staff=True)
-    assert post(client, valid_payload(), token_for(staff)).status_code == 201
+    body = problem(post(client, valid_payload(), token_for(staff)), 403)
+    assert body["detail"] == "此操作需要“编辑”角色。"
+    assert not Announcement.objects.exists()
 
 
 def test_an_editor_may_not_publish_directly(client: Client, editor_token: str) -> None:

@@ -30,6 +30,7 @@ from rulecenter.announcements.feeds import (
     JSON_FEED_VERSION,
 )
 from rulecenter.announcements.models import Announcement
+from rulecenter.common.actors import SYSTEM
 
 from .factories import category_create, published_announcement, published_series
 
@@ -250,7 +251,7 @@ def test_drafts_are_not_in_the_feed(client: Client, fmt: str) -> None:
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_withdrawn_announcements_leave_the_feed(client: Client, fmt: str) -> None:
     _first, second = published_series(2, title="条目")
-    services.announcement_unpublish(announcement=second)
+    services.announcement_unpublish(actor=SYSTEM, announcement=second)
     assert [entry.title for entry in read(fetch(client, fmt), fmt).entries] == ["条目1"]
 
 
@@ -369,7 +370,7 @@ def test_editing_an_older_item_ends_the_304s_even_by_date(client: Client, fmt: s
     first = fetch(client, fmt)
     with time_machine.travel(timezone.now() + timedelta(minutes=5)):
         oldest.title = "条目1（已更正）"
-        services.announcement_save(announcement=oldest)
+        services.announcement_save(actor=SYSTEM, announcement=oldest)
         changed = fetch(client, fmt, **{"If-Modified-Since": first["Last-Modified"]})
     assert changed.status_code == 200
     assert read(changed, fmt).entries[1].title == "条目1（已更正）"

@@ -7,6 +7,7 @@ from django.test import Client, override_settings
 from rulecenter.announcements import selectors, services
 from rulecenter.announcements.demo import load_demo, seed_items
 from rulecenter.announcements.models import Announcement, Category, ListingCounter
+from rulecenter.common.actors import SYSTEM
 from rulecenter.common.pagination import pager_for
 
 from .factories import category_create, published_announcement, published_series
@@ -125,7 +126,7 @@ def test_cached_page_and_etag_follow_every_change(client: Client) -> None:
     assert fresh.status_code == 200
     assert "新公告" in fresh.content.decode()
 
-    services.announcement_unpublish(announcement=Announcement.objects.get(title="新公告"))
+    services.announcement_unpublish(actor=SYSTEM, announcement=Announcement.objects.get(title="新公告"))
     assert "新公告" not in client.get("/news/").content.decode()
 
     etag = client.get("/news/")["ETag"]

@@ -4,6 +4,7 @@ from django.db import IntegrityError, transaction
 
 from rulecenter.announcements import services
 from rulecenter.announcements.models import Announcement, ListingCounter
+from rulecenter.common.actors import SYSTEM
 
 from .factories import category_create, published_announcement
 
@@ -20,14 +21,14 @@ def test_counters_follow_publish_unpublish_and_category_moves() -> None:
     draft = published_announcement(category=rules, status=Announcement.Status.DRAFT, published_at=None)
     assert counts() == {"all": 1, f"category:{rules.pk}": 1}
 
-    services.announcement_publish(announcement=draft)
+    services.announcement_publish(actor=SYSTEM, announcement=draft)
     assert counts()["all"] == 2
 
     item.category = guides
-    services.announcement_save(announcement=item)
+    services.announcement_save(actor=SYSTEM, announcement=item)
     assert counts() == {"all": 2, f"category:{rules.pk}": 1, f"category:{guides.pk}": 1}
 
-    services.announcement_unpublish(announcement=item)
+    services.announcement_unpublish(actor=SYSTEM, announcement=item)
     assert counts() == {"all": 1, f"category:{rules.pk}": 1, f"category:{guides.pk}": 0}
     assert counts() == services.listing_counters_rebuild()
 
@@ -36,13 +37,13 @@ def test_every_change_to_a_published_item_bumps_the_version() -> None:
     item = published_announcement()
     before = ListingCounter.objects.get(scope="all").version
     item.title = "改过的标题"
-    services.announcement_save(announcement=item)
+    services.announcement_save(actor=SYSTEM, announcement=item)
     assert ListingCounter.objects.get(scope="all").version > before
 
 
 def test_publishing_without_a_date_stamps_now() -> None:
     draft = published_announcement(status=Announcement.Status.DRAFT, published_at=None)
-    services.announcement_publish(announcement=draft)
+    services.announcement_publish(actor=SYSTEM, announcement=draft)
     draft.refresh_from_db()
     assert draft.published_at is not None
 
@@ -63,13 +64,13 @@ def test_a_bad_kind_is_refused() -> None:
 def test_a_published_announcement_cannot_be_deleted() -> None:
     item = published_announcement()
     with pytest.raises(ValidationError, match="已发布的公告不能删除"):
-        services.announcement_delete(announcement=item)
+        services.announcement_delete(actor=SYSTEM, announcement=item)
     assert Announcement.objects.filter(pk=item.pk).exists()
 
 
 def test_drafts_can_be_deleted() -> None:
     draft = published_announcement(status=Announcement.Status.DRAFT, published_at=None)
-    services.announcement_delete(announcement=draft)
+    services.announcement_delete(actor=SYSTEM, announcement=draft)
     assert not Announcement.objects.exists()
 
 

@@ -12,6 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from rulecenter.accounts.models import Role
+from rulecenter.accounts.roles import role_require
+from rulecenter.common.actors import Actor
 from rulecenter.common.changes import ChangeAction, ContentKind, content_changed_announce
 from rulecenter.common.text import local_minute
 from rulecenter.rules import selectors as rule_selectors
@@ -107,6 +110,21 @@ def _check_options(options: Sequence[OptionSpec]) -> None:
             seen.add(value)
 
 
+def _fields(
+    consultation: Consultation, versions: "Sequence[RuleVersion]", options: Sequence[OptionSpec]
+) -> dict[str, object]:
+    """What a consultation's write set, as the audit chain records it."""
+    return {
+        "title": consultation.title,
+        "explanation": consultation.explanation,
+        "opens_at": consultation.opens_at.isoformat(),
+        "closes_at": consultation.closes_at.isoformat(),
+        "bundle": consultation.bundle_id,
+        "versions": [version.pk for version in versions],
+        "options": [[o.key, o.label, o.requires_reason] for o in options],
+    }
+
+
 def _enqueue_result(closes_at: datetime) -> None:
     """Ask the worker to draft the result report when the window closes (after this transaction commits)."""
     transaction.on_commit(lambda: draft_due_results.using(run_after=closes_at).enqueue())
@@ -115,6 +133,7 @@ def _enqueue_result(closes_at: datetime) -> None:
 @transaction.atomic
 def consultation_create(
     *,
+    actor: Actor,
     title: str,
     opens_at: datetime,
     closes_at: datetime,
@@ -130,6 +149,7 @@ def consultation_create(
     `record_past` records a consultation held before it reached this system (imports, demo data): its
     window may lie in the past and its versions may have been noticed since.
     """
+    role_require(actor, Role.EDITOR)
     if not title.strip():
         raise ValidationError({"title": _(CONSULTATION_TITLE_EMPTY)})
     now = timezone.now()
@@ -177,7 +197,9 @@ def consultation_create(
         kind=ContentKind.CONSULTATION,
         ids=[consultation.pk],
         action=ChangeAction.CREATED,
+        actor=actor,
         rule_ids=[version.rule_id for version in chosen],
+        data=_fields(consultation, chosen, options),
     )
     _enqueue_result(closes_at)
     return consultation
@@ -185,9 +207,16 @@ def consultation_create(
 
 @transaction.atomic
 def consultation_update(
-    *, consultation: Consultation, title: str, explanation: str, opens_at: datetime, closes_at: datetime
+    *,
+    actor: Actor,
+    consultation: Consultation,
+    title: str,
+    explanation: str,
+    opens_at: datetime,
+    closes_at: datetime,
 ) -> Consultation:
     """Edit a consultation. Once open, its window can only be extended (never shortened or moved)."""
+    role_require(actor, Role.EDITOR)
     stored = Consultation.objects.select_for_update().get(pk=consultation.pk)
     now = timezone.now()
     if stored.closes_at <= now and (opens_at, closes_at) != (stored.opens_at, stored.closes_at):
@@ -219,7 +248,9 @@ def consultation_update(
         kind=ContentKind.CONSULTATION,
         ids=[stored.pk],
         action=ChangeAction.UPDATED,
+        actor=actor,
         rule_ids=[version.rule_id for version in versions],
+        data=_fields(stored, versions, ()),
     )
     if moved:
         _enqueue_result(closes_at)

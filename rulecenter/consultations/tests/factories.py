@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from rulecenter.accounts import services as account_services
 from rulecenter.accounts.models import ApiToken, Member
+from rulecenter.common.actors import SYSTEM
 from rulecenter.consultations import services
 from rulecenter.consultations.models import Consultation
 from rulecenter.rules import services as rule_services
@@ -24,7 +25,7 @@ def member_create(
 ) -> Member:
     """A verified member who joined long before the test windows (eligible to vote)."""
     return account_services.member_create(
-        username=username, verified=verified, joined_on=joined_on or date(2024, 1, 1)
+        actor=SYSTEM, username=username, verified=verified, joined_on=joined_on or date(2024, 1, 1)
     )
 
 
@@ -45,14 +46,17 @@ def members_with_tokens(count: int, *, prefix: str = "voter") -> list[tuple[Memb
 def draft_version(slug: str = "shipping", title: str = "1688商家发货行为管理规范") -> RuleVersion:
     """A rule with a version in force since 2024 and a draft of its next version."""
     rule = rule_create(slug=slug, title=title)
-    first = rule_services.rule_version_create(rule=rule, text=OLD_TEXT)
+    first = rule_services.rule_version_create(actor=SYSTEM, rule=rule, text=OLD_TEXT)
     rule_services.rule_version_schedule(
+        actor=SYSTEM,
         version=first,
         notice_at=shanghai(2024, 1, 1, 10),
         effective_at=shanghai(2024, 1, 10),
         record_past=True,
     )
-    return rule_services.rule_version_create(rule=rule, text=NEW_TEXT, summary="发货时限缩短为24小时")
+    return rule_services.rule_version_create(
+        actor=SYSTEM, rule=rule, text=NEW_TEXT, summary="发货时限缩短为24小时"
+    )
 
 
 def consultation_create(
@@ -66,6 +70,7 @@ def consultation_create(
     chosen = list(versions) if versions is not None else [draft_version()]
     now = timezone.now()
     return services.consultation_create(
+        actor=fields.pop("actor", SYSTEM),
         title=fields.pop("title", "《1688商家发货行为管理规范》变更意见征集"),
         opens_at=opens_at,
         closes_at=closes_at,

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.demo import load_demo
 from rulecenter.announcements.models import Announcement
+from rulecenter.common.actors import SYSTEM
 from rulecenter.consultations import selectors, services
 from rulecenter.consultations.demo import load_demo_consultations
 from rulecenter.consultations.models import Consultation, Opinion
@@ -64,7 +65,7 @@ def test_the_worker_drafts_the_report_when_the_window_closes_and_it_is_redrafted
         services.cluster_respond(
             cluster=cluster, response="平台将按订单金额分档评估赔付标准。", responder=None
         )
-        redrafted = services.consultation_result_draft(consultation=consultation)
+        redrafted = services.consultation_result_draft(actor=SYSTEM, consultation=consultation)
         assert redrafted.pk == report.pk
         assert "本次投票“可再评估”的50%意见反馈中，共收到有效意见 2 条，归纳为 1 类问题" in redrafted.body
         assert "（相似意见 2 条，其中有效 2 条）" in redrafted.body
@@ -72,9 +73,9 @@ def test_the_worker_drafts_the_report_when_the_window_closes_and_it_is_redrafted
 
         run_worker()  # already drafted: nothing happens twice
         assert Announcement.objects.count() == 1
-        announcement_services.announcement_publish(announcement=redrafted)
+        announcement_services.announcement_publish(actor=SYSTEM, announcement=redrafted)
         with pytest.raises(ValidationError, match="已发布，不能再重新生成"):
-            services.consultation_result_draft(consultation=consultation)
+            services.consultation_result_draft(actor=SYSTEM, consultation=consultation)
 
 
 @pytest.mark.django_db(transaction=True)

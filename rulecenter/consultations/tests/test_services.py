@@ -7,6 +7,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 
 from rulecenter.accounts.tests.factories import user_create
+from rulecenter.common.actors import SYSTEM
 from rulecenter.consultations import selectors, services
 from rulecenter.consultations.models import Consultation, Opinion, Vote, VoteHistory
 from rulecenter.consultations.services import OptionSpec, VoteRefused
@@ -59,7 +60,11 @@ def test_the_minimum_window_is_a_setting(settings) -> None:
 def test_a_window_cannot_open_in_the_past() -> None:
     with pytest.raises(ValidationError) as refused:
         services.consultation_create(
-            title="征集", opens_at=OPENS, closes_at=CLOSES + timedelta(days=7), versions=[draft_version()]
+            actor=SYSTEM,
+            title="征集",
+            opens_at=OPENS,
+            closes_at=CLOSES + timedelta(days=7),
+            versions=[draft_version()],
         )
     assert "开始时间不能早于当前时间" in messages(refused.value)
 
@@ -68,7 +73,7 @@ def test_a_window_cannot_open_in_the_past() -> None:
 def test_noticed_versions_and_notices_before_the_close_are_refused() -> None:
     draft = draft_version()
     noticed = rule_services.rule_version_schedule(
-        version=draft, notice_at=shanghai(2025, 1, 20, 10), effective_at=shanghai(2025, 2, 1)
+        actor=SYSTEM, version=draft, notice_at=shanghai(2025, 1, 20, 10), effective_at=shanghai(2025, 2, 1)
     )
     with pytest.raises(ValidationError) as refused:
         consultation_create(versions=[noticed])
@@ -115,6 +120,7 @@ def test_once_open_the_window_can_only_be_extended() -> None:
     with time_machine.travel(DURING, tick=False):
         with pytest.raises(ValidationError) as refused:
             services.consultation_update(
+                actor=SYSTEM,
                 consultation=consultation,
                 title=consultation.title,
                 explanation="",
@@ -123,6 +129,7 @@ def test_once_open_the_window_can_only_be_extended() -> None:
             )
         assert "只能推迟，不能提前" in messages(refused.value)
         later = services.consultation_update(
+            actor=SYSTEM,
             consultation=consultation,
             title="新标题",
             explanation="说明",
@@ -321,5 +328,5 @@ def test_a_withdrawn_reason_removes_its_opinion(consultation: Consultation) -> N
 
 def test_the_result_cannot_be_drafted_before_the_close(consultation: Consultation) -> None:
     with pytest.raises(ValidationError) as refused:
-        services.consultation_result_draft(consultation=consultation, now=DURING)
+        services.consultation_result_draft(actor=SYSTEM, consultation=consultation, now=DURING)
     assert "将于 2025-01-22 18:00 截止，截止后才能起草结果反馈" in messages(refused.value)

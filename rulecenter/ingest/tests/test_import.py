@@ -10,6 +10,7 @@ from django.test import Client
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.demo import SEED_FILE, kind_for, load_demo
 from rulecenter.announcements.models import Announcement, Category, ListingCounter
+from rulecenter.common.actors import SYSTEM
 from rulecenter.ingest import listing, planning, services
 from rulecenter.ingest.extract import EXTRACTOR_VERSION
 from rulecenter.ingest.models import ExtractedFacts, ImportedItem, ImportRevision
@@ -48,7 +49,7 @@ def published_count(scope: str = ListingCounter.ALL) -> int:
 
 def test_the_seed_imports_as_its_12_items_with_the_demos_kinds(client: Client) -> None:
     """Published, in the page's order, each kind what the demo data gives the same title."""
-    report = services.listing_import(pages=[seed_page()])
+    report = services.listing_import(actor=SYSTEM, pages=[seed_page()])
     assert (report.imported, report.updated, report.skipped) == (12, 0, 0)
     assert report.source == "rulechannel.1688.com"
     announcements = list(Announcement.objects.order_by("-published_at"))
@@ -66,7 +67,7 @@ def test_the_seed_imports_as_its_12_items_with_the_demos_kinds(client: Client) -
 
 
 def test_the_seeds_facts_are_stored_with_each_item() -> None:
-    services.listing_import(pages=[seed_page()])
+    services.listing_import(actor=SYSTEM, pages=[seed_page()])
     facts = {f.announcement.title: f for f in ExtractedFacts.objects.select_related("announcement")}
     first = facts["《1688指定渠道禁限售规则》和其相关规则的更新公示"]
     assert (first.kind, first.notice_date, first.effective_date) == (
@@ -82,13 +83,13 @@ def test_the_seeds_facts_are_stored_with_each_item() -> None:
 
 
 def test_the_report_counts_the_footers_unseen_item() -> None:
-    report = services.listing_import(pages=[seed_page()])
+    report = services.listing_import(actor=SYSTEM, pages=[seed_page()])
     assert (report.footer_total, report.seen, report.unseen) == (13, 12, 1)
     assert "列表页脚显示共 13 条，本次读到 12 条，还有 1 条未读到（已读第 1 页，共 2 页）" in report.summary()
 
 
 def test_both_pages_leave_nothing_unseen() -> None:
-    report = services.listing_import(pages=[seed_page(), seed_page(PAGE_2, "page-2.txt")])
+    report = services.listing_import(actor=SYSTEM, pages=[seed_page(), seed_page(PAGE_2, "page-2.txt")])
     assert (report.imported, report.unseen) == (13, 0)
     assert "共 13 条，全部读到" in report.summary()
     # Page 2 is older than page 1: the listing keeps the source's order.
@@ -97,10 +98,10 @@ def test_both_pages_leave_nothing_unseen() -> None:
 
 
 def test_importing_the_same_page_again_adds_nothing() -> None:
-    services.listing_import(pages=[seed_page()])
+    services.listing_import(actor=SYSTEM, pages=[seed_page()])
     before = counts()
     counter = ListingCounter.objects.get(scope=ListingCounter.ALL)
-    report = services.listing_import(pages=[seed_page()])
+    report = services.listing_import(actor=SYSTEM, pages=[seed_page()])
     assert (report.imported, report.updated, report.skipped) == (0, 0, 12)
     assert counts() == before
     assert ListingCounter.objects.get(scope=ListingCounter.ALL).version == counter.version
@@ -108,10 +109,10 @@ def test_importing_the_same_page_again_adds_nothing() -> None:
 
 
 def test_a_changed_excerpt_updates_the_item_and_keeps_the_old_text() -> None:
-    services.listing_import(pages=[seed_page()])
+    services.listing_import(actor=SYSTEM, pages=[seed_page()])
     old = seed_page().items[2].excerpt
     changed = SEED_TEXT.replace("2025年2月18日生效。具体内容如下", "2025年2月20日生效。具体内容如下")
-    report = services.listing_import(pages=[seed_page(changed)])
+    report = services.listing_import(actor=SYSTEM, pages=[seed_page(changed)])
     assert (report.imported, report.updated, report.skipped) == (0, 1, 11)
     announcement = Announcement.objects.get(title="《1688商家发货行为管理规范》的更新公告")
     assert "2025年2月20日生效" in announcement.body
@@ -124,7 +125,7 @@ def test_a_changed_excerpt_updates_the_item_and_keeps_the_old_text() -> None:
 
 
 def test_a_title_seen_twice_is_imported_once() -> None:
-    report = services.listing_import(pages=[seed_page(), seed_page(name="copy.txt")])
+    report = services.listing_import(actor=SYSTEM, pages=[seed_page(), seed_page(name="copy.txt")])
     assert (report.imported, report.count(Action.DUPLICATE), report.seen) == (12, 12, 12)
     assert Announcement.objects.count() == 12
 
@@ -132,22 +133,24 @@ def test_a_title_seen_twice_is_imported_once() -> None:
 def test_the_demos_announcements_are_linked_not_duplicated() -> None:
     """After `rulecenter loaddemo`, importing the seed links its 12 announcements and reads their facts."""
     load_demo()
-    report = services.listing_import(pages=[seed_page()])
+    report = services.listing_import(actor=SYSTEM, pages=[seed_page()])
     assert (report.imported, report.skipped) == (0, 12)
     assert counts() == (12, 12, 12, 0)
     assert published_count() == 12
 
 
 def test_a_different_source_keeps_its_own_items() -> None:
-    services.listing_import(pages=[seed_page()])
-    report = services.listing_import(pages=[seed_page()], source="mirror")
+    services.listing_import(actor=SYSTEM, pages=[seed_page()])
+    report = services.listing_import(actor=SYSTEM, pages=[seed_page()], source="mirror")
     assert report.imported == 12
     assert set(ImportedItem.objects.values_list("source", flat=True)) == {"rulechannel.1688.com", "mirror"}
 
 
 def test_a_bulk_import_gives_what_one_by_one_gives() -> None:
     """Above the threshold rows go in bulk and the counters are recounted, in the same transaction."""
-    services.listing_import(pages=[seed_page(), seed_page(PAGE_2, "page-2.txt")], bulk_threshold=0)
+    services.listing_import(
+        actor=SYSTEM, pages=[seed_page(), seed_page(PAGE_2, "page-2.txt")], bulk_threshold=0
+    )
     announcements = list(Announcement.objects.order_by("-published_at"))
     assert len(announcements) == 13
     assert [a.kind for a in announcements] == [kind_for(a.title) for a in announcements]
@@ -162,7 +165,7 @@ def test_a_bulk_import_gives_what_one_by_one_gives() -> None:
 @pytest.mark.parametrize("bulk_threshold", [0, 200])
 def test_every_imported_item_reaches_the_search_outbox(bulk_threshold: int) -> None:
     """Bulk or one by one, each new announcement gets its outbox row in the import's transaction."""
-    services.listing_import(pages=[seed_page()], bulk_threshold=bulk_threshold)
+    services.listing_import(actor=SYSTEM, pages=[seed_page()], bulk_threshold=bulk_threshold)
     queued = set(
         OutboxEntry.objects.filter(entity=OutboxEntry.Entity.ANNOUNCEMENT).values_list("object_id", flat=True)
     )
@@ -185,23 +188,23 @@ def test_a_failing_item_leaves_nothing_half_imported(monkeypatch: pytest.MonkeyP
         IngestError,
         match=r"文件“listing-page-1\.txt”第 \d+ 行《【年前商家反诈重点专题】.*无法导入：标题不合适。",
     ):
-        services.listing_import(pages=[seed_page()])
+        services.listing_import(actor=SYSTEM, pages=[seed_page()])
     assert counts() == (0, 0, 0, 0)
     assert published_count() == 0
     assert not Category.objects.exists()
 
 
 def test_a_dry_run_writes_nothing() -> None:
-    report = services.listing_import(pages=[seed_page()], dry_run=True)
+    report = services.listing_import(actor=SYSTEM, pages=[seed_page()], dry_run=True)
     assert report.imported == 12
     assert report.summary().startswith("预览（未写入）：导入 12 条")
     assert counts() == (0, 0, 0, 0)
 
 
 def test_facts_from_an_older_extractor_are_read_again() -> None:
-    services.listing_import(pages=[seed_page()])
+    services.listing_import(actor=SYSTEM, pages=[seed_page()])
     ExtractedFacts.objects.update(extractor_version=0, notice_date=None)
-    report = services.listing_import(pages=[seed_page()])
+    report = services.listing_import(actor=SYSTEM, pages=[seed_page()])
     assert report.skipped == 12
     assert not ExtractedFacts.objects.exclude(extractor_version=EXTRACTOR_VERSION).exists()
     assert ExtractedFacts.objects.filter(notice_date=date(2025, 2, 10)).count() == 2
@@ -211,7 +214,7 @@ def test_one_announcement_text_imports_as_one_item() -> None:
     page = listing.single(
         "《淘宝网评价规范》变更公示\n本次变更于2025年3月3日公示，2025年3月11日生效。", name="粘贴的文本"
     )
-    report = services.listing_import(pages=[page])
+    report = services.listing_import(actor=SYSTEM, pages=[page])
     assert (report.imported, report.source, report.footer_total) == (1, planning.SOURCE_UNKNOWN, None)
     assert "无法核对是否读全" in report.summary()
     announcement = Announcement.objects.get()

@@ -9,6 +9,7 @@ from pytest_django import DjangoAssertNumQueries
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.demo import SEED_FILE
 from rulecenter.announcements.models import Announcement
+from rulecenter.common.actors import SYSTEM
 from rulecenter.ingest import listing, selectors, services
 from rulecenter.rules.tests.factories import rule_create
 
@@ -18,7 +19,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 @pytest.fixture
 def seed() -> dict[str, Announcement]:
-    services.listing_import(pages=[listing.parse(SEED_FILE.read_text(encoding="utf-8"), name="page-1.txt")])
+    services.listing_import(
+        actor=SYSTEM, pages=[listing.parse(SEED_FILE.read_text(encoding="utf-8"), name="page-1.txt")]
+    )
     return {a.title: a for a in Announcement.objects.all()}
 
 
@@ -65,7 +68,9 @@ def test_calendar_entries_respect_bounds_and_drafts(seed: dict[str, Announcement
     start = datetime(2025, 2, 1, tzinfo=SHANGHAI)
     end = datetime(2025, 2, 18, tzinfo=SHANGHAI)
     assert {e.label for e in selectors.calendar_entries(start=start, end=end)} == {"公示"}
-    announcement_services.announcement_unpublish(announcement=seed["《1688商家发货行为管理规范》的更新公告"])
+    announcement_services.announcement_unpublish(
+        actor=SYSTEM, announcement=seed["《1688商家发货行为管理规范》的更新公告"]
+    )
     assert len(selectors.calendar_entries(start=start, end=end)) == 1
 
 
@@ -87,7 +92,7 @@ def test_revisions_are_counted_and_listed(seed: dict[str, Announcement]) -> None
     changed = SEED_FILE.read_text(encoding="utf-8").replace(
         "2025年2月18日生效。具体内容如下", "2025年2月20日生效。具体内容如下"
     )
-    services.listing_import(pages=[listing.parse(changed, name="page-1.txt")])
+    services.listing_import(actor=SYSTEM, pages=[listing.parse(changed, name="page-1.txt")])
     announcement = seed["《1688商家发货行为管理规范》的更新公告"]
     facts = selectors.facts_for_announcement(announcement.pk)
     assert facts is not None

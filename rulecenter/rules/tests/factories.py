@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from rulecenter.common.actors import SYSTEM
 from rulecenter.rules import services
 from rulecenter.rules.models import Rule, RuleCategory, RuleVersion
 
@@ -16,12 +17,16 @@ def shanghai(year: int, month: int, day: int, hour: int = 0, minute: int = 0, se
 
 def category_create(slug: str = "market", name: str = "市场管理") -> RuleCategory:
     found = RuleCategory.objects.filter(slug=slug).first()
-    return found or services.rule_category_create(slug=slug, name=name)
+    return found or services.rule_category_create(actor=SYSTEM, slug=slug, name=name)
 
 
 def rule_create(slug: str = "shipping", title: str = "1688商家发货行为管理规范", **fields: Any) -> Rule:
     return services.rule_create(
-        slug=slug, title=title, category=fields.pop("category", None) or category_create(), **fields
+        actor=SYSTEM,
+        slug=slug,
+        title=title,
+        category=fields.pop("category", None) or category_create(),
+        **fields,
     )
 
 
@@ -34,7 +39,7 @@ def scheduled_version(
     major: bool = False,
     summary: str = "",
 ) -> RuleVersion:
-    version = services.rule_version_create(rule=rule, text=text, major=major, summary=summary)
+    version = services.rule_version_create(actor=SYSTEM, rule=rule, text=text, major=major, summary=summary)
     return services.rule_version_schedule(
-        version=version, notice_at=notice_at, effective_at=notice_at + timedelta(days=days)
+        actor=SYSTEM, version=version, notice_at=notice_at, effective_at=notice_at + timedelta(days=days)
     )

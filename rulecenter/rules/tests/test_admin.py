@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from rulecenter.accounts.services import member_create
+from rulecenter.common.actors import SYSTEM
 from rulecenter.rules import services
 from rulecenter.rules.models import ExitRequest, RuleVersion
 
@@ -92,16 +93,17 @@ def test_operators_export_exit_requests_as_csv(admin_client: Client) -> None:
     with time_machine.travel(shanghai(2025, 2, 1), tick=False) as clock:
         rule = rule_create()
         scheduled_version(rule, notice_at=shanghai(2025, 2, 1, 0, 1), days=8)
-        new = services.rule_version_create(rule=rule, text=OLD_TEXT + "\n\n第四条 新增。")
+        new = services.rule_version_create(actor=SYSTEM, rule=rule, text=OLD_TEXT + "\n\n第四条 新增。")
         bundle = services.change_bundle_schedule(
+            actor=SYSTEM,
             title="发货规范变更",
             versions=[new],
             notice_at=shanghai(2025, 2, 20),
             effective_at=shanghai(2025, 3, 1),
         )
         clock.move_to(shanghai(2025, 2, 21))
-        member = member_create(username="shop-a", shop_name="甲店")
-        services.exit_request_create(bundle=bundle, user=member.user, reason="不接受")
+        member = member_create(actor=SYSTEM, username="shop-a", shop_name="甲店")
+        services.exit_request_create(actor=SYSTEM, bundle=bundle, user=member.user, reason="不接受")
     response = admin_client.post(
         "/admin/rules/exitrequest/",
         {"action": "export_csv", "_selected_action": [ExitRequest.objects.get().pk]},

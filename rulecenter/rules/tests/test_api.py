@@ -23,6 +23,12 @@ def editor_headers() -> dict[str, str]:
     return bearer(token_for(user_create("editor", roles=(Role.EDITOR,))))
 
 
+@pytest.fixture
+def drafting_publisher_headers() -> dict[str, str]:
+    """One person who both drafts and schedules (the four-eyes check is tested on its own)."""
+    return bearer(token_for(user_create("both", roles=(Role.EDITOR, Role.PUBLISHER))))
+
+
 def test_rules_list_with_the_version_in_force(client: Client, demo: None, django_assert_num_queries) -> None:
     with django_assert_num_queries(1):
         data = client.get("/api/v1/rules").json()
@@ -88,7 +94,7 @@ def test_unknown_rule_is_a_404_problem(client: Client) -> None:
 
 @time_machine.travel(shanghai(2025, 2, 1), tick=False)
 def test_six_days_of_notice_is_refused_over_the_api_and_nothing_is_stored(
-    client: Client, editor_headers: dict[str, str]
+    client: Client, drafting_publisher_headers: dict[str, str]
 ) -> None:
     rule = rule_create()
     response = client.post(
@@ -99,7 +105,7 @@ def test_six_days_of_notice_is_refused_over_the_api_and_nothing_is_stored(
             "effective_at": "2025-02-16T10:00:00+08:00",
         },
         content_type="application/json",
-        headers=editor_headers,
+        headers=drafting_publisher_headers,
     )
     assert response.status_code == 422
     assert response["Content-Type"].startswith(PROBLEM)
@@ -112,7 +118,9 @@ def test_six_days_of_notice_is_refused_over_the_api_and_nothing_is_stored(
 
 
 @time_machine.travel(shanghai(2025, 2, 1), tick=False)
-def test_editors_create_rules_and_schedule_versions(client: Client, editor_headers: dict[str, str]) -> None:
+def test_editors_create_rules_and_publishers_schedule_versions(
+    client: Client, editor_headers: dict[str, str], drafting_publisher_headers: dict[str, str]
+) -> None:
     category_create(slug="trade", name="交易规则")
     created = client.post(
         "/api/v1/rules",
@@ -122,18 +130,19 @@ def test_editors_create_rules_and_schedule_versions(client: Client, editor_heade
     )
     assert created.status_code == 201
     assert Rule.objects.get(slug="returns").title == "退货规则"
-    version = client.post(
-        "/api/v1/rules/returns/versions",
-        {
-            "text": OLD_TEXT,
-            "summary": "首次发布",
-            "major": True,
-            "notice_at": "2025-02-10T10:00:00+08:00",
-            "effective_at": "2025-02-25T10:00:00+08:00",
-        },
-        content_type="application/json",
-        headers=editor_headers,
-    )
+    scheduled = {
+        "text": OLD_TEXT,
+        "summary": "首次发布",
+        "major": True,
+        "notice_at": "2025-02-10T10:00:00+08:00",
+        "effective_at": "2025-02-25T10:00:00+08:00",
+    }
+    url = "/api/v1/rules/returns/versions"
+    refused = client.post(url, scheduled, content_type="application/json", headers=editor_headers)
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "此操作需要“发布”角色。"
+    assert not RuleVersion.objects.exists()
+    version = client.post(url, scheduled, content_type="application/json", headers=drafting_publisher_headers)
     assert version.status_code == 201
     assert version.json()["status"] == "scheduled"
     assert version.json()["major"] is True

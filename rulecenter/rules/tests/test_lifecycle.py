@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from rulecenter.announcements.models import Announcement
+from rulecenter.common.actors import SYSTEM
 from rulecenter.rules import lifecycle, selectors, services
 from rulecenter.rules.models import LifecycleEvent, RuleVersion
 
@@ -25,10 +26,15 @@ def test_a_change_walks_from_draft_to_superseded_on_time_by_the_worker() -> None
         first = scheduled_version(rule, notice_at=shanghai(2025, 1, 1, 10), days=10)
         clock.move_to(shanghai(2025, 1, 12))
         run_worker()
-        second = services.rule_version_create(rule=rule, text=NEW_TEXT, summary="发货时限缩短为24小时")
+        second = services.rule_version_create(
+            actor=SYSTEM, rule=rule, text=NEW_TEXT, summary="发货时限缩短为24小时"
+        )
         assert second.status_at(shanghai(2025, 1, 12), next_effective_at=None) == RuleVersion.Status.DRAFT
         second = services.rule_version_schedule(
-            version=second, notice_at=shanghai(2025, 2, 10, 10), effective_at=shanghai(2025, 2, 18)
+            actor=SYSTEM,
+            version=second,
+            notice_at=shanghai(2025, 2, 10, 10),
+            effective_at=shanghai(2025, 2, 18),
         )
 
         clock.move_to(shanghai(2025, 2, 10, 9, 59))
@@ -64,9 +70,9 @@ def test_the_version_in_force_flips_exactly_at_effective_at() -> None:
     with time_machine.travel(shanghai(2025, 1, 1, 9), tick=False):
         rule = rule_create()
         old = scheduled_version(rule, notice_at=shanghai(2025, 1, 1, 10), days=10)
-        new = services.rule_version_create(rule=rule, text=NEW_TEXT)
+        new = services.rule_version_create(actor=SYSTEM, rule=rule, text=NEW_TEXT)
         new = services.rule_version_schedule(
-            version=new, notice_at=shanghai(2025, 2, 10, 10), effective_at=shanghai(2025, 2, 18)
+            actor=SYSTEM, version=new, notice_at=shanghai(2025, 2, 10, 10), effective_at=shanghai(2025, 2, 18)
         )
     assert selectors.version_in_force(rule=rule, at=shanghai(2025, 2, 17, 23, 59, 59)) == old
     assert selectors.version_in_force(rule=rule, at=shanghai(2025, 2, 18)) == new
@@ -105,9 +111,10 @@ def test_a_short_notice_is_refused_naming_the_law_and_the_earliest_date(
 ) -> None:
     with time_machine.travel(shanghai(2025, 2, 1), tick=False):
         rule = rule_create()
-        version = services.rule_version_create(rule=rule, text=OLD_TEXT, major=major)
+        version = services.rule_version_create(actor=SYSTEM, rule=rule, text=OLD_TEXT, major=major)
         with pytest.raises(ValidationError) as refused:
             services.rule_version_schedule(
+                actor=SYSTEM,
                 version=version,
                 notice_at=shanghai(2025, 2, 10, 10),
                 effective_at=shanghai(2025, 2, 10, 10) + timedelta(days=days),
@@ -127,9 +134,9 @@ def test_a_noticed_version_can_be_neither_edited_nor_deleted() -> None:
         version = scheduled_version(rule_create(), notice_at=shanghai(2025, 2, 10, 10), days=8)
         clock.move_to(shanghai(2025, 2, 11))
         with pytest.raises(ValidationError, match="不能修改或删除"):
-            services.rule_version_update(version=version, text="改过", summary="", major=False)
+            services.rule_version_update(actor=SYSTEM, version=version, text="改过", summary="", major=False)
         with pytest.raises(ValidationError, match="不能修改或删除"):
-            services.rule_version_delete(version=version)
+            services.rule_version_delete(actor=SYSTEM, version=version)
     version.refresh_from_db()
     assert version.text == OLD_TEXT
 
@@ -137,8 +144,8 @@ def test_a_noticed_version_can_be_neither_edited_nor_deleted() -> None:
 def test_a_draft_can_be_edited_and_deleted_before_notice() -> None:
     with time_machine.travel(shanghai(2025, 2, 1), tick=False):
         version = scheduled_version(rule_create(), notice_at=shanghai(2025, 2, 10, 10), days=8)
-        services.rule_version_update(version=version, text=NEW_TEXT, summary="改", major=False)
-        services.rule_version_delete(version=version)
+        services.rule_version_update(actor=SYSTEM, version=version, text=NEW_TEXT, summary="改", major=False)
+        services.rule_version_delete(actor=SYSTEM, version=version)
     assert not RuleVersion.objects.exists()
 
 
@@ -146,8 +153,9 @@ def test_a_bundle_is_noticed_in_one_news_item_like_the_seed() -> None:
     with time_machine.travel(shanghai(2025, 2, 1), tick=False) as clock:
         main = rule_create(slug="prohibited", title="1688指定渠道禁限售规则")
         other = rule_create(slug="prohibited-abroad", title="禁售商品规则-其他国家或地区禁售商品")
-        versions = [services.rule_version_create(rule=r, text=OLD_TEXT) for r in (main, other)]
+        versions = [services.rule_version_create(actor=SYSTEM, rule=r, text=OLD_TEXT) for r in (main, other)]
         services.change_bundle_schedule(
+            actor=SYSTEM,
             title="禁限售规则更新",
             versions=versions,
             notice_at=shanghai(2025, 2, 10, 10),
@@ -163,11 +171,14 @@ def test_a_bundle_is_noticed_in_one_news_item_like_the_seed() -> None:
 def test_a_bundle_with_a_major_change_needs_fifteen_days_for_all() -> None:
     with time_machine.travel(shanghai(2025, 2, 1), tick=False):
         a = services.rule_version_create(
-            rule=rule_create(slug="a", title="甲规则"), text=OLD_TEXT, major=True
+            actor=SYSTEM, rule=rule_create(slug="a", title="甲规则"), text=OLD_TEXT, major=True
         )
-        b = services.rule_version_create(rule=rule_create(slug="b", title="乙规则"), text=OLD_TEXT)
+        b = services.rule_version_create(
+            actor=SYSTEM, rule=rule_create(slug="b", title="乙规则"), text=OLD_TEXT
+        )
         with pytest.raises(ValidationError, match="15"):
             services.change_bundle_schedule(
+                actor=SYSTEM,
                 title="包",
                 versions=[a, b],
                 notice_at=shanghai(2025, 2, 10),

@@ -10,6 +10,7 @@ from django.utils import timezone
 from icalendar import Calendar
 
 from rulecenter.accounts.services import member_create
+from rulecenter.common.actors import SYSTEM
 from rulecenter.rules.demo import load_demo_rules
 from rulecenter.rules.models import ChangeBundle, ExitRequest
 
@@ -138,7 +139,9 @@ def test_drafts_are_not_public(client: Client, demo: None) -> None:
     from rulecenter.rules import services
     from rulecenter.rules.models import Rule
 
-    services.rule_version_create(rule=Rule.objects.get(slug="shipping-conduct"), text="第一条 草稿内容")
+    services.rule_version_create(
+        actor=SYSTEM, rule=Rule.objects.get(slug="shipping-conduct"), text="第一条 草稿内容"
+    )
     assert client.get("/rules/shipping-conduct/versions/3/").status_code == 404
     assert "草稿内容" not in client.get("/rules/shipping-conduct/history/").content.decode()
 
@@ -177,7 +180,7 @@ def test_calendar_page_lists_upcoming_effective_dates(client: Client, demo: None
 
 
 def test_a_member_records_an_exit_during_the_notice_period(client: Client, demo: None) -> None:
-    member = member_create(username="shop1", verified=True, shop_name="示例店铺")
+    member = member_create(actor=SYSTEM, username="shop1", verified=True, shop_name="示例店铺")
     client.force_login(member.user)
     bundle = ChangeBundle.objects.get(title="诚信通服务协议变更")
     refused = client.post(f"/rules/bundles/{bundle.pk}/exit/", {"reason": "不同意"})
@@ -203,7 +206,7 @@ def test_exit_is_refused_outside_the_notice_period_and_for_non_members(client: C
         "只有已登录的会员"
         in client.post(f"/rules/bundles/{bundle.pk}/exit/", {"confirm": "yes"}).content.decode()
     )
-    member = member_create(username="late-shop")
+    member = member_create(actor=SYSTEM, username="late-shop")
     with time_machine.travel(timezone.now() + timedelta(days=30)):
         client.force_login(member.user)
         response = client.post(f"/rules/bundles/{bundle.pk}/exit/", {"confirm": "yes"})
@@ -225,10 +228,14 @@ def test_history_is_paged_and_links_each_version_to_its_predecessor(client: Clie
 
     rule = rule_create()
     for n in range(25):
-        version = services.rule_version_create(rule=rule, text=f"第一条 第{n + 1}版的文本。")
+        version = services.rule_version_create(actor=SYSTEM, rule=rule, text=f"第一条 第{n + 1}版的文本。")
         notice = shanghai(2020, 1, 1) + timedelta(days=10 * n)
         services.rule_version_schedule(
-            version=version, notice_at=notice, effective_at=notice + timedelta(days=8), record_past=True
+            actor=SYSTEM,
+            version=version,
+            notice_at=notice,
+            effective_at=notice + timedelta(days=8),
+            record_past=True,
         )
     first = client.get(f"/rules/{rule.slug}/history/").content.decode()
     assert "共25条 当前1/2页" in text_of_html(first)
@@ -276,10 +283,14 @@ def test_history_page_costs_the_same_queries_however_many_versions(
 
     rule = rule_create()
     for n in range(25):
-        version = services.rule_version_create(rule=rule, text=f"第一条 第{n + 1}版。")
+        version = services.rule_version_create(actor=SYSTEM, rule=rule, text=f"第一条 第{n + 1}版。")
         notice = shanghai(2020, 1, 1) + timedelta(days=10 * n)
         services.rule_version_schedule(
-            version=version, notice_at=notice, effective_at=notice + timedelta(days=8), record_past=True
+            actor=SYSTEM,
+            version=version,
+            notice_at=notice,
+            effective_at=notice + timedelta(days=8),
+            record_past=True,
         )
     with django_assert_max_num_queries(5):
         client.get(f"/rules/{rule.slug}/history/")

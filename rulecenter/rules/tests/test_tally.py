@@ -7,6 +7,7 @@ import time_machine
 from django.db import IntegrityError, transaction
 from django.test import Client
 
+from rulecenter.common.actors import SYSTEM
 from rulecenter.rules import selectors, services
 from rulecenter.rules.models import Rule, RuleVersion, RuleVersionTally
 
@@ -43,10 +44,16 @@ def test_every_kind_of_write_keeps_the_tally_equal_to_a_count() -> None:
     """Services, bulk inserts, queryset updates, deletes and moves between rules: no writer can forget it."""
     one, two = rule_create(slug="one", title="规则一"), rule_create(slug="two", title="规则二")
     start = shanghai(2020, 1, 1)
-    drafts = [services.rule_version_create(rule=one, text=f"第一条 第{n}版。") for n in range(3)]
+    drafts = [
+        services.rule_version_create(actor=SYSTEM, rule=one, text=f"第一条 第{n}版。") for n in range(3)
+    ]
     assert tallied(one) == counted(one) == 0
     services.rule_version_schedule(
-        version=drafts[0], notice_at=start, effective_at=start + timedelta(days=8), record_past=True
+        actor=SYSTEM,
+        version=drafts[0],
+        notice_at=start,
+        effective_at=start + timedelta(days=8),
+        record_past=True,
     )
     assert tallied(one) == counted(one) == 1
     bulk_versions(two, 5)  # straight into the table, past every service
@@ -79,6 +86,7 @@ def test_the_count_leaves_out_versions_noticed_later_until_their_notice() -> Non
         for n in range(3):
             notice = start + timedelta(days=10 * n)
             services.rule_version_submit(
+                actor=SYSTEM,
                 rule=rule,
                 text=f"第一条 第{n + 1}版。",
                 notice_at=notice,

@@ -7,6 +7,8 @@ bulk COUNT       add COUNT published announcements with their outbox rows in one
 import sys
 import time
 
+from rulecenter.common.actors import SYSTEM
+
 
 def main() -> None:
     import django
@@ -21,10 +23,11 @@ def main() -> None:
     from rulecenter.search.services import search_outbox_add
 
     command, argument = sys.argv[1], sys.argv[2]
-    category = services.category_ensure(slug="news", name="新闻")
+    category = services.category_ensure(actor=SYSTEM, slug="news", name="新闻")
     if command == "publish":
         with transaction.atomic():
             services.announcement_create(
+                actor=SYSTEM,
                 title=argument,
                 body=f"{argument} 的正文。",
                 category=category,

@@ -9,6 +9,7 @@ from django.core.management import call_command
 
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement, Category
+from rulecenter.common.actors import SYSTEM
 from rulecenter.search import selectors
 from rulecenter.search.backends import tantivy as engine
 from rulecenter.search.models import OutboxEntry, Replica
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def publish(title: str) -> Announcement:
     category, _ = Category.objects.get_or_create(slug="news", defaults={"name": "新闻"})
     return announcement_services.announcement_create(
-        title=title, body="正文", category=category, status=Announcement.Status.PUBLISHED
+        actor=SYSTEM, title=title, body="正文", category=category, status=Announcement.Status.PUBLISHED
     )
 
 

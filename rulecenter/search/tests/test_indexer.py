@@ -15,6 +15,7 @@ from pytest_django.fixtures import Settings
 
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement, Category
+from rulecenter.common.actors import SYSTEM
 from rulecenter.common.memo import ProcessMemo
 from rulecenter.rules import services as rule_services
 from rulecenter.search import indexer, selectors
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.django_db
 def publish(title: str, body: str = "正文") -> Announcement:
     category, _ = Category.objects.get_or_create(slug="news", defaults={"name": "新闻"})
     return announcement_services.announcement_create(
-        title=title, body=body, category=category, status=Announcement.Status.PUBLISHED
+        actor=SYSTEM, title=title, body=body, category=category, status=Announcement.Status.PUBLISHED
     )
 
 
@@ -63,8 +64,8 @@ def built(db: None, settings: Settings) -> None:
 
 def test_every_change_writes_an_outbox_row_in_the_same_transaction(db: None) -> None:
     item = publish("公告")
-    announcement_services.announcement_unpublish(announcement=item)
-    announcement_services.announcement_delete(announcement=item)
+    announcement_services.announcement_unpublish(actor=SYSTEM, announcement=item)
+    announcement_services.announcement_delete(actor=SYSTEM, announcement=item)
     rows = list(OutboxEntry.objects.values_list("entity", "object_id"))
     assert rows == [("announcement", item.pk)] * 3
 
@@ -81,12 +82,14 @@ def test_a_rolled_back_change_leaves_no_outbox_row(db: None) -> None:
 
 
 def test_scheduling_a_rule_version_writes_the_rule_to_the_outbox(db: None) -> None:
-    category = rule_services.rule_category_create(slug="trade", name="交易规则")
-    rule = rule_services.rule_create(slug="refunds", title="退款管理规范", category=category)
-    version = rule_services.rule_version_create(rule=rule, text="第一条 退款。")
+    category = rule_services.rule_category_create(actor=SYSTEM, slug="trade", name="交易规则")
+    rule = rule_services.rule_create(actor=SYSTEM, slug="refunds", title="退款管理规范", category=category)
+    version = rule_services.rule_version_create(actor=SYSTEM, rule=rule, text="第一条 退款。")
     OutboxEntry.objects.all().delete()
     now = timezone.now()
-    rule_services.rule_version_schedule(version=version, notice_at=now, effective_at=now + timedelta(days=8))
+    rule_services.rule_version_schedule(
+        actor=SYSTEM, version=version, notice_at=now, effective_at=now + timedelta(days=8)
+    )
     assert list(OutboxEntry.objects.values_list("entity", "object_id")) == [("rule", rule.pk)]
 
 
@@ -275,11 +278,11 @@ def test_a_small_database_builds_its_first_index_on_the_first_search(db: None) -
 
 
 def test_a_rule_category_rename_reindexes_its_rules(db: None, settings: Settings) -> None:
-    category = rule_services.rule_category_create(slug="trade", name="交易规则")
-    rule_services.rule_create(slug="refunds", title="退款管理规范", category=category)
+    category = rule_services.rule_category_create(actor=SYSTEM, slug="trade", name="交易规则")
+    rule_services.rule_create(actor=SYSTEM, slug="refunds", title="退款管理规范", category=category)
     OutboxEntry.objects.all().delete()
     category.name = "交易"
-    rule_services.rule_category_save(category=category)
+    rule_services.rule_category_save(actor=SYSTEM, category=category)
     assert list(OutboxEntry.objects.values_list("entity", flat=True)) == ["rule"]
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone, translation
 
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement, Category
+from rulecenter.common.actors import SYSTEM
 from rulecenter.search import indexer
 from rulecenter.search.models import OutboxEntry, Replica
 
@@ -60,6 +61,7 @@ def test_the_pager_keeps_the_query_and_filters(client: Client, db: None, setting
     category = Category.objects.create(slug="news", name="新闻")
     for number in range(5):
         announcement_services.announcement_create(
+            actor=SYSTEM,
             title=f"第{number}号发货通知",
             body="发货",
             category=category,
@@ -79,6 +81,7 @@ def test_a_query_with_no_hits_offers_did_you_mean(client: Client, demo_index: No
 def test_the_page_escapes_what_it_shows(client: Client, db: None) -> None:
     category = Category.objects.create(slug="news", name="新闻")
     announcement_services.announcement_create(
+        actor=SYSTEM,
         title="<img src=x onerror=alert(1)>发货",
         body="<script>alert(2)</script>发货",
         category=category,

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement, Category
+from rulecenter.common.actors import SYSTEM
 from rulecenter.rules import services as rule_services
 from rulecenter.rules.models import Rule
 from rulecenter.search import indexer, inputs, selectors
@@ -32,6 +33,7 @@ def titles(results: SearchResults) -> list[str]:
 def publish(title: str, body: str, *, at: datetime | None = None, slug: str = "rule-changes") -> Announcement:
     category, _ = Category.objects.get_or_create(slug=slug, defaults={"name": slug})
     return announcement_services.announcement_create(
+        actor=SYSTEM,
         title=title,
         body=body,
         category=category,
@@ -143,10 +145,15 @@ def test_a_word_only_in_an_old_version_shows_that_version_and_links_the_current_
 
 def test_a_version_is_not_found_before_its_notice(demo: None) -> None:
     rule = Rule.objects.get(slug="shipping-conduct")
-    version = rule_services.rule_version_create(rule=rule, text="第一条 新增跨境直邮的发货时限。")
+    version = rule_services.rule_version_create(
+        actor=SYSTEM, rule=rule, text="第一条 新增跨境直邮的发货时限。"
+    )
     now = timezone.now()
     rule_services.rule_version_schedule(
-        version=version, notice_at=now + timedelta(days=1), effective_at=now + timedelta(days=10)
+        actor=SYSTEM,
+        version=version,
+        notice_at=now + timedelta(days=1),
+        effective_at=now + timedelta(days=10),
     )
     assert search("跨境直邮").total == 0
     with time_machine.travel(now + timedelta(days=2)):
@@ -260,16 +267,18 @@ def test_published_edited_and_unpublished_content_is_reflected_at_once(db: None)
     item = publish("临时公告", "首次发布的正文")
     assert titles(search("首次发布")) == ["临时公告"]
     item.body = "修改后的正文"
-    announcement_services.announcement_save(announcement=item)
+    announcement_services.announcement_save(actor=SYSTEM, announcement=item)
     assert search("首次发布").total == 0
     assert titles(search("修改后")) == ["临时公告"]
-    announcement_services.announcement_unpublish(announcement=item)
+    announcement_services.announcement_unpublish(actor=SYSTEM, announcement=item)
     assert search("修改后").total == 0
-    announcement_services.announcement_delete(announcement=item)
+    announcement_services.announcement_delete(actor=SYSTEM, announcement=item)
     assert search("临时公告").total == 0
 
 
 def test_drafts_are_never_found(db: None) -> None:
     category = Category.objects.create(slug="news", name="新闻")
-    announcement_services.announcement_create(title="草稿发货通知", body="发货", category=category)
+    announcement_services.announcement_create(
+        actor=SYSTEM, title="草稿发货通知", body="发货", category=category
+    )
     assert search("草稿").total == 0

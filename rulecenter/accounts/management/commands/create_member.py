@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from rulecenter.accounts.models import Member
 from rulecenter.accounts.services import member_create
+from rulecenter.common.actors import SYSTEM
 
 JOINED_INVALID = "入驻日期“{value}”无效：请按 YYYY-MM-DD 填写一个真实的日期，例如 2025-02-18。"
 MEMBER_CREATED = "已创建会员“{username}”（入驻日期 {joined_on:%Y-%m-%d}，{verified}）。"
@@ -57,6 +58,7 @@ class Command(BaseCommand):
         joined_on = parse_joined(options["joined"]) if options["joined"] is not None else None
         try:
             member = member_create(
+                actor=SYSTEM,
                 username=options["username"],
                 joined_on=joined_on,
                 verified=options["verified"],

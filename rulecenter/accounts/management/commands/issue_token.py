@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from rulecenter.accounts.services import api_token_issue
+from rulecenter.common.actors import SYSTEM
 
 TOKEN_ISSUED = "已为用户“{username}”签发 API 令牌（前缀 {prefix}）。令牌只显示这一次，请立即妥善保存："  # noqa: S105 - a message, not a secret
 
@@ -17,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            record, token = api_token_issue(username=options["username"], name=options["name"])
+            record, token = api_token_issue(actor=SYSTEM, username=options["username"], name=options["name"])
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from error
         self.stderr.write(TOKEN_ISSUED.format(username=options["username"], prefix=record.prefix))

@@ -3,6 +3,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from rulecenter.common.actors import SYSTEM
 from rulecenter.ingest import listing, services
 
 from .extract import read_input
@@ -32,7 +33,10 @@ class Command(BaseCommand):
                 raise CommandError(str(error)) from None
         try:
             report = services.listing_import(
-                pages=pages, source=options["source"].strip() or None, dry_run=options["dry_run"]
+                actor=SYSTEM,
+                pages=pages,
+                source=options["source"].strip() or None,
+                dry_run=options["dry_run"],
             )
         except (services.IngestError, ValidationError) as error:
             message = "；".join(error.messages) if isinstance(error, ValidationError) else str(error)
