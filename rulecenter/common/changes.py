@@ -71,6 +71,9 @@ class ContentChange:
 
 # Receivers take `change: ContentChange` (and **kwargs, as every Django receiver does).
 content_changed = Signal()
+# Sent *before* a service edits or deletes something, so an app above can refuse (by raising
+# ValidationError) what only it knows is forbidden — consultations refuse editing a draft members vote on.
+content_changing = Signal()
 
 CHANGE_OUTSIDE_TRANSACTION = "content_changed_announce must be called inside the transaction of the change"
 
@@ -101,3 +104,19 @@ def content_changed_announce(
     )
     content_changed.send(sender=ContentChange, change=change)
     return change
+
+
+def content_changing_check(
+    *, kind: ContentKind, ids: Iterable[int], action: ChangeAction, actor: Actor, rule_ids: Iterable[int] = ()
+) -> None:
+    """Ask every receiver of `content_changing` whether this change may happen; a refusal raises.
+
+    Services call it after their own guards and before they write, inside their transaction.
+    """
+    unique = tuple(dict.fromkeys(ids))
+    if not unique:
+        return
+    change = ContentChange(
+        kind=kind, ids=unique, action=action, actor=actor, rule_ids=tuple(dict.fromkeys(rule_ids))
+    )
+    content_changing.send(sender=ContentChange, change=change)

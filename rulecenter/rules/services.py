@@ -14,7 +14,12 @@ from django.utils.translation import gettext as _
 from rulecenter.accounts.models import Role
 from rulecenter.accounts.roles import role_require
 from rulecenter.common.actors import Actor
-from rulecenter.common.changes import ChangeAction, ContentKind, content_changed_announce
+from rulecenter.common.changes import (
+    ChangeAction,
+    ContentKind,
+    content_changed_announce,
+    content_changing_check,
+)
 from rulecenter.common.law import notice_days_required
 from rulecenter.common.text import local_minute
 
@@ -177,6 +182,13 @@ def rule_version_update(
     role_require(actor, Role.EDITOR)
     stored = _locked(version)
     _refuse_if_frozen(stored)
+    content_changing_check(
+        kind=ContentKind.RULE_VERSION,
+        ids=[stored.pk],
+        action=ChangeAction.UPDATED,
+        actor=actor,
+        rule_ids=[stored.rule_id],
+    )
     if not text.strip():
         raise ValidationError({"text": _(VERSION_TEXT_EMPTY)})
     stored.text, stored.summary, stored.major = text, summary.strip(), major
@@ -193,6 +205,13 @@ def rule_version_delete(*, actor: Actor, version: RuleVersion) -> None:
     role_require(actor, Role.EDITOR)
     stored = _locked(version)
     _refuse_if_frozen(stored)
+    content_changing_check(
+        kind=ContentKind.RULE_VERSION,
+        ids=[stored.pk],
+        action=ChangeAction.DELETED,
+        actor=actor,
+        rule_ids=[stored.rule_id],
+    )
     pk = stored.pk
     stored.delete()
     stored.pk = pk  # the event names the deleted version
