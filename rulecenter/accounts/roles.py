@@ -19,6 +19,7 @@ from .models import Role
 
 ROLE_REQUIRED = "此操作需要“{role}”角色。"
 ROLE_REQUIRED_ANY = "此操作需要以下角色之一：{roles}。"
+LIST_SEPARATOR = "、"  # the enumeration comma; ", " in English
 STAFF_ROLES = frozenset(role.value for role in Role)
 
 __all__ = [
@@ -40,7 +41,9 @@ class RoleRequired(PermissionDenied):
         if len(roles) == 1:
             message = _(ROLE_REQUIRED).format(role=roles[0].label)
         else:
-            message = _(ROLE_REQUIRED_ANY).format(roles="、".join(str(role.label) for role in roles))
+            message = _(ROLE_REQUIRED_ANY).format(
+                roles=_(LIST_SEPARATOR).join(str(role.label) for role in roles)
+            )
         super().__init__(message)
 
 
