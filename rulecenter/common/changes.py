@@ -57,6 +57,8 @@ class ChangeAction(StrEnum):
     UNSCHEDULED = "unscheduled"  # a scheduled version was taken back before its notice
     ISSUED = "issued"  # an API token was issued
     REVOKED = "revoked"  # an API token was revoked
+    OPINIONS_REVIEWED = "opinions_reviewed"  # opinions of a consultation judged valid or invalid
+    OPINIONS_ANSWERED = "opinions_answered"  # the platform's answer to a cluster of opinions
 
 
 @dataclass(frozen=True, slots=True)

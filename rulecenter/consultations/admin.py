@@ -168,7 +168,9 @@ def _review_action(verdict: Opinion.Verdict, code: Opinion.Code) -> Any:
     def action(modeladmin: "OpinionAdmin", request: HttpRequest, queryset: QuerySet[Opinion]) -> None:
         count = 0
         for opinion in queryset:
-            services.opinion_review(opinion=opinion, verdict=verdict, code=code, reviewer=request.user)  # type: ignore[arg-type]
+            services.opinion_review(
+                actor=actor_for(request.user), opinion=opinion, verdict=verdict, code=code
+            )
             count += 1
         modeladmin.message_user(request, _(REVIEWED).format(n=count, verdict=code.label), messages.SUCCESS)
 
@@ -196,7 +198,9 @@ class OpinionAdmin(admin.ModelAdmin[Opinion]):
         return obj.text[:60]
 
     def save_model(self, request: HttpRequest, obj: Opinion, form: ModelForm[Opinion], change: bool) -> None:
-        services.opinion_review(opinion=obj, verdict=obj.verdict, code=obj.code, reviewer=request.user)  # type: ignore[arg-type]
+        services.opinion_review(
+            actor=actor_for(request.user), opinion=obj, verdict=obj.verdict, code=obj.code
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -251,16 +255,13 @@ class OpinionClusterAdmin(admin.ModelAdmin[OpinionCluster]):
     def save_model(
         self, request: HttpRequest, obj: OpinionCluster, form: ModelForm[OpinionCluster], change: bool
     ) -> None:
-        user = request.user
+        actor = actor_for(request.user)
         verdict = form.cleaned_data.get("verdict")
         if verdict:
             services.cluster_review(
-                cluster=obj,
-                verdict=verdict,
-                code=form.cleaned_data.get("code") or "",
-                reviewer=user,  # type: ignore[arg-type]
+                actor=actor, cluster=obj, verdict=verdict, code=form.cleaned_data.get("code") or ""
             )
-        services.cluster_respond(cluster=obj, response=obj.response, responder=user)  # type: ignore[arg-type]
+        services.cluster_respond(actor=actor, cluster=obj, response=obj.response)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

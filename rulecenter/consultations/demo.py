@@ -187,9 +187,9 @@ def _review(consultation: Consultation, labels: dict[str, Theme]) -> None:
         theme = labels.get(cluster.representative.text)
         if theme is None:
             continue
-        services.cluster_review(cluster=cluster, verdict=theme.verdict, code=theme.code, reviewer=None)
+        services.cluster_review(actor=SYSTEM, cluster=cluster, verdict=theme.verdict, code=theme.code)
         if theme.response:
-            services.cluster_respond(cluster=cluster, response=theme.response, responder=None)
+            services.cluster_respond(actor=SYSTEM, cluster=cluster, response=theme.response)
 
 
 def _closed(

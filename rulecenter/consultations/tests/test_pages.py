@@ -4,6 +4,7 @@ import pytest
 import time_machine
 from django.test import Client
 
+from rulecenter.common.actors import SYSTEM
 from rulecenter.consultations import services
 from rulecenter.consultations.models import Consultation, Vote, VoteHistory
 from rulecenter.rules.tests.factories import shanghai
@@ -106,8 +107,8 @@ def test_the_closed_page_keeps_the_ledger_without_identities(
             services.vote_cast(consultation=consultation, user=member.user, choice=choice, reason=reason)
     services.opinions_collect(consultation=consultation)
     (cluster,) = services.opinions_cluster(consultation=consultation)
-    services.cluster_review(cluster=cluster, verdict="valid", code="substantive", reviewer=None)
-    services.cluster_respond(cluster=cluster, response="将按订单金额分档评估。", responder=None)
+    services.cluster_review(actor=SYSTEM, cluster=cluster, verdict="valid", code="substantive")
+    services.cluster_respond(actor=SYSTEM, cluster=cluster, response="将按订单金额分档评估。")
     with time_machine.travel(AFTER, tick=False):
         page = client.get(f"/consultations/{consultation.pk}/").content.decode()
     assert "投票结果" in page

@@ -61,10 +61,8 @@ def test_the_worker_drafts_the_report_when_the_window_closes_and_it_is_redrafted
         assert Opinion.objects.count() == 2
 
         (cluster,) = consultation.clusters.all()
-        services.cluster_review(cluster=cluster, verdict="valid", code="substantive", reviewer=None)
-        services.cluster_respond(
-            cluster=cluster, response="平台将按订单金额分档评估赔付标准。", responder=None
-        )
+        services.cluster_review(actor=SYSTEM, cluster=cluster, verdict="valid", code="substantive")
+        services.cluster_respond(actor=SYSTEM, cluster=cluster, response="平台将按订单金额分档评估赔付标准。")
         redrafted = services.consultation_result_draft(actor=SYSTEM, consultation=consultation)
         assert redrafted.pk == report.pk
         assert "本次投票“可再评估”的50%意见反馈中，共收到有效意见 2 条，归纳为 1 类问题" in redrafted.body

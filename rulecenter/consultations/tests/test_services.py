@@ -283,7 +283,7 @@ def test_a_cluster_keeps_its_response_when_opinions_are_regrouped(consultation: 
     vote_many(consultation, [FORM_LETTER, "我认为" + FORM_LETTER])
     services.opinions_collect(consultation=consultation)
     (cluster,) = services.opinions_cluster(consultation=consultation)
-    services.cluster_respond(cluster=cluster, response="将按订单金额分档评估。", responder=None)
+    services.cluster_respond(actor=SYSTEM, cluster=cluster, response="将按订单金额分档评估。")
     with time_machine.travel(DURING, tick=False):
         member = member_create("late")
         services.vote_cast(
@@ -303,9 +303,9 @@ def test_review_needs_a_code_of_the_verdicts_kind_and_a_changed_reason_is_review
     services.opinions_collect(consultation=consultation)
     opinion = Opinion.objects.get()
     with pytest.raises(ValidationError) as refused:
-        services.opinion_review(opinion=opinion, verdict="valid", code="off_topic", reviewer=None)
+        services.opinion_review(actor=SYSTEM, opinion=opinion, verdict="valid", code="off_topic")
     assert "不能用于“有效”的结论" in messages(refused.value)
-    reviewed = services.opinion_review(opinion=opinion, verdict="valid", code="substantive", reviewer=None)
+    reviewed = services.opinion_review(actor=SYSTEM, opinion=opinion, verdict="valid", code="substantive")
     assert reviewed.verdict == Opinion.Verdict.VALID
     with time_machine.travel(DURING, tick=False):
         services.vote_cast(
