@@ -18,7 +18,8 @@ def test_a_user_acts_in_the_roles_of_their_groups_only() -> None:
     actor = actor_for(user)
     assert (actor.user_id, actor.name) == (user.pk, "both")
     assert actor.roles == {"editor", "reviewer"}
-    assert actor.has("editor") and not actor.has("publisher")
+    assert actor.has("editor")
+    assert not actor.has("publisher")
     assert not actor.superuser
 
 
@@ -43,7 +44,8 @@ def test_anonymous_and_disabled_users_hold_no_role() -> None:
 
 def test_the_system_may_do_everything_and_says_so() -> None:
     assert all(SYSTEM.has(role.value) for role in Role)
-    assert SYSTEM.is_system and SYSTEM.user_id is None
+    assert SYSTEM.is_system
+    assert SYSTEM.user_id is None
 
 
 def test_a_refusal_names_the_missing_role_in_chinese_and_english() -> None:
