@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test setup lint typecheck migrations-check pytest browser bench serve clean
+.PHONY: run test setup lint typecheck migrations-check pytest browser clients bench serve clean
 
 run: setup
 	$(BIN)/rulecenter migrate --noinput
@@ -14,7 +14,7 @@ run: setup
 	$(BIN)/rulecenter collectstatic --noinput -v0
 	$(BIN)/rulecenter serve
 
-test: setup browser lint typecheck migrations-check pytest
+test: setup browser clients lint typecheck migrations-check pytest
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,11 @@ $(VENV)/.installed: pyproject.toml
 browser:
 	@test -x /usr/bin/chromium && test -d /usr/share/fonts/opentype/noto || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
+
+# The audit tests tamper with the database through the real command-line clients, as an operator would.
+clients:
+	@command -v sqlite3 >/dev/null && command -v psql >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sqlite3 postgresql-client; }
 
 lint: setup
 	$(BIN)/ruff check .

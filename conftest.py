@@ -7,6 +7,10 @@ import pytest
 from django.core.cache import cache
 from django.utils import translation
 
+# Django's flush between transactional tests empties tables whose triggers refuse deletes (the audit chain's):
+# the plugin lifts those triggers around the flush, in the test process only.
+pytest_plugins = ["rulecenter.audit.tests.flushing"]
+
 _skipped: list[str] = []
 
 
