@@ -1,29 +1,118 @@
 import csv
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from rulecenter.accounts.roles import actor_for
+from rulecenter.accounts.models import Role
+from rulecenter.accounts.roles import actor_for, role_require
+from rulecenter.common.actors import Actor
 from rulecenter.common.admin import ReadOnlyAdmin
 from rulecenter.common.law import notice_days_required
 
 from . import services
 from .models import ChangeBundle, ExitRequest, LifecycleEvent, Rule, RuleCategory, RuleVersion
 
+# The request attribute that carries a service's refusal into the form drawn again (see ServiceRefusalsShown).
+REFUSAL_ATTRIBUTE = "_rulecenter_refusal"
+
+
+class ServiceRefused(Exception):
+    """A service refused what the form asked (a missing role, a guard): shown on the form, never a 500."""
+
+    def __init__(self, error: ValidationError | PermissionDenied) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _refusal_messages(error: ValidationError | PermissionDenied) -> list[str]:
+    return list(error.messages) if isinstance(error, ValidationError) else [str(error)]
+
+
+def _refused(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except (ValidationError, PermissionDenied) as error:
+        raise ServiceRefused(error) from error
+
+
+def _add_refusal(form: forms.BaseForm, error: ValidationError | PermissionDenied) -> None:
+    """Put a refusal next to the fields it names, or above the form when the field is not on it."""
+    if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            target = field if field in form.fields and field != NON_FIELD_ERRORS else None
+            for item in errors:
+                form.add_error(target, list(item.messages))
+        return
+    form.add_error(None, _refusal_messages(error))
+
+
+class ServiceRefusalsShown[M: Any](admin.ModelAdmin[M]):
+    """Writes go through the services; what they refuse is shown on the page, with what was typed.
+
+    `save_model`/`delete_model` wrap service calls in `_refused`. The change form catches the refusal (the
+    admin's own transaction is rolled back with it) and draws the same POST again with the refusal added
+    to the form, so nothing is saved and nothing typed is lost.
+    """
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        refusal: ValidationError | PermissionDenied | None = getattr(request, REFUSAL_ATTRIBUTE, None)
+        if refusal is None:
+            return form
+        error: ValidationError | PermissionDenied = refusal
+
+        class Refused(form):  # type: ignore[valid-type, misc]
+            def clean(self) -> dict[str, Any]:
+                data: dict[str, Any] = super().clean() or {}
+                _add_refusal(self, error)
+                return data
+
+        return Refused
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceRefused as refused:
+            setattr(request, REFUSAL_ATTRIBUTE, refused.error)
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ServiceRefused as refused:
+            for message in _refusal_messages(refused.error):
+                self.message_user(request, message, messages.ERROR)
+        opts = self.model._meta
+        return HttpResponseRedirect(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id])
+        )
+
 
 @admin.register(RuleCategory)
-class RuleCategoryAdmin(admin.ModelAdmin[RuleCategory]):
+class RuleCategoryAdmin(ServiceRefusalsShown[RuleCategory]):
     list_display = ["name", "slug", "parent", "position"]
     prepopulated_fields = {"slug": ["name"]}
 
     def save_model(self, request: HttpRequest, obj: RuleCategory, form: Any, change: bool) -> None:
-        services.rule_category_save(actor=actor_for(request.user), category=obj)
+        _refused(lambda: services.rule_category_save(actor=actor_for(request.user), category=obj))
 
 
 class RuleVersionInline(admin.TabularInline[RuleVersion, Rule]):
@@ -39,7 +128,7 @@ class RuleVersionInline(admin.TabularInline[RuleVersion, Rule]):
 
 
 @admin.register(Rule)
-class RuleAdmin(admin.ModelAdmin[Rule]):
+class RuleAdmin(ServiceRefusalsShown[Rule]):
     list_display = ["title", "slug", "kind", "category"]
     list_filter = ["kind", "category"]
     search_fields = ["title", "slug"]
@@ -47,13 +136,35 @@ class RuleAdmin(admin.ModelAdmin[Rule]):
     inlines = [RuleVersionInline]
 
     def save_model(self, request: HttpRequest, obj: Rule, form: Any, change: bool) -> None:
-        services.rule_save(actor=actor_for(request.user), rule=obj)
+        _refused(lambda: services.rule_save(actor=actor_for(request.user), rule=obj))
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # rules with public versions are kept; retention is the floor
 
 
+SCHEDULE_FIELDS = ("notice_at", "effective_at", "buffer_ends_at")
+TEXT_FIELDS = ("text", "summary", "major")
+REVIEW_FIELDS = ("author_name", "approved_by_name", "approved_at", "review_comment")
+# The change form's extra buttons: the POST name of each and what the page says once it is done.
+APPROVE, SEND_BACK, SCHEDULE, UNSCHEDULE = "_approve", "_send_back", "_schedule", "_unschedule"
+DONE = {
+    APPROVE: "《{rule}》第 {number} 版已审核通过。",
+    SEND_BACK: "《{rule}》第 {number} 版已退回修改。",
+    SCHEDULE: "《{rule}》第 {number} 版已排期公示。",
+    UNSCHEDULE: "《{rule}》第 {number} 版已撤回排期。",
+}
+SCHEDULE_FIELDS_NEEDED = "排期须填写公示时间和生效时间。"
+
+
 class RuleVersionForm(forms.ModelForm[RuleVersion]):
+    comment = forms.CharField(
+        label=_("退回意见"),
+        required=False,
+        max_length=services.REVIEW_COMMENT_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("退回修改时必填，作者会在版本页面上看到。"),
+    )
+
     class Meta:
         model = RuleVersion
         fields = ["rule", "text", "summary", "major", "notice_at", "effective_at", "buffer_ends_at"]
@@ -66,87 +177,257 @@ class RuleVersionForm(forms.ModelForm[RuleVersion]):
             }
 
     def clean(self) -> dict[str, Any]:
-        """Run the service's guards here so the editor sees the refusal next to the fields."""
+        """Run the service's guards here so the publisher sees the refusal next to the fields."""
         data = super().clean() or {}
         notice_at, effective_at = data.get("notice_at"), data.get("effective_at")
         if (notice_at is None) != (effective_at is None):
             raise ValidationError(_("公示时间和生效时间须同时填写，或同时留空（草稿）。"))
         if notice_at and effective_at:
-            services.check_notice_period(
-                notice_at=notice_at, effective_at=effective_at, major=bool(data.get("major"))
-            )
+            major = data["major"] if "major" in data else bool(self.instance.major)
+            services.check_notice_period(notice_at=notice_at, effective_at=effective_at, major=major)
         return data
 
 
+def _allowed(check: Callable[..., None], actor: Actor, version: RuleVersion) -> bool:
+    try:
+        check(actor=actor, version=version)
+    except (ValidationError, PermissionDenied):
+        return False
+    return True
+
+
+class ReviewStateFilter(admin.SimpleListFilter):
+    title = _("审核状态")
+    parameter_name = "review"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return list(RuleVersion.ReviewState.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[RuleVersion]) -> QuerySet[RuleVersion]:
+        now = timezone.now()
+        state = self.value()
+        if state == RuleVersion.ReviewState.NOTICED:
+            return queryset.filter(notice_at__lte=now)
+        if state == RuleVersion.ReviewState.SCHEDULED:
+            return queryset.filter(notice_at__gt=now)
+        if state == RuleVersion.ReviewState.APPROVED:
+            return queryset.filter(notice_at__isnull=True, approved_at__isnull=False)
+        if state == RuleVersion.ReviewState.AWAITING_REVIEW:
+            return queryset.filter(notice_at__isnull=True, approved_at__isnull=True)
+        return queryset
+
+
 @admin.register(RuleVersion)
-class RuleVersionAdmin(admin.ModelAdmin[RuleVersion]):
+class RuleVersionAdmin(ServiceRefusalsShown[RuleVersion]):
+    """Editors write drafts, reviewers approve or send them back, publishers schedule approved ones.
+
+    Each role sees the fields and buttons it may use; the services decide, so a forged request gets the
+    same refusal, shown on the page.
+    """
+
     form = RuleVersionForm
-    list_display = ["__str__", "summary", "major", "notice_at", "effective_at", "bundle"]
-    list_filter = ["major", "rule__category"]
+    list_display = ["__str__", "summary", "review_state", "major", "notice_at", "effective_at", "bundle"]
+    list_filter = [ReviewStateFilter, "major", "rule__category"]
     search_fields = ["rule__title", "summary"]
     list_select_related = ["rule", "bundle"]
     date_hierarchy = "effective_at"
+    actions = None  # no bulk delete: each deletion goes through the service's guards
+
+    @admin.display(description=_("审核状态"))
+    def review_state(self, obj: RuleVersion) -> str:
+        return str(obj.review_state_at(timezone.now()).label)
+
+    # Names, not links: a reviewer or publisher may not open the accounts' pages.
+    @admin.display(description=_("作者"))
+    def author_name(self, obj: RuleVersion) -> str:
+        return obj.author.get_username() if obj.author else gettext("平台（系统）")
+
+    @admin.display(description=_("审核人"))
+    def approved_by_name(self, obj: RuleVersion) -> str:
+        if obj.approved_at is None:
+            return "-"
+        return obj.approved_by.get_username() if obj.approved_by else gettext("平台（系统）")
+
+    def view_on_site(self, obj: RuleVersion) -> str | None:
+        """Only a noticed version has a public page."""
+        return obj.get_absolute_url() if obj.is_noticed_at(timezone.now()) else None
+
+    def _editable(self, request: HttpRequest, obj: RuleVersion | None) -> set[str]:
+        actor = actor_for(request.user)
+        if obj is None:
+            return {"rule", *TEXT_FIELDS}
+        editable: set[str] = set()
+        if _allowed(services.rule_version_edit_check, actor, obj):
+            editable |= set(TEXT_FIELDS)
+        if _allowed(services.rule_version_send_back_check, actor, obj):
+            editable.add("comment")
+        if _allowed(services.rule_version_schedule_check, actor, obj):
+            editable |= set(SCHEDULE_FIELDS)
+        return editable
+
+    def get_fields(self, request: HttpRequest, obj: RuleVersion | None = None) -> list[str]:  # type: ignore[override]
+        if obj is None:
+            return ["rule", *TEXT_FIELDS]
+        fields = ["rule", "number", "review_state", *TEXT_FIELDS, *REVIEW_FIELDS]
+        if "comment" in self._editable(request, obj):
+            fields.append("comment")
+        return [*fields, *SCHEDULE_FIELDS, "bundle"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: RuleVersion | None = None) -> list[str]:
-        if obj is not None and obj.is_noticed_at(timezone.now()):
-            return [
-                "rule",
-                "number",
-                "text",
-                "summary",
-                "major",
-                "notice_at",
-                "effective_at",
-                "buffer_ends_at",
-                "bundle",
-            ]
-        return ["number", "bundle"]
+        if obj is None:
+            return []
+        editable = self._editable(request, obj)
+        return [field for field in self.get_fields(request, obj) if field not in editable]
 
     def has_delete_permission(self, request: HttpRequest, obj: RuleVersion | None = None) -> bool:
-        if obj is not None and obj.is_noticed_at(timezone.now()):
-            return False
-        return super().has_delete_permission(request, obj)
+        if obj is None:
+            return actor_for(request.user).has(Role.EDITOR.value)
+        return _allowed(services.rule_version_edit_check, actor_for(request.user), obj)
 
     def has_change_permission(self, request: HttpRequest, obj: RuleVersion | None = None) -> bool:
         if obj is not None and obj.is_noticed_at(timezone.now()):
             return False  # shown read-only: corrections are new versions
         return super().has_change_permission(request, obj)
 
-    def save_model(self, request: HttpRequest, obj: RuleVersion, form: Any, change: bool) -> None:
-        data = form.cleaned_data
-        if change:
-            obj = services.rule_version_update(
-                actor=actor_for(request.user),
-                version=obj,
-                text=data["text"],
-                summary=data["summary"],
-                major=data["major"],
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: RuleVersion | None = None,
+    ) -> HttpResponse:
+        actor = actor_for(request.user)
+        buttons: dict[str, bool] = {}
+        if obj is not None:
+            buttons = {
+                "approve": _allowed(services.rule_version_approve_check, actor, obj),
+                "send_back": _allowed(services.rule_version_send_back_check, actor, obj),
+                "schedule": _allowed(services.rule_version_schedule_check, actor, obj),
+                "unschedule": _allowed(services.rule_version_unschedule_check, actor, obj),
+            }
+            # Only an editor saves the text; the others act through their own buttons.
+            can_edit = bool(self._editable(request, obj) & set(TEXT_FIELDS))
+            context.update(
+                show_save=can_edit, show_save_and_continue=can_edit, show_save_and_add_another=False
             )
-        else:
-            created = services.rule_version_create(
-                actor=actor_for(request.user),
-                rule=data["rule"],
-                text=data["text"],
-                summary=data["summary"],
-                major=data["major"],
+        context["review_buttons"] = buttons
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request: HttpRequest, obj: RuleVersion, form: Any, change: bool) -> None:
+        actor = actor_for(request.user)
+        data = form.cleaned_data
+        if not change:
+            created = _refused(
+                lambda: services.rule_version_create(
+                    actor=actor,
+                    rule=data["rule"],
+                    text=data["text"],
+                    summary=data["summary"],
+                    major=data["major"],
+                )
             )
             obj.pk, obj.number = created.pk, created.number
-        if data.get("notice_at") and data.get("effective_at"):
-            services.rule_version_schedule(
-                actor=actor_for(request.user),
+            return
+        if APPROVE in request.POST:
+            _refused(lambda: services.rule_version_approve(actor=actor, version=obj))
+        elif SEND_BACK in request.POST:
+            comment = data.get("comment") or request.POST.get("comment", "")
+            _refused(lambda: services.rule_version_send_back(actor=actor, version=obj, comment=comment))
+        elif UNSCHEDULE in request.POST:
+            _refused(lambda: services.rule_version_unschedule(actor=actor, version=obj))
+        else:
+            self._save_text(request, actor, obj, form)
+            self._save_schedule(request, actor, obj, form)
+
+    def _save_text(self, request: HttpRequest, actor: Actor, obj: RuleVersion, form: Any) -> None:
+        if set(TEXT_FIELDS) & set(form.fields):
+            if not set(TEXT_FIELDS) & set(form.changed_data):
+                return
+            data = form.cleaned_data
+            text, summary, major = data["text"], data["summary"], data["major"]
+        elif "text" in request.POST:
+            # A changed text sent for a field this person may not edit: the service says why (role, schedule).
+            text = request.POST["text"].replace("\r\n", "\n")
+            summary, major = request.POST.get("summary", obj.summary).strip(), "major" in request.POST
+            if (text, summary, major) == (obj.text, obj.summary, obj.major):
+                return
+        else:
+            return
+        _refused(
+            lambda: services.rule_version_update(
+                actor=actor, version=obj, text=text, summary=summary, major=major
+            )
+        )
+
+    def _save_schedule(self, request: HttpRequest, actor: Actor, obj: RuleVersion, form: Any) -> None:
+        data = form.cleaned_data
+        if not set(SCHEDULE_FIELDS) & set(form.fields):
+            if SCHEDULE in request.POST:
+                # Dates this person may not set: the service's check names the role or the missing approval.
+                _refused(lambda: services.rule_version_schedule_check(actor=actor, version=obj))
+            return
+        if SCHEDULE not in request.POST and not set(SCHEDULE_FIELDS) & set(form.changed_data):
+            return
+        notice_at, effective_at = data.get("notice_at"), data.get("effective_at")
+        if notice_at is None or effective_at is None:
+            if SCHEDULE not in request.POST and form.initial.get("notice_at") is not None:
+                # Both dates cleared on a scheduled version: its schedule is taken back.
+                _refused(lambda: services.rule_version_unschedule(actor=actor, version=obj))
+                return
+            _refused(lambda: role_require(actor, Role.PUBLISHER))
+            raise ServiceRefused(ValidationError({"notice_at": gettext(SCHEDULE_FIELDS_NEEDED)}))
+        _refused(
+            lambda: services.rule_version_schedule(
+                actor=actor,
                 version=obj,
-                notice_at=data["notice_at"],
-                effective_at=data["effective_at"],
+                notice_at=notice_at,
+                effective_at=effective_at,
                 buffer_ends_at=data.get("buffer_ends_at"),
             )
+        )
+
+    def response_change(self, request: HttpRequest, obj: RuleVersion) -> HttpResponse:
+        for button, message in DONE.items():
+            if button in request.POST:
+                text = gettext(message).format(rule=obj.rule.title, number=obj.number)
+                self.message_user(request, text, messages.SUCCESS)
+                return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
     def delete_model(self, request: HttpRequest, obj: RuleVersion) -> None:
-        services.rule_version_delete(actor=actor_for(request.user), version=obj)
+        _refused(lambda: services.rule_version_delete(actor=actor_for(request.user), version=obj))
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except PermissionDenied:
+            # Django refuses with a bare 403 when the delete link was not offered; say why instead.
+            version = self.get_object(request, unquote(object_id))
+            if version is None or not self.has_view_permission(request, version):
+                raise
+            try:
+                services.rule_version_edit_check(actor=actor_for(request.user), version=version)
+            except (ValidationError, PermissionDenied) as error:
+                for message in _refusal_messages(error):
+                    self.message_user(request, message, messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:rules_ruleversion_change", args=[version.pk]))
 
 
 @admin.register(ChangeBundle)
 class ChangeBundleAdmin(admin.ModelAdmin[ChangeBundle]):
+    """Bundles are made by scheduling (`change_bundle_schedule`): shown here, written only by the service."""
+
     list_display = ["title", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -182,6 +463,9 @@ class ExitRequestAdmin(admin.ModelAdmin[ExitRequest]):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a member's exit is a record the platform keeps (E-Commerce Law art. 34)
 
     @admin.action(description=_("导出所选退出申请（CSV）"), permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[ExitRequest]) -> HttpResponse:

@@ -1,21 +1,23 @@
 """The rules API (/api/v1/rules): the library, versions, the version in force at an instant, diffs."""
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, P, QueryEx, Router, Schema
 from ninja.responses import Status
 
 from rulecenter.accounts.auth import BearerTokenAuth
-from rulecenter.accounts.roles import request_actor
+from rulecenter.accounts.models import Role
+from rulecenter.accounts.roles import request_actor, role_require, role_require_any
 from rulecenter.common.api import IsoDatetime, page_or_404
-from rulecenter.common.problems import VALIDATION, Problem, field_error, problems
+from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
+from rulecenter.common.problems import CONFLICT, VALIDATION, Problem, field_error, problems
 from rulecenter.common.text import local_minute
 
 from . import selectors, services
@@ -26,7 +28,7 @@ RULE_UNKNOWN = "规则“{slug}”不存在。"
 VERSION_UNKNOWN = "《{rule}》没有第 {number} 版（或尚未公示）。"
 NOTHING_IN_FORCE = "《{rule}》在 {at} 尚无生效版本。"
 CATEGORY_UNKNOWN = "规则分类“{slug}”不存在。"
-RULE_EDITOR_REQUIRED = "只有编辑角色可以创建规则或规则版本。"
+DRAFT_UNKNOWN = "《{rule}》没有第 {number} 版。"
 
 router = Router(tags=["rules"])
 
@@ -34,6 +36,7 @@ router = Router(tags=["rules"])
 # are taken by the announcements' enums.
 RuleKind = Literal["rule", "agreement", "implementation"]
 VersionStatus = Literal["draft", "scheduled", "noticed", "in_force", "superseded"]
+ReviewState = Literal["awaiting_review", "approved", "scheduled", "noticed"]
 
 
 class RuleCategoryOut(Schema):
@@ -114,7 +117,16 @@ class VersionIn(Schema):
 
 
 def _rule_or_404(slug: str) -> Rule:
+    """Any rule, for the write endpoints (an editor's new rule has no public version yet)."""
     rule = selectors.rule_by_slug(slug[:100])
+    if rule is None:
+        raise Http404(_(RULE_UNKNOWN).format(slug=slug[:100]))
+    return rule
+
+
+def _public_rule_or_404(slug: str) -> Rule:
+    """A rule with a noticed version, for the public reads: an unannounced rule's title is not public."""
+    rule = selectors.public_rule_by_slug(slug[:100])
     if rule is None:
         raise Http404(_(RULE_UNKNOWN).format(slug=slug[:100]))
     return rule
@@ -153,11 +165,6 @@ def _rule_out(request: HttpRequest, rule: Rule, in_force: int | None) -> RuleOut
     )
 
 
-def _require(user: User, permission: str) -> None:
-    if not user.has_perm(permission):
-        raise PermissionDenied(_(RULE_EDITOR_REQUIRED))
-
-
 @router.get(
     "",
     response={200: RulePage},
@@ -178,7 +185,7 @@ def rule_list(request: HttpRequest) -> RulePage:
     summary="一条规则及其现行版本号",
 )
 def rule_detail(request: HttpRequest, slug: str) -> RuleOut:
-    rule = _rule_or_404(slug)
+    rule = _public_rule_or_404(slug)
     version = selectors.version_in_force(rule=rule, at=timezone.now())
     return _rule_out(request, rule, version.number if version else None)
 
@@ -195,7 +202,7 @@ def rule_versions(
     slug: str,
     page: QueryEx[int, P(ge=1, le=10_000_000, description="页码，从 1 开始")] = 1,
 ) -> VersionPage:
-    rule = _rule_or_404(slug)
+    rule = _public_rule_or_404(slug)
     size = settings.RULECENTER_HISTORY_PAGE_SIZE
     now = timezone.now()
     total = selectors.version_count(rule=rule, at=now)
@@ -217,7 +224,7 @@ def rule_versions(
 def rule_at(
     request: HttpRequest, slug: str, time: QueryEx[datetime, P(description="ISO 8601 时刻")]
 ) -> VersionOut:
-    rule = _rule_or_404(slug)
+    rule = _public_rule_or_404(slug)
     at = time if timezone.is_aware(time) else timezone.make_aware(time)
     version = selectors.version_in_force(rule=rule, at=at)
     if version is None:
@@ -240,7 +247,7 @@ def rule_diff(
     from_version: QueryEx[int, P(alias="from", ge=1, le=1_000_000_000, description="旧版本号")],
     to_version: QueryEx[int, P(alias="to", ge=1, le=1_000_000_000, description="新版本号")],
 ) -> DiffOut:
-    rule = _rule_or_404(slug)
+    rule = _public_rule_or_404(slug)
     versions = []
     for number in (from_version, to_version):
         version = selectors.version_by_number(rule=rule, number=number)
@@ -272,56 +279,369 @@ def rule_diff(
     )
 
 
+# The writing side: drafts, review and schedule. Every write names the role it needs (403 otherwise, before
+# anything is looked up), takes an optional Idempotency-Key, and answers a step the version's state forbids
+# (not approved, already scheduled, noticed) with 409.
+
+
+class VersionReviewOut(Schema):
+    """A version as staff see it: its text, dates and where it stands in review."""
+
+    number: int
+    status: VersionStatus = Field(
+        description="按当前时间推算：draft / scheduled / noticed / in_force / superseded"
+    )
+    review_state: ReviewState = Field(
+        description="awaiting_review 待审核 / approved 已审核通过 / scheduled 已排期 / noticed 已公示"
+    )
+    major: bool
+    summary: str
+    text: str = Field(description="全文（Markdown）")
+    notice_at: datetime | None
+    effective_at: datetime | None
+    buffer_ends_at: datetime | None
+    author: str | None = Field(description="最后撰写文本的用户名；平台自身（导入、演示数据）为空")
+    approved_by: str | None = Field(description="审核通过的用户名；未审核通过时为空")
+    approved_at: datetime | None
+    review_comment: str = Field(description="审核角色退回修改时写的意见；审核通过后清空")
+    updated_at: datetime
+
+
+class DraftPage(Schema):
+    items: list[VersionReviewOut]
+    count: int
+
+
+class RuleVersionPatchIn(Schema):
+    text: str | None = Field(default=None, min_length=1, description="全文（Markdown）；不给则不改")
+    summary: str | None = Field(default=None, max_length=2000)
+    major: bool | None = None
+
+
+class RuleVersionSendBackIn(Schema):
+    comment: str = Field(
+        min_length=1, max_length=services.REVIEW_COMMENT_MAX_CHARS, description="退回意见，作者据此修改"
+    )
+
+
+class RuleVersionScheduleIn(Schema):
+    notice_at: IsoDatetime = Field(description="公示时间，不能早于当前时间")
+    effective_at: IsoDatetime = Field(
+        description="生效时间；距公示至少 RULECENTER_NOTICE_DAYS 日（重大变更更长）"
+    )
+    buffer_ends_at: IsoDatetime | None = Field(default=None, description="缓冲期结束时间，晚于生效时间")
+
+
+class RuleVersionTarget(Schema):
+    """The version a body-less write acts on (what its Idempotency-Key is bound to)."""
+
+    slug: str
+    number: int
+
+
+def _user_name(user: User | None) -> str | None:
+    return user.get_username() if user is not None else None
+
+
+def _review_out(version: RuleVersion) -> VersionReviewOut:
+    now = timezone.now()
+    # Before its notice a version is a draft or scheduled whatever the rule's other versions are: no query.
+    noticed = version.is_noticed_at(now)
+    status = (
+        selectors.version_status(version=version, at=now)
+        if noticed
+        else version.status_at(now, next_effective_at=None)
+    )
+    return VersionReviewOut(
+        number=version.number,
+        status=status.value,  # type: ignore[arg-type]
+        review_state=version.review_state_at(now).value,  # type: ignore[arg-type]
+        major=version.major,
+        summary=version.summary,
+        text=version.text,
+        notice_at=_local(version.notice_at),
+        effective_at=_local(version.effective_at),
+        buffer_ends_at=_local(version.buffer_ends_at),
+        author=_user_name(version.author),
+        approved_by=_user_name(version.approved_by),
+        approved_at=_local(version.approved_at),
+        review_comment=version.review_comment,
+        updated_at=timezone.localtime(version.updated_at),
+    )
+
+
+def _version_or_404(rule: Rule, number: int) -> RuleVersion:
+    version = selectors.version_by_slug_and_number(slug=rule.slug, number=number)
+    if version is None:
+        raise Http404(_(DRAFT_UNKNOWN).format(rule=rule.title, number=number))
+    return version
+
+
+def _write[T: Schema](
+    request: HttpRequest,
+    key: str | None,
+    operation: str,
+    payload: Schema,
+    write: Callable[[], T],
+    *,
+    status: int = 200,
+) -> Status[T] | HttpResponse:
+    """Run a write once per Idempotency-Key; a step the version's state forbids answers 409, nothing changed."""
+
+    def guarded() -> T:
+        try:
+            return write()
+        except services.ReviewStateConflict as error:
+            raise Problem(CONFLICT, " ".join(error.messages)) from None
+
+    user: User = request.auth  # type: ignore[attr-defined]
+    return idempotent_write(
+        request, user=user, key=key, operation=operation, payload=payload, status=status, write=guarded
+    )
+
+
+_WRITE_PROBLEMS = problems(400, 401, 403, 404, 409, 422)
+
+
 @router.post(
     "",
-    response={201: RuleOut, **problems(400, 401, 403, 422)},
+    response={201: RuleOut, **problems(400, 401, 403, 409, 422)},
     auth=BearerTokenAuth(),
     url_name="rule_create",
     operation_id="rule_create",
     summary="创建规则（编辑角色）",
+    description="可带 Idempotency-Key 头安全地重试。",
 )
-def rule_create(request: HttpRequest, payload: RuleIn) -> Status[RuleOut]:
-    user: User = request.auth  # type: ignore[attr-defined]
-    _require(user, "rules.add_rule")
-    category = selectors.rule_category_by_slug(payload.category)
-    if category is None:
-        message = _(CATEGORY_UNKNOWN).format(slug=payload.category)
-        raise Problem(
-            VALIDATION, message, errors=[field_error(["body", "category"], message, "category_unknown")]
+def rule_create(
+    request: HttpRequest, payload: RuleIn, idempotency_key: IdempotencyKeyHeader = None
+) -> Status[RuleOut] | HttpResponse:
+    actor = request_actor(request)
+    role_require(actor, Role.EDITOR)
+
+    def write() -> RuleOut:
+        category = selectors.rule_category_by_slug(payload.category)
+        if category is None:
+            message = _(CATEGORY_UNKNOWN).format(slug=payload.category)
+            raise Problem(
+                VALIDATION, message, errors=[field_error(["body", "category"], message, "category_unknown")]
+            )
+        rule = services.rule_create(
+            actor=actor, slug=payload.slug, title=payload.title, category=category, kind=payload.kind
         )
-    rule = services.rule_create(
-        actor=request_actor(request),
-        slug=payload.slug,
-        title=payload.title,
-        category=category,
-        kind=payload.kind,
-    )
-    return Status(201, _rule_out(request, rule, None))
+        return _rule_out(request, rule, None)
+
+    return _write(request, idempotency_key, "rule_create", payload, write, status=201)
 
 
 @router.post(
     "/{slug}/versions",
-    response={201: VersionOut, **problems(400, 401, 403, 404, 422)},
+    response={201: VersionReviewOut, **_WRITE_PROBLEMS},
     auth=BearerTokenAuth(),
     url_name="rule_version_create",
     operation_id="rule_version_create",
-    summary="新建规则版本，可同时排期公示和生效（编辑角色）",
-    description="公示期短于 RULECENTER_NOTICE_DAYS 日（默认 7；重大变更 RULECENTER_MAJOR_NOTICE_DAYS 日，默认 15）时返回 422，消息中写明法律依据和最早可生效时间；不会写入任何内容。",
+    summary="新建规则版本草稿（编辑角色）",
+    description="新版本是草稿，提交者是它的作者。排期须先经作者以外的审核角色审核通过（/approve），"
+    "再由发布角色排期（/schedule）；因此同时给出公示和生效时间时返回 409（没有发布角色时 403），"
+    "不会写入任何内容。可带 Idempotency-Key 头安全地重试。",
 )
-def rule_version_create(request: HttpRequest, slug: str, payload: VersionIn) -> Status[VersionOut]:
-    user: User = request.auth  # type: ignore[attr-defined]
-    _require(user, "rules.add_ruleversion")
+def rule_version_create(
+    request: HttpRequest, slug: str, payload: VersionIn, idempotency_key: IdempotencyKeyHeader = None
+) -> Status[VersionReviewOut] | HttpResponse:
+    actor = request_actor(request)
+    role_require(actor, Role.EDITOR)
     rule = _rule_or_404(slug)
-    version = services.rule_version_submit(
-        actor=request_actor(request),
-        rule=rule,
-        text=payload.text,
-        summary=payload.summary,
-        major=payload.major,
-        notice_at=payload.notice_at,
-        effective_at=payload.effective_at,
-        buffer_ends_at=payload.buffer_ends_at,
-    )
-    return Status(
-        201, _version_out(request, version, selectors.version_status(version=version, at=timezone.now()))
-    )
+
+    def write() -> VersionReviewOut:
+        version = services.rule_version_submit(
+            actor=actor,
+            rule=rule,
+            text=payload.text,
+            summary=payload.summary,
+            major=payload.major,
+            notice_at=payload.notice_at,
+            effective_at=payload.effective_at,
+            buffer_ends_at=payload.buffer_ends_at,
+        )
+        return _review_out(version)
+
+    return _write(request, idempotency_key, f"rule_version_create:{rule.slug}", payload, write, status=201)
+
+
+@router.get(
+    "/{slug}/drafts",
+    response={200: DraftPage, **problems(401, 403, 404)},
+    auth=BearerTokenAuth(),
+    url_name="rule_drafts",
+    operation_id="rule_drafts",
+    summary="尚未公示的版本及其审核状态（编辑、审核或发布角色）",
+    description="草稿和已排期但尚未到公示时间的版本，按版本号由新到旧；它们不公开，只有员工令牌可读。",
+)
+def rule_drafts(request: HttpRequest, slug: str) -> DraftPage:
+    role_require_any(request_actor(request), Role.EDITOR, Role.REVIEWER, Role.PUBLISHER)
+    rule = _rule_or_404(slug)
+    versions = services.rule_versions_unnoticed(rule=rule, at=timezone.now())
+    return DraftPage(items=[_review_out(version) for version in versions], count=len(versions))
+
+
+@router.patch(
+    "/{slug}/versions/{int:number}",
+    response={200: VersionReviewOut, **_WRITE_PROBLEMS},
+    auth=BearerTokenAuth(),
+    url_name="rule_version_update",
+    operation_id="rule_version_update",
+    summary="修改草稿（编辑角色）",
+    description="只改给出的字段。修改者成为版本的作者，已有的审核通过随之作废。已排期的版本须先撤回排期，"
+    "已公示的版本不能修改（均为 409）。",
+)
+def rule_version_update(
+    request: HttpRequest,
+    slug: str,
+    number: int,
+    payload: RuleVersionPatchIn,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Status[VersionReviewOut] | HttpResponse:
+    actor = request_actor(request)
+    role_require(actor, Role.EDITOR)
+    version = _version_or_404(_rule_or_404(slug), number)
+
+    def write() -> VersionReviewOut:
+        updated = services.rule_version_update(
+            actor=actor,
+            version=version,
+            text=version.text if payload.text is None else payload.text,
+            summary=version.summary if payload.summary is None else payload.summary,
+            major=version.major if payload.major is None else payload.major,
+        )
+        return _review_out(updated)
+
+    return _write(request, idempotency_key, f"rule_version_update:{slug}:{number}", payload, write)
+
+
+@router.delete(
+    "/{slug}/versions/{int:number}",
+    response={204: None, **problems(401, 403, 404, 409, 422)},
+    auth=BearerTokenAuth(),
+    url_name="rule_version_delete",
+    operation_id="rule_version_delete",
+    summary="删除草稿（编辑角色）",
+    description="已排期的版本须先撤回排期，已公示的版本是公开记录，不能删除（均为 409）。",
+)
+def rule_version_delete(request: HttpRequest, slug: str, number: int) -> Status[None]:
+    actor = request_actor(request)
+    role_require(actor, Role.EDITOR)
+    version = _version_or_404(_rule_or_404(slug), number)
+    try:
+        services.rule_version_delete(actor=actor, version=version)
+    except services.ReviewStateConflict as error:
+        raise Problem(CONFLICT, " ".join(error.messages)) from None
+    return Status(204, None)
+
+
+@router.post(
+    "/{slug}/versions/{int:number}/approve",
+    response={200: VersionReviewOut, **_WRITE_PROBLEMS},
+    auth=BearerTokenAuth(),
+    url_name="rule_version_approve",
+    operation_id="rule_version_approve",
+    summary="审核通过草稿（审核角色，不能是作者本人）",
+    description="四眼原则：版本的最后作者不能审核通过自己的版本（403，设置 RULECENTER_FOUR_EYES=false 的单人模式除外）。"
+    "已审核通过、已排期或已公示的版本返回 409。",
+)
+def rule_version_approve(
+    request: HttpRequest, slug: str, number: int, idempotency_key: IdempotencyKeyHeader = None
+) -> Status[VersionReviewOut] | HttpResponse:
+    actor = request_actor(request)
+    role_require(actor, Role.REVIEWER)
+    version = _version_or_404(_rule_or_404(slug), number)
+
+    def write() -> VersionReviewOut:
+        return _review_out(services.rule_version_approve(actor=actor, version=version))
+
+    target = RuleVersionTarget(slug=slug, number=number)
+    return _write(request, idempotency_key, "rule_version_approve", target, write)
+
+
+@router.post(
+    "/{slug}/versions/{int:number}/send-back",
+    response={200: VersionReviewOut, **_WRITE_PROBLEMS},
+    auth=BearerTokenAuth(),
+    url_name="rule_version_send_back",
+    operation_id="rule_version_send_back",
+    summary="退回草稿并写明意见（审核角色）",
+    description="已有的审核通过随之作废；意见保存在 review_comment 中，直到版本被审核通过。已排期或已公示的版本返回 409。",
+)
+def rule_version_send_back(
+    request: HttpRequest,
+    slug: str,
+    number: int,
+    payload: RuleVersionSendBackIn,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Status[VersionReviewOut] | HttpResponse:
+    actor = request_actor(request)
+    role_require(actor, Role.REVIEWER)
+    version = _version_or_404(_rule_or_404(slug), number)
+
+    def write() -> VersionReviewOut:
+        returned = services.rule_version_send_back(actor=actor, version=version, comment=payload.comment)
+        return _review_out(returned)
+
+    return _write(request, idempotency_key, f"rule_version_send_back:{slug}:{number}", payload, write)
+
+
+@router.post(
+    "/{slug}/versions/{int:number}/schedule",
+    response={200: VersionReviewOut, **_WRITE_PROBLEMS},
+    auth=BearerTokenAuth(),
+    url_name="rule_version_schedule",
+    operation_id="rule_version_schedule",
+    summary="为审核通过的版本排期公示和生效（发布角色）",
+    description="只能排期已由作者以外的审核角色审核通过的版本，否则返回 409。公示期短于 RULECENTER_NOTICE_DAYS 日"
+    "（默认 7；重大变更 RULECENTER_MAJOR_NOTICE_DAYS 日，默认 15）时返回 422，消息中写明法律依据和最早可生效时间。"
+    "公示之前可以重新排期。",
+)
+def rule_version_schedule(
+    request: HttpRequest,
+    slug: str,
+    number: int,
+    payload: RuleVersionScheduleIn,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Status[VersionReviewOut] | HttpResponse:
+    actor = request_actor(request)
+    role_require(actor, Role.PUBLISHER)
+    version = _version_or_404(_rule_or_404(slug), number)
+
+    def write() -> VersionReviewOut:
+        scheduled = services.rule_version_schedule(
+            actor=actor,
+            version=version,
+            notice_at=payload.notice_at,
+            effective_at=payload.effective_at,
+            buffer_ends_at=payload.buffer_ends_at,
+        )
+        return _review_out(scheduled)
+
+    return _write(request, idempotency_key, f"rule_version_schedule:{slug}:{number}", payload, write)
+
+
+@router.post(
+    "/{slug}/versions/{int:number}/unschedule",
+    response={200: VersionReviewOut, **_WRITE_PROBLEMS},
+    auth=BearerTokenAuth(),
+    url_name="rule_version_unschedule",
+    operation_id="rule_version_unschedule",
+    summary="在公示之前撤回排期（发布角色）",
+    description="清除公示、生效和缓冲期时间，取消尚未执行的生命周期事件，版本离开它的变更包；审核通过仍然有效。"
+    "已公示或尚未排期的版本返回 409。",
+)
+def rule_version_unschedule(
+    request: HttpRequest, slug: str, number: int, idempotency_key: IdempotencyKeyHeader = None
+) -> Status[VersionReviewOut] | HttpResponse:
+    actor = request_actor(request)
+    role_require(actor, Role.PUBLISHER)
+    version = _version_or_404(_rule_or_404(slug), number)
+
+    def write() -> VersionReviewOut:
+        return _review_out(services.rule_version_unschedule(actor=actor, version=version))
+
+    target = RuleVersionTarget(slug=slug, number=number)
+    return _write(request, idempotency_key, "rule_version_unschedule", target, write)

@@ -91,6 +91,14 @@ class RuleVersion(models.Model):
         IN_FORCE = "in_force", _("现行有效")
         SUPERSEDED = "superseded", _("已被替代")
 
+    class ReviewState(models.TextChoices):
+        """Where a version stands on the writing side; derived from its fields, never stored."""
+
+        AWAITING_REVIEW = "awaiting_review", _("待审核")
+        APPROVED = "approved", _("已审核通过")
+        SCHEDULED = "scheduled", _("已排期")
+        NOTICED = "noticed", _("已公示")
+
     rule = models.ForeignKey(Rule, verbose_name=_("规则"), on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField(_("版本号"))
     text = models.TextField(_("全文"), help_text=_("Markdown；按“第X条”“一、”“1.”分条款。"))
@@ -111,6 +119,25 @@ class RuleVersion(models.Model):
         on_delete=models.PROTECT,
         related_name="versions",
     )
+    # Four eyes: the last person who wrote the text (null for the platform itself) and who approved it.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("作者"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("审核人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(_("审核通过时间"), null=True, blank=True)
+    review_comment = models.TextField(_("退回意见"), blank=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
@@ -132,6 +159,10 @@ class RuleVersion(models.Model):
                 condition=Q(buffer_ends_at__isnull=True) | Q(buffer_ends_at__gt=F("effective_at")),
                 name="ruleversion_buffer_after_effective",
                 violation_error_message=_("缓冲期结束时间必须晚于生效时间。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | Q(approved_at__isnull=False),
+                name="ruleversion_approval_has_time",
             ),
         ]
         # Covers point-in-time seeks and the history's count and paging without touching table rows.
@@ -160,6 +191,16 @@ class RuleVersion(models.Model):
     def is_noticed_at(self, at: datetime) -> bool:
         """Once noticed a version is public record: frozen, never deleted."""
         return self.notice_at is not None and self.notice_at <= at
+
+    def review_state_at(self, at: datetime) -> "RuleVersion.ReviewState":
+        """A draft awaits review until approved; an edit withdraws the approval (the services see to it)."""
+        if self.is_noticed_at(at):
+            return self.ReviewState.NOTICED
+        if self.notice_at is not None:
+            return self.ReviewState.SCHEDULED
+        if self.approved_at is not None:
+            return self.ReviewState.APPROVED
+        return self.ReviewState.AWAITING_REVIEW
 
 
 class RuleVersionTally(models.Model):

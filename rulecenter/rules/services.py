@@ -4,10 +4,11 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -45,6 +46,35 @@ BUNDLE_SAME_RULE = "同一变更包中每条规则只能有一个版本：《{ru
 EXIT_NOT_IN_NOTICE = "只能在公示期内申请退出：该变更公示期为 {notice_at} 至 {effective_at}。"
 EXIT_NOT_MEMBER = "只有已登录的会员可以申请退出。"
 EXIT_DUPLICATE = "您已就该变更提交过退出申请。"
+# Four eyes (issue 11): the texts the API, the admin and the tests share.
+APPROVAL_REQUIRED = "《{rule}》第 {number} 版尚未审核通过：排期公示前须由作者以外的审核角色审核通过。"
+APPROVAL_REQUIRED_SINGLE = "《{rule}》第 {number} 版尚未审核通过：排期公示前须经审核角色审核通过。"
+APPROVAL_BY_AUTHOR = (
+    "《{rule}》第 {number} 版由其作者本人审核通过，不符合四眼原则：须由作者以外的审核角色重新审核通过。"
+)
+SUBMIT_NEEDS_APPROVAL = (
+    "新建的版本尚未审核，不能同时排期：请先提交草稿，由作者以外的审核角色审核通过后，再由发布角色排期。"
+)
+OWN_DRAFT_APPROVAL = "四眼原则：不能审核通过自己撰写的版本，须由作者以外的审核角色审核。"
+ALREADY_APPROVED = "《{rule}》第 {number} 版已于 {approved_at} 审核通过。"
+VERSION_SCHEDULED = (
+    "《{rule}》第 {number} 版已排期于 {notice_at} 公示：请先由发布角色撤回排期，修改后重新审核。"
+)
+NOT_SCHEDULED = "《{rule}》第 {number} 版尚未排期，无需撤回。"
+COMMENT_REQUIRED = "退回修改时须写明退回意见。"
+COMMENT_TOO_LONG = "退回意见最多 {max} 个字符（现有 {length} 个）。"
+REVIEW_COMMENT_MAX_CHARS = 2000
+
+
+class ReviewStateConflict(ValidationError):
+    """The version's review or schedule state forbids the step (not approved, already scheduled …).
+
+    A ValidationError, so the admin shows it on the form; the API answers it with 409 Conflict.
+    """
+
+
+class OwnDraftApproval(PermissionDenied):
+    """Four eyes: an author may not approve their own text (the API answers 403)."""
 
 
 def check_notice_period(*, notice_at: datetime, effective_at: datetime, major: bool) -> None:
@@ -125,7 +155,14 @@ def rule_version_create(
         raise ValidationError({"text": _(VERSION_TEXT_EMPTY)})
     Rule.objects.select_for_update().filter(pk=rule.pk).first()  # serialise numbering per rule
     last = RuleVersion.objects.filter(rule=rule).aggregate(last=Max("number"))["last"] or 0
-    version = RuleVersion(rule=rule, number=last + 1, text=text, summary=summary.strip(), major=major)
+    version = RuleVersion(
+        rule=rule,
+        number=last + 1,
+        text=text,
+        summary=summary.strip(),
+        major=major,
+        author_id=actor.user_id,
+    )
     version.full_clean()
     version.save()
     version_changed(version, ChangeAction.CREATED, actor)
@@ -135,12 +172,123 @@ def rule_version_create(
 def _refuse_if_frozen(version: RuleVersion) -> None:
     if version.is_noticed_at(timezone.now()):
         assert version.notice_at is not None
-        raise ValidationError(_(VERSION_FROZEN).format(notice_at=local_minute(version.notice_at)))
+        raise ReviewStateConflict(
+            _(VERSION_FROZEN).format(notice_at=local_minute(version.notice_at)), code="frozen"
+        )
 
 
 def _locked(version: RuleVersion) -> RuleVersion:
     """The stored row, locked: guards judge what is stored, not what a form has already changed."""
-    return RuleVersion.objects.select_for_update().get(pk=version.pk)
+    return RuleVersion.objects.select_for_update(of=("self",)).select_related("rule").get(pk=version.pk)
+
+
+def _is_scheduled(version: RuleVersion) -> bool:
+    """Given its dates but not yet noticed (noticed versions are refused as frozen first)."""
+    return version.notice_at is not None
+
+
+def _refuse_if_scheduled(version: RuleVersion, actor: Actor) -> None:
+    """A scheduled text was approved as it stands: people unschedule before they change it.
+
+    The platform itself (imports, the demo) needs no approval, so it may change what it scheduled.
+    """
+    if _is_scheduled(version) and not actor.is_system:
+        assert version.notice_at is not None
+        raise ReviewStateConflict(
+            _(VERSION_SCHEDULED).format(
+                rule=version.rule.title, number=version.number, notice_at=local_minute(version.notice_at)
+            ),
+            code="scheduled",
+        )
+
+
+def _refuse_unless_approved(version: RuleVersion, actor: Actor) -> None:
+    """Four eyes: only an approved text is scheduled, approved by someone other than its last author."""
+    if actor.is_system:
+        return  # the platform records history already public elsewhere (loaddemo, imports)
+    names = {"rule": version.rule.title, "number": version.number}
+    if version.approved_at is None:
+        message = APPROVAL_REQUIRED if settings.RULECENTER_FOUR_EYES else APPROVAL_REQUIRED_SINGLE
+        raise ReviewStateConflict(_(message).format(**names), code="approval_required")
+    # Approved in single-person mode, then the setting was turned on: that approval no longer counts.
+    if (
+        settings.RULECENTER_FOUR_EYES
+        and version.author_id is not None
+        and version.approved_by_id == version.author_id
+    ):
+        raise ReviewStateConflict(_(APPROVAL_BY_AUTHOR).format(**names), code="approval_required")
+
+
+def rule_version_edit_check(*, actor: Actor, version: RuleVersion) -> None:
+    """Raise unless `actor` may edit or delete this version as it stands (editor; a draft, not scheduled).
+
+    The services run these checks on the locked row; the admin runs them to decide what it offers.
+    """
+    role_require(actor, Role.EDITOR)
+    _refuse_if_frozen(version)
+    _refuse_if_scheduled(version, actor)
+
+
+def rule_version_approve_check(*, actor: Actor, version: RuleVersion) -> None:
+    """Raise unless `actor` may approve this draft: a reviewer, not its last author (four eyes)."""
+    role_require(actor, Role.REVIEWER)
+    _refuse_if_frozen(version)
+    _refuse_if_scheduled(version, actor)
+    if version.approved_at is not None:
+        raise ReviewStateConflict(
+            _(ALREADY_APPROVED).format(
+                rule=version.rule.title, number=version.number, approved_at=local_minute(version.approved_at)
+            ),
+            code="approved",
+        )
+    own = actor.user_id is not None and actor.user_id == version.author_id
+    if own and settings.RULECENTER_FOUR_EYES:
+        raise OwnDraftApproval(_(OWN_DRAFT_APPROVAL))
+
+
+def rule_version_send_back_check(*, actor: Actor, version: RuleVersion) -> None:
+    """Raise unless `actor` may send this draft back: a reviewer, before it is scheduled."""
+    role_require(actor, Role.REVIEWER)
+    _refuse_if_frozen(version)
+    _refuse_if_scheduled(version, actor)
+
+
+def rule_version_schedule_check(*, actor: Actor, version: RuleVersion, record_past: bool = False) -> None:
+    """Raise unless `actor` may schedule this version: a publisher, an approved text not yet noticed."""
+    role_require(actor, Role.PUBLISHER)
+    if not record_past:
+        _refuse_if_frozen(version)
+    _refuse_unless_approved(version, actor)
+
+
+def rule_version_unschedule_check(*, actor: Actor, version: RuleVersion) -> None:
+    """Raise unless `actor` may take this version's schedule back: a publisher, before its notice."""
+    role_require(actor, Role.PUBLISHER)
+    _refuse_if_frozen(version)
+    if not _is_scheduled(version):
+        raise ReviewStateConflict(
+            _(NOT_SCHEDULED).format(rule=version.rule.title, number=version.number), code="not_scheduled"
+        )
+
+
+def _review_changed(version: RuleVersion, action: ChangeAction, actor: Actor, **data: object) -> None:
+    """Announce a review step (approved, sent back, unscheduled) with the fields it set."""
+    content_changed_announce(
+        kind=ContentKind.RULE_VERSION,
+        ids=[version.pk],
+        action=action,
+        actor=actor,
+        rule_ids=[version.rule_id],
+        data={
+            "rule": version.rule_id,
+            "number": version.number,
+            "author": version.author_id,
+            "approved_by": version.approved_by_id,
+            "approved_at": version.approved_at.isoformat() if version.approved_at else None,
+            "review_comment": version.review_comment,
+            **data,
+        },
+    )
 
 
 SCHEDULE_INCOMPLETE = "公示时间和生效时间须同时给出，或同时留空（草稿）。"
@@ -163,6 +311,9 @@ def rule_version_submit(
         raise ValidationError({"effective_at": _(SCHEDULE_INCOMPLETE)})
     if notice_at is not None:
         role_require(actor, Role.PUBLISHER)  # refused before anything is written
+        if not actor.is_system:
+            # A text written just now has had no second pair of eyes: it cannot be scheduled with it.
+            raise ReviewStateConflict(_(SUBMIT_NEEDS_APPROVAL), code="approval_required")
     version = rule_version_create(actor=actor, rule=rule, text=text, summary=summary, major=major)
     if notice_at is not None and effective_at is not None:
         version = rule_version_schedule(
@@ -179,9 +330,10 @@ def rule_version_submit(
 def rule_version_update(
     *, actor: Actor, version: RuleVersion, text: str, summary: str, major: bool
 ) -> RuleVersion:
+    """Edit a draft's text; the editor becomes its last author and any approval is withdrawn."""
     role_require(actor, Role.EDITOR)
     stored = _locked(version)
-    _refuse_if_frozen(stored)
+    rule_version_edit_check(actor=actor, version=stored)
     content_changing_check(
         kind=ContentKind.RULE_VERSION,
         ids=[stored.pk],
@@ -191,7 +343,11 @@ def rule_version_update(
     )
     if not text.strip():
         raise ValidationError({"text": _(VERSION_TEXT_EMPTY)})
+    if (text, summary.strip(), major) == (stored.text, stored.summary, stored.major):
+        return stored  # nothing to write: the approval of this very text stands
     stored.text, stored.summary, stored.major = text, summary.strip(), major
+    stored.author_id = actor.user_id
+    stored.approved_by_id, stored.approved_at = None, None
     if stored.notice_at is not None and stored.effective_at is not None:
         check_notice_period(notice_at=stored.notice_at, effective_at=stored.effective_at, major=major)
     stored.full_clean()
@@ -204,7 +360,7 @@ def rule_version_update(
 def rule_version_delete(*, actor: Actor, version: RuleVersion) -> None:
     role_require(actor, Role.EDITOR)
     stored = _locked(version)
-    _refuse_if_frozen(stored)
+    rule_version_edit_check(actor=actor, version=stored)
     content_changing_check(
         kind=ContentKind.RULE_VERSION,
         ids=[stored.pk],
@@ -230,8 +386,7 @@ def _schedule_one(
     actor: Actor,
 ) -> RuleVersion:
     now = timezone.now()
-    if not record_past:
-        _refuse_if_frozen(version)
+    rule_version_schedule_check(actor=actor, version=version, record_past=record_past)
     if not record_past and notice_at < now - timedelta(minutes=1):
         raise ValidationError({"notice_at": _(NOTICE_IN_PAST).format(now=local_minute(now))})
     check_notice_period(notice_at=notice_at, effective_at=effective_at, major=major)
@@ -329,6 +484,7 @@ def change_bundle_schedule(
         if version.rule_id in seen:
             raise ValidationError(_(BUNDLE_SAME_RULE).format(rule=version.rule.title))
         seen.add(version.rule_id)
+        rule_version_schedule_check(actor=actor, version=version, record_past=record_past)
     major = any(version.major for version in stored)
     bundle = ChangeBundle(title=title.strip())
     bundle.full_clean()
@@ -360,6 +516,76 @@ def change_bundle_schedule(
         )
     _enqueue_wakeups([notice_at, effective_at, *([buffer_ends_at] if buffer_ends_at else [])])
     return bundle
+
+
+@transaction.atomic
+def rule_version_approve(*, actor: Actor, version: RuleVersion) -> RuleVersion:
+    """A reviewer approves a draft as it stands; four eyes: never its own last author."""
+    role_require(actor, Role.REVIEWER)
+    stored = _locked(version)
+    rule_version_approve_check(actor=actor, version=stored)
+    stored.approved_by_id, stored.approved_at = actor.user_id, timezone.now()
+    stored.review_comment = ""
+    stored.full_clean()
+    stored.save()
+    _review_changed(stored, ChangeAction.APPROVED, actor)
+    return stored
+
+
+@transaction.atomic
+def rule_version_send_back(*, actor: Actor, version: RuleVersion, comment: str) -> RuleVersion:
+    """A reviewer returns a draft to its editors with a comment; any approval is withdrawn."""
+    role_require(actor, Role.REVIEWER)
+    comment = comment.replace("\x00", "").strip()
+    if not comment:
+        raise ValidationError({"comment": _(COMMENT_REQUIRED)})
+    if len(comment) > REVIEW_COMMENT_MAX_CHARS:
+        message = _(COMMENT_TOO_LONG).format(max=REVIEW_COMMENT_MAX_CHARS, length=len(comment))
+        raise ValidationError({"comment": message})
+    stored = _locked(version)
+    rule_version_send_back_check(actor=actor, version=stored)
+    stored.approved_by_id, stored.approved_at = None, None
+    stored.review_comment = comment
+    stored.full_clean()
+    stored.save()
+    _review_changed(stored, ChangeAction.SENT_BACK, actor)
+    return stored
+
+
+@transaction.atomic
+def rule_version_unschedule(*, actor: Actor, version: RuleVersion) -> RuleVersion:
+    """Take a scheduled version back before its notice: no dates, no pending transitions, out of its bundle.
+
+    Its approval stands (the text did not change); a publisher may schedule it again.
+    """
+    role_require(actor, Role.PUBLISHER)
+    stored = _locked(version)
+    rule_version_unschedule_check(actor=actor, version=stored)
+    was = {
+        "notice_at": stored.notice_at.isoformat() if stored.notice_at else None,
+        "effective_at": stored.effective_at.isoformat() if stored.effective_at else None,
+        "bundle": stored.bundle_id,
+    }
+    stored.notice_at = stored.effective_at = stored.buffer_ends_at = None
+    stored.bundle = None
+    stored.full_clean()
+    stored.save()
+    LifecycleEvent.objects.filter(version=stored, done_at__isnull=True).delete()
+    _review_changed(stored, ChangeAction.UNSCHEDULED, actor, unscheduled=was)
+    return stored
+
+
+def rule_versions_unnoticed(*, rule: Rule, at: datetime) -> list[RuleVersion]:
+    """The rule's drafts and scheduled versions not yet noticed at `at`, newest first, with their people.
+
+    A read for staff (the drafts endpoint); kept beside the review services that give it meaning.
+    """
+    unnoticed = Q(notice_at__isnull=True) | Q(notice_at__gt=at)
+    return list(
+        RuleVersion.objects.filter(unnoticed, rule=rule)
+        .select_related("rule", "author", "approved_by")
+        .order_by("-number")
+    )
 
 
 @transaction.atomic

@@ -6,7 +6,10 @@ import time_machine
 from django.contrib.auth.models import User
 from django.test import Client
 
+from rulecenter.accounts.models import Role
+from rulecenter.accounts.roles import actor_for
 from rulecenter.accounts.services import member_create
+from rulecenter.accounts.tests.factories import user_create
 from rulecenter.common.actors import SYSTEM
 from rulecenter.rules import services
 from rulecenter.rules.models import ExitRequest, RuleVersion
@@ -22,56 +25,66 @@ def admin_client(client: Client) -> Client:
     return client
 
 
-def version_form(rule_pk: int, notice: str, effective: str, *, major: bool = False) -> dict[str, str]:
-    form = {
-        "rule": str(rule_pk),
+def schedule_form(notice: str, effective: str) -> dict[str, str]:
+    """The 排期公示 button on an approved version's page (the operator also sees its text: they edit too)."""
+    return {
         "text": OLD_TEXT,
-        "summary": "调整",
+        "summary": "",
         "notice_at_0": notice.split()[0],
         "notice_at_1": notice.split()[1],
         "effective_at_0": effective.split()[0],
         "effective_at_1": effective.split()[1],
         "buffer_ends_at_0": "",
         "buffer_ends_at_1": "",
+        "_schedule": "1",
     }
-    if major:
-        form["major"] = "on"
-    return form
+
+
+def approved_draft(*, major: bool = False) -> RuleVersion:
+    """A draft written by the platform and approved by a reviewer: ready for a publisher to schedule."""
+    draft = services.rule_version_create(actor=SYSTEM, rule=rule_create(), text=OLD_TEXT, major=major)
+    reviewer = user_create("reviewer", roles=(Role.REVIEWER,), is_staff=True)
+    return services.rule_version_approve(actor=actor_for(reviewer), version=draft)
+
+
+def change_url(version: RuleVersion) -> str:
+    return f"/admin/rules/ruleversion/{version.pk}/change/"
 
 
 @time_machine.travel(shanghai(2025, 2, 1), tick=False)
 def test_admin_refuses_six_days_of_notice_naming_the_seven_day_rule(admin_client: Client) -> None:
-    rule = rule_create()
+    version = approved_draft()
     response = admin_client.post(
-        "/admin/rules/ruleversion/add/", version_form(rule.pk, "2025-02-10 10:00:00", "2025-02-16 10:00:00")
+        change_url(version), schedule_form("2025-02-10 10:00:00", "2025-02-16 10:00:00")
     )
     html = response.content.decode()
     assert response.status_code == 200
     assert "电子商务法" in html
     assert "至少在实施前 7 日公示" in html
     assert "2025-02-17 10:00" in html
-    assert not RuleVersion.objects.exists()
+    version.refresh_from_db()
+    assert version.notice_at is None
 
 
 @time_machine.travel(shanghai(2025, 2, 1), tick=False)
 def test_admin_refuses_fourteen_days_for_a_major_change(admin_client: Client) -> None:
-    rule = rule_create()
-    response = admin_client.post(
-        "/admin/rules/ruleversion/add/",
-        version_form(rule.pk, "2025-02-10 10:00:00", "2025-02-24 10:00:00", major=True),
-    )
+    version = approved_draft(major=True)
+    form = schedule_form("2025-02-10 10:00:00", "2025-02-24 10:00:00") | {"major": "on"}
+    response = admin_client.post(change_url(version), form)
     assert "至少在实施前 15 日公示" in response.content.decode()
-    assert not RuleVersion.objects.exists()
+    version.refresh_from_db()
+    assert version.notice_at is None
 
 
 @time_machine.travel(shanghai(2025, 2, 1), tick=False)
-def test_admin_schedules_a_valid_version(admin_client: Client) -> None:
-    rule = rule_create()
+def test_admin_schedules_an_approved_version(admin_client: Client) -> None:
+    version = approved_draft()
     response = admin_client.post(
-        "/admin/rules/ruleversion/add/", version_form(rule.pk, "2025-02-10 10:00:00", "2025-02-18 00:00:00")
+        change_url(version), schedule_form("2025-02-10 10:00:00", "2025-02-18 00:00:00")
     )
     assert response.status_code == 302
-    version = RuleVersion.objects.get()
+    assert response["Location"] == change_url(version)
+    version.refresh_from_db()
     assert version.number == 1
     assert version.effective_at == shanghai(2025, 2, 18)
     assert version.events.count() == 2
@@ -80,11 +93,11 @@ def test_admin_schedules_a_valid_version(admin_client: Client) -> None:
 def test_admin_cannot_edit_or_delete_a_noticed_version(admin_client: Client) -> None:
     with time_machine.travel(shanghai(2025, 2, 1), tick=False):
         version = scheduled_version(rule_create(), notice_at=shanghai(2025, 2, 10, 10))
-    form = version_form(version.rule_id, "2025-02-10 10:00:00", "2025-02-18 10:00:00")
-    form["text"] = "篡改"
-    admin_client.post(f"/admin/rules/ruleversion/{version.pk}/change/", form)
-    delete = admin_client.post(f"/admin/rules/ruleversion/{version.pk}/delete/", {"post": "yes"})
-    assert delete.status_code == 403
+    form = {"text": "篡改", "summary": "", "_save": "1"}
+    admin_client.post(change_url(version), form)
+    delete = admin_client.post(f"/admin/rules/ruleversion/{version.pk}/delete/", {"post": "yes"}, follow=True)
+    assert delete.redirect_chain == [(change_url(version), 302)]
+    assert "不能修改或删除" in delete.content.decode()  # said on the page, not a bare 403
     version.refresh_from_db()
     assert version.text == OLD_TEXT
 

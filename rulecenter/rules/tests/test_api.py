@@ -3,9 +3,12 @@ import time_machine
 from django.test import Client
 
 from rulecenter.accounts.models import Role
+from rulecenter.accounts.roles import actor_for
 from rulecenter.accounts.tests.factories import bearer, token_for, user_create
+from rulecenter.common.actors import SYSTEM
+from rulecenter.rules import services
 from rulecenter.rules.demo import load_demo_rules
-from rulecenter.rules.models import Rule, RuleVersion
+from rulecenter.rules.models import LifecycleEvent, Rule, RuleVersion
 
 from .factories import OLD_TEXT, category_create, rule_create, shanghai
 
@@ -25,8 +28,13 @@ def editor_headers() -> dict[str, str]:
 
 @pytest.fixture
 def drafting_publisher_headers() -> dict[str, str]:
-    """One person who both drafts and schedules (the four-eyes check is tested on its own)."""
+    """One person who both drafts and schedules (and still needs someone else's approval)."""
     return bearer(token_for(user_create("both", roles=(Role.EDITOR, Role.PUBLISHER))))
+
+
+@pytest.fixture
+def publisher_headers() -> dict[str, str]:
+    return bearer(token_for(user_create("publisher", roles=(Role.PUBLISHER,))))
 
 
 def test_rules_list_with_the_version_in_force(client: Client, demo: None, django_assert_num_queries) -> None:
@@ -94,18 +102,17 @@ def test_unknown_rule_is_a_404_problem(client: Client) -> None:
 
 @time_machine.travel(shanghai(2025, 2, 1), tick=False)
 def test_six_days_of_notice_is_refused_over_the_api_and_nothing_is_stored(
-    client: Client, drafting_publisher_headers: dict[str, str]
+    client: Client, publisher_headers: dict[str, str]
 ) -> None:
     rule = rule_create()
+    draft = services.rule_version_create(actor=SYSTEM, rule=rule, text=OLD_TEXT)
+    reviewer = user_create("reviewer", roles=(Role.REVIEWER,))
+    services.rule_version_approve(actor=actor_for(reviewer), version=draft)
     response = client.post(
-        f"/api/v1/rules/{rule.slug}/versions",
-        {
-            "text": OLD_TEXT,
-            "notice_at": "2025-02-10T10:00:00+08:00",
-            "effective_at": "2025-02-16T10:00:00+08:00",
-        },
+        f"/api/v1/rules/{rule.slug}/versions/1/schedule",
+        {"notice_at": "2025-02-10T10:00:00+08:00", "effective_at": "2025-02-16T10:00:00+08:00"},
         content_type="application/json",
-        headers=drafting_publisher_headers,
+        headers=publisher_headers,
     )
     assert response.status_code == 422
     assert response["Content-Type"].startswith(PROBLEM)
@@ -114,11 +121,13 @@ def test_six_days_of_notice_is_refused_over_the_api_and_nothing_is_stored(
     assert "电子商务法" in messages
     assert "7 日" in messages
     assert "2025-02-17 10:00" in messages
-    assert not RuleVersion.objects.exists()
+    draft.refresh_from_db()
+    assert draft.notice_at is None
+    assert not LifecycleEvent.objects.exists()
 
 
 @time_machine.travel(shanghai(2025, 2, 1), tick=False)
-def test_editors_create_rules_and_publishers_schedule_versions(
+def test_editors_create_rules_and_drafts_that_cannot_be_scheduled_as_they_are_written(
     client: Client, editor_headers: dict[str, str], drafting_publisher_headers: dict[str, str]
 ) -> None:
     category_create(slug="trade", name="交易规则")
@@ -141,10 +150,19 @@ def test_editors_create_rules_and_publishers_schedule_versions(
     refused = client.post(url, scheduled, content_type="application/json", headers=editor_headers)
     assert refused.status_code == 403
     assert refused.json()["detail"] == "此操作需要“发布”角色。"
+    unreviewed = client.post(
+        url, scheduled, content_type="application/json", headers=drafting_publisher_headers
+    )
+    assert unreviewed.status_code == 409
+    assert unreviewed["Content-Type"].startswith(PROBLEM)
+    assert "由作者以外的审核角色审核通过" in unreviewed.json()["detail"]
     assert not RuleVersion.objects.exists()
-    version = client.post(url, scheduled, content_type="application/json", headers=drafting_publisher_headers)
+    draft = {key: value for key, value in scheduled.items() if not key.endswith("_at")}
+    version = client.post(url, draft, content_type="application/json", headers=drafting_publisher_headers)
     assert version.status_code == 201
-    assert version.json()["status"] == "scheduled"
+    assert version.json()["status"] == "draft"
+    assert version.json()["review_state"] == "awaiting_review"
+    assert version.json()["author"] == "both"
     assert version.json()["major"] is True
 
 
