@@ -180,7 +180,8 @@ def _consultation_or_404(consultation_id: int) -> Consultation:
     url_name="consultation_list",
     operation_id="consultation_list",
     summary="意见征集，最近开始的在前",
-    description="每页条数由设置 RULECENTER_CONSULTATION_PAGE_SIZE 决定；页码超出范围时返回 404。",
+    description="只列出已开始的意见征集：草案在征集开始时才公开，此前征集本身也不公开（status=scheduled 因此总是空列表）。"
+    "每页条数由设置 RULECENTER_CONSULTATION_PAGE_SIZE 决定；页码超出范围时返回 404。",
 )
 def consultation_list(
     request: HttpRequest,
@@ -202,6 +203,7 @@ def consultation_list(
     url_name="consultation_detail",
     operation_id="consultation_detail",
     summary="一项意见征集：草案及其与现行版本的差异、选项、实时计票；截止后含意见汇总",
+    description="征集开始之前返回 404：草案在征集开始时才公开。",
 )
 def consultation_detail(request: HttpRequest, consultation_id: int) -> ConsultationOut:
     return _consultation_out(request, _consultation_or_404(consultation_id))
@@ -214,13 +216,13 @@ def consultation_detail(request: HttpRequest, consultation_id: int) -> Consultat
     operation_id="consultation_tally",
     summary="实时计票：各选项票数、总数和占比",
     description="每位会员只计最后一次投票；每次请求都从投票表直接统计，任何时刻都与库中的投票一致。"
-    "设置 RULECENTER_CONSULTATION_TALLY_HIDDEN_UNTIL_CLOSE 打开时，截止前返回 403。",
+    "设置 RULECENTER_CONSULTATION_TALLY_HIDDEN_UNTIL_CLOSE 打开时，截止前返回 403；征集开始之前返回 404。",
 )
 def consultation_tally(request: HttpRequest, consultation_id: int) -> TallyOut:
     consultation = selectors.consultation_for_vote(pk=consultation_id)
-    if consultation is None:
-        raise Http404(_(CONSULTATION_UNKNOWN))
     now = timezone.now()
+    if consultation is None or consultation.opens_at > now:  # not public before it opens
+        raise Http404(_(CONSULTATION_UNKNOWN))
     if not selectors.tally_visible(consultation=consultation, at=now):
         raise Problem(
             TALLY_NOT_PUBLIC, _(TALLY_HIDDEN).format(closes_at=local_minute(consultation.closes_at))
@@ -331,7 +333,10 @@ def consultation_create(
             options=options,
             created_by=user,
         )
-        return _consultation_out(request, _consultation_or_404(consultation.pk))
+        # Not public until it opens: the editor who created it is shown it all the same.
+        created = selectors.consultation_get_any(pk=consultation.pk)
+        assert created is not None
+        return _consultation_out(request, created)
 
     return idempotent_write(
         request,

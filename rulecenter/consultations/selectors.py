@@ -1,5 +1,6 @@
 """Reads of consultations. The tally is one GROUP BY over the standing votes, so it is the votes."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -43,20 +44,42 @@ def _status_filter(
     return queryset
 
 
+def public_consultations(*, at: datetime | None = None) -> QuerySet[Consultation]:
+    """Consultations that have opened by `at` (default: now). A consultation shows its drafts, which are
+    not public before it opens: until then neither is the consultation (its page and API answer 404)."""
+    return Consultation.objects.filter(opens_at__lte=at or timezone.now())
+
+
 def consultation_count(*, status: StatusFilter = None, at: datetime | None = None) -> int:
-    return _status_filter(Consultation.objects.all(), status, at or timezone.now()).count()
+    """How many public consultations (opened by `at`) have this status."""
+    at = at or timezone.now()
+    return _status_filter(public_consultations(at=at), status, at).count()
 
 
 def consultation_page(
     *, offset: int, limit: int, status: StatusFilter = None, at: datetime | None = None
 ) -> list[Consultation]:
-    """Consultations newest window first, with their options and versions: three queries."""
-    queryset = _status_filter(Consultation.objects.all(), status, at or timezone.now())
+    """Public consultations newest window first, with their options and versions: three queries."""
+    at = at or timezone.now()
+    queryset = _status_filter(public_consultations(at=at), status, at)
     return list(_with_relations(queryset)[offset : offset + limit])
 
 
-def consultation_get(*, pk: int) -> Consultation | None:
+def consultation_get(*, pk: int, at: datetime | None = None) -> Consultation | None:
+    """A public consultation (opened by `at`, default now), with its options, drafts and result."""
+    return _with_relations(public_consultations(at=at).filter(pk=pk)).first()
+
+
+def consultation_get_any(*, pk: int) -> Consultation | None:
+    """Any consultation, one not yet open included: for the editor who has just created it."""
     return _with_relations(Consultation.objects.filter(pk=pk)).first()
+
+
+def consultations_holding(*, version_ids: Iterable[int]) -> list[Consultation]:
+    """The consultations held on any of these versions, earliest opening first (opened or not)."""
+    return list(
+        Consultation.objects.filter(versions__in=list(version_ids)).distinct().order_by("opens_at", "id")
+    )
 
 
 VOTE_TARGET_SECONDS = 30

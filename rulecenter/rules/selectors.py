@@ -1,4 +1,11 @@
-"""Reads of the rule library. The version in force is a query over stored dates, never a stored flag."""
+"""Reads of the rule library. The version in force is a query over stored dates, never a stored flag.
+
+Nothing is public before its notice: every public read here shows a version only once `notice_at <= now`
+(the real current time, whatever instant is asked about), and a rule only once one of its versions is.
+A future instant is answered with what is public now about it — the version in force by then among those
+already noticed — never with a draft or a version whose notice is still ahead. The few reads that see
+drafts too (for editors and consultations) say so in their names or docstrings.
+"""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -6,7 +13,7 @@ from datetime import datetime
 
 from django.core.cache import cache
 from django.core.validators import slug_re
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
 from rulecenter.announcements.models import Announcement
@@ -19,21 +26,44 @@ def public_versions(*, at: datetime | None = None) -> QuerySet[RuleVersion]:
     return RuleVersion.objects.filter(notice_at__lte=at or timezone.now())
 
 
+def _has_public_version(now: datetime) -> Exists:
+    """A rule is public once one of its versions has been noticed: before that, even its title is a draft."""
+    return Exists(RuleVersion.objects.filter(rule=OuterRef("pk"), notice_at__lte=now))
+
+
+def public_rules(*, now: datetime | None = None) -> QuerySet[Rule]:
+    """Rules with at least one version noticed by `now` (default: the current time)."""
+    return Rule.objects.filter(_has_public_version(now or timezone.now()))
+
+
 def _is_slug(value: str, max_length: int) -> bool:
     # Anything else (NUL bytes, long junk) cannot name a row: answer "none" without asking the database.
     return len(value) <= max_length and slug_re.fullmatch(value) is not None
 
 
 def rule_by_slug(slug: str) -> Rule | None:
+    """Any rule, public or not yet (editors add versions to a rule before anything of it is noticed)."""
     if not _is_slug(slug, 100):
         return None
     return Rule.objects.select_related("category").filter(slug=slug).first()
 
 
-def version_in_force(*, rule: Rule, at: datetime) -> RuleVersion | None:
-    """The version whose effective_at is the latest one ≤ `at` (one index seek)."""
+def public_rule_by_slug(slug: str, *, now: datetime | None = None) -> Rule | None:
+    """The rule if one of its versions has been noticed by `now`: what public pages and reads look up."""
+    if not _is_slug(slug, 100):
+        return None
+    return public_rules(now=now).select_related("category").filter(slug=slug).first()
+
+
+def version_in_force(*, rule: Rule, at: datetime, now: datetime | None = None) -> RuleVersion | None:
+    """The version in force at `at` among those noticed by `now` (default: the current time).
+
+    The version whose effective_at is the latest one ≤ `at` (one index seek). For a past `at` every such
+    version was noticed long ago; for a future one, a version whose notice is still ahead (or a draft)
+    never answers — the answer is what is public now about that instant.
+    """
     return (
-        RuleVersion.objects.filter(rule=rule, effective_at__lte=at, notice_at__isnull=False)
+        RuleVersion.objects.filter(rule=rule, effective_at__lte=at, notice_at__lte=now or timezone.now())
         .order_by("-effective_at")
         .first()
     )
@@ -146,10 +176,10 @@ class LibraryNode:
 
 
 def rule_library() -> list[LibraryNode]:
-    """The category tree with its rules, in two queries."""
+    """The category tree with its public rules, in two queries."""
     categories = list(RuleCategory.objects.all())
     rules_by_category: dict[int, list[Rule]] = {}
-    for rule in Rule.objects.all():
+    for rule in public_rules():
         rules_by_category.setdefault(rule.category_id, []).append(rule)
 
     def build(parent_id: int | None) -> list[LibraryNode]:
@@ -169,12 +199,22 @@ def bundle_versions(*, bundle_id: int) -> list[RuleVersion]:
 
 
 def bundle_get(*, pk: int) -> ChangeBundle | None:
+    """A bundle with its versions noticed by now; None before any is (a version rescheduled later is left out)."""
+    now = timezone.now()
     return (
-        ChangeBundle.objects.filter(pk=pk, versions__notice_at__lte=timezone.now())
-        .prefetch_related(Prefetch("versions", queryset=versions_with_rule()))
+        ChangeBundle.objects.filter(pk=pk, versions__notice_at__lte=now)
+        .prefetch_related(Prefetch("versions", queryset=versions_with_rule().filter(notice_at__lte=now)))
         .distinct()
         .first()
     )
+
+
+def versions_noticed_by(*, announcement_id: int) -> list[int]:
+    """The ids of the versions whose notice (公示) this announcement is: empty for any other announcement."""
+    events = LifecycleEvent.objects.filter(
+        announcement_id=announcement_id, kind=LifecycleEvent.Kind.NOTICE, done_at__isnull=False
+    )
+    return list(events.values_list("version_id", flat=True))
 
 
 def bundle_notice_announcement(*, bundle_id: int) -> Announcement | None:
@@ -225,13 +265,14 @@ def rule_category_by_slug(slug: str) -> RuleCategory | None:
 
 
 def rule_list_with_versions_in_force(*, at: datetime) -> list[tuple[Rule, int | None]]:
-    """Every rule with the number of its version in force at `at`: one query, one index seek per rule."""
+    """Every public rule with the number of its version in force at `at`: one query, one seek per rule."""
+    now = timezone.now()
     in_force = (
-        RuleVersion.objects.filter(rule=OuterRef("pk"), effective_at__lte=at, notice_at__isnull=False)
+        RuleVersion.objects.filter(rule=OuterRef("pk"), effective_at__lte=at, notice_at__lte=now)
         .order_by("-effective_at")
         .values("number")[:1]
     )
-    rules = Rule.objects.select_related("category").annotate(in_force_number=Subquery(in_force))
+    rules = public_rules(now=now).select_related("category").annotate(in_force_number=Subquery(in_force))
     return [(rule, rule.in_force_number) for rule in rules]
 
 
@@ -248,9 +289,9 @@ def rule_ids_filed_under(*, category_ids: Iterable[int]) -> list[int]:
 
 
 def rules_titled(*, titles: Iterable[str]) -> dict[str, Rule]:
-    """The rules whose title is one of `titles`, by title (a name read in a text links to its rule)."""
+    """The public rules whose title is one of `titles`, by title (a name read in a text links to its rule)."""
     wanted = list(titles)
-    return {rule.title: rule for rule in Rule.objects.filter(title__in=wanted)} if wanted else {}
+    return {rule.title: rule for rule in public_rules().filter(title__in=wanted)} if wanted else {}
 
 
 def versions_with_rule() -> QuerySet[RuleVersion]:

@@ -32,7 +32,8 @@ BUNDLE_UNKNOWN = "变更包不存在或尚未公示。"
 
 
 def _rule_or_404(slug: str) -> Rule:
-    rule = selectors.rule_by_slug(slug)
+    # A rule none of whose versions has been noticed yet is not public: its page is a 404 like an unknown one.
+    rule = selectors.public_rule_by_slug(slug)
     if rule is None:
         raise Http404(_(RULE_UNKNOWN).format(slug=slug))
     return rule
@@ -94,7 +95,7 @@ def rule_detail(request: HttpRequest, slug: str) -> HttpResponse:
             raise Http404(_(AT_INVALID).format(value=raw_at[:40])) from None
     else:
         at = now
-    version = selectors.version_in_force(rule=rule, at=at)
+    version = selectors.version_in_force(rule=rule, at=at, now=now)
     if version is None:
         upcoming = selectors.version_next(rule=rule, at=now)
         if upcoming is None or historical:
@@ -105,7 +106,8 @@ def rule_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "clauses": clauses_html(version) if version else [],
         "at": at,
         "historical": historical,
-        "current": selectors.version_in_force(rule=rule, at=now) if historical else version,
+        "future": historical and at > now,
+        "current": selectors.version_in_force(rule=rule, at=now, now=now) if historical else version,
         "upcoming": selectors.version_next(rule=rule, at=now),
         "now": now,
         "nav": "rules",

@@ -26,7 +26,7 @@ KIND_SUMMARY = {
 def _filters(request: HttpRequest) -> tuple[Rule | None, RuleCategory | None]:
     rule = category = None
     if slug := request.GET.get("rule"):
-        rule = selectors.rule_by_slug(slug[:100])
+        rule = selectors.public_rule_by_slug(slug[:100])
         if rule is None:
             raise Http404(_(RULE_UNKNOWN).format(slug=slug[:100]))
     if slug := request.GET.get("category"):
