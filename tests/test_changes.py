@@ -42,21 +42,31 @@ def test_an_announcement_s_life_is_heard_with_its_actions(heard: list[ContentCha
         actor=SYSTEM, title="公告", body="正文", category=category
     )
     pk = announcement.pk
+    announcement_services.announcement_approve(actor=SYSTEM, announcement=announcement)
     announcement_services.announcement_publish(actor=SYSTEM, announcement=announcement)
     announcement.title = "公告（更正）"
     announcement_services.announcement_save(actor=SYSTEM, announcement=announcement)
-    announcement_services.announcement_unpublish(actor=SYSTEM, announcement=announcement)
-    announcement_services.announcement_delete(actor=SYSTEM, announcement=announcement)
+    announcement_services.announcement_withdraw(actor=SYSTEM, announcement=announcement, reason="有误")
+    draft = announcement_services.announcement_create(
+        actor=SYSTEM, title="草稿", body="正文", category=category
+    )
+    announcement_services.announcement_send_back(actor=SYSTEM, announcement=draft, comment="请补充")
+    announcement_services.announcement_delete(actor=SYSTEM, announcement=draft)
     kinds = {change.kind for change in heard}
     assert kinds == {ContentKind.ANNOUNCEMENT}
     assert [change.action for change in heard] == [
         ChangeAction.CREATED,
+        ChangeAction.APPROVED,
         ChangeAction.PUBLISHED,
-        ChangeAction.UPDATED,
-        ChangeAction.UNPUBLISHED,
+        ChangeAction.CORRECTED,
+        ChangeAction.WITHDRAWN,
+        ChangeAction.CREATED,
+        ChangeAction.SENT_BACK,
         ChangeAction.DELETED,
     ]
-    assert {change.ids for change in heard} == {(pk,)}
+    assert [change.ids for change in heard] == [(pk,)] * 5 + [(draft.pk,)] * 3
+    assert heard[3].data["replaced"] == {"title": "公告", "summary": "", "body": "正文"}
+    assert heard[4].data["withdrawn_reason"] == "有误"
 
 
 def test_a_version_change_names_its_rule_even_once_deleted(heard: list[ContentChange]) -> None:

@@ -9,6 +9,7 @@ from django.utils import translation
 from rulecenter.accounts import auth
 from rulecenter.announcements import api as announcements_api
 from rulecenter.announcements import selectors
+from rulecenter.announcements import services as announcement_services
 from rulecenter.common import api as common_api
 from rulecenter.common import idempotency, pagination, problems
 from rulecenter.common.problems import PROBLEM_MEDIA_TYPE, ProblemDetail
@@ -54,7 +55,7 @@ def test_a_crash_is_a_500_problem_that_hides_the_cause(
     def explode(**kwargs: Any) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(selectors, "announcement_get_published", explode)
+    monkeypatch.setattr(selectors, "announcement_get_public", explode)
     body = problem(client.get("/api/v1/announcements/1"), 500)
     assert body["title"] == "服务器错误"
     assert "secret internals" not in str(body)
@@ -102,8 +103,22 @@ MESSAGES = [
     announcements_api.CATEGORY_UNKNOWN,
     announcements_api.ANNOUNCEMENT_UNKNOWN,
     common_api.PAGE_SIZE_TOO_LARGE,
-    announcements_api.EDITOR_REQUIRED,
-    announcements_api.PUBLISHER_REQUIRED,
+    announcements_api.ANNOUNCEMENT_WITHDRAWN,
+    announcements_api.GONE.title,
+    announcement_services.ANNOUNCEMENT_DELETE_PUBLISHED,
+    announcement_services.ANNOUNCEMENT_STATUTORY_FROZEN,
+    announcement_services.ANNOUNCEMENT_WITHDRAWN_FROZEN,
+    announcement_services.ANNOUNCEMENT_STATUS_BY_ACTION,
+    announcement_services.PUBLISH_NEEDS_REVIEW,
+    announcement_services.PUBLISH_NOT_APPROVED,
+    announcement_services.PUBLISH_APPROVED_BY_AUTHOR,
+    announcement_services.ALREADY_PUBLISHED,
+    announcement_services.REVIEW_ONLY_DRAFTS,
+    announcement_services.ALREADY_APPROVED,
+    announcement_services.OWN_DRAFT_APPROVAL,
+    announcement_services.WITHDRAW_ONLY_PUBLISHED,
+    announcement_services.COMMENT_REQUIRED,
+    announcement_services.REASON_REQUIRED,
     pagination.PAGE_INVALID,
     auth.TOKEN_INVALID,
 ]

@@ -1,10 +1,10 @@
 """The announcements API (/api/v1/announcements): parse input, call a selector or service, shape output."""
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -17,15 +17,16 @@ from rulecenter.accounts.roles import request_actor
 from rulecenter.common.api import IsoDatetime, page_size_checked
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
 from rulecenter.common.pagination import PAGE_INVALID, Pager, page_count
-from rulecenter.common.problems import VALIDATION, Problem, field_error, problems
+from rulecenter.common.problems import CONFLICT, VALIDATION, Problem, ProblemType, field_error, problems
 
 from . import selectors, services
 from .models import Announcement, Category
 
 CATEGORY_UNKNOWN = "栏目“{slug}”不存在。"
 ANNOUNCEMENT_UNKNOWN = "公告不存在或已撤回。"
-EDITOR_REQUIRED = "只有编辑角色可以创建公告。"
-PUBLISHER_REQUIRED = "只有发布角色可以直接发布公告；请以草稿（status=draft）提交。"
+ANNOUNCEMENT_WITHDRAWN = "该公告已于 {withdrawn_at} 撤回。撤回原因：{reason}"
+# A withdrawn announcement is kept: its address answers 410 Gone with when and why, not a 404.
+GONE = ProblemType("gone", 410, "已撤回")
 
 router = Router(tags=["announcements"])
 
@@ -62,6 +63,10 @@ class AnnouncementOut(Schema):
     status: Announcement.Status
     published_at: datetime | None
     url: str | None = Field(description="公告在网站上的地址；草稿没有")
+    statutory: bool = Field(description="规则变更的法定公示：由平台发布，发布后不能修改、撤回或删除")
+    corrected_at: datetime | None = Field(description="最近一次更正的时间；网站上的公告页列出每次更正")
+    approved_at: datetime | None = Field(description="审核通过的时间；未审核或已退回为 null")
+    review_comment: str = Field(description="审核人退回修改时写的意见")
 
 
 class AnnouncementIn(Schema):
@@ -79,6 +84,41 @@ class AnnouncementIn(Schema):
         default=Announcement.Status.DRAFT, description="published 需要发布角色"
     )
     published_at: IsoDatetime | None = Field(default=None, description="发布时间；已发布而留空时取当前时间")
+
+
+class AnnouncementPatch(Schema):
+    """The fields to change; a field left out (or null) keeps its value."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    body: str | None = Field(default=None, min_length=1, description="正文（Markdown）")
+    summary: str | None = Field(default=None, max_length=500)
+    kind: Announcement.Kind | None = None
+    category: str | None = Field(default=None, min_length=1, max_length=64, description="栏目标识（slug）")
+    source_url: str | None = Field(default=None, max_length=1000)
+    published_at: IsoDatetime | None = Field(default=None, description="发布时间")
+
+
+class SendBackIn(Schema):
+    comment: str = Field(
+        min_length=1,
+        max_length=services.REVIEW_COMMENT_MAX_CHARS,
+        examples=["第二段的生效日期与规则不一致，请核对。"],
+    )
+
+
+class WithdrawIn(Schema):
+    reason: str = Field(
+        min_length=1,
+        max_length=services.WITHDRAWN_REASON_MAX_CHARS,
+        description="撤回原因，会显示在公告原来的地址上",
+        examples=["内容有误，更正后将重新发布。"],
+    )
+
+
+class AnnouncementTarget(Schema):
+    """What a body-less write acts on, for its Idempotency-Key fingerprint."""
+
+    id: int
 
 
 def _category_out(category: Category) -> CategoryOut:
@@ -101,9 +141,17 @@ def _announcement_out(request: HttpRequest, announcement: Announcement) -> Annou
         category=_category_out(announcement.category),
         source_url=announcement.source_url,
         status=Announcement.Status(announcement.status),
-        published_at=timezone.localtime(announcement.published_at) if announcement.published_at else None,
+        published_at=_local(announcement.published_at),
         url=_site_url(request, announcement.get_absolute_url()) if announcement.is_published else None,
+        statutory=announcement.statutory,
+        corrected_at=_local(announcement.corrected_at),
+        approved_at=_local(announcement.approved_at),
+        review_comment=announcement.review_comment,
     )
+
+
+def _local(moment: datetime | None) -> datetime | None:
+    return timezone.localtime(moment) if moment else None
 
 
 def _category_or_problem(slug: str, loc: list[str | int]) -> Category:
@@ -157,16 +205,26 @@ def announcement_list(
 
 @router.get(
     "/{int:announcement_id}",
-    response={200: AnnouncementOut, **problems(404, 422)},
+    response={200: AnnouncementOut, **problems(404, 410, 422)},
     url_name="announcement-detail",
     operation_id="announcement_detail",
     summary="一条已发布的公告，含正文",
+    description="撤回的公告返回 410，detail 写明撤回的时间和原因；草稿和不存在的编号返回 404。",
 )
 def announcement_detail(request: HttpRequest, announcement_id: int) -> AnnouncementOut:
-    announcement = selectors.announcement_get_published(pk=announcement_id)
+    announcement = selectors.announcement_get_public(pk=announcement_id)
     if announcement is None:
         raise Http404(_(ANNOUNCEMENT_UNKNOWN))
+    if announcement.is_withdrawn:
+        raise Problem(GONE, withdrawn_detail(announcement))
     return _announcement_out(request, announcement)
+
+
+def withdrawn_detail(announcement: Announcement) -> str:
+    """When and why an announcement was withdrawn, in the request's language."""
+    assert announcement.withdrawn_at is not None
+    at = timezone.localtime(announcement.withdrawn_at).strftime("%Y-%m-%d %H:%M")
+    return _(ANNOUNCEMENT_WITHDRAWN).format(withdrawn_at=at, reason=announcement.withdrawn_reason)
 
 
 @router.post(
@@ -175,8 +233,9 @@ def announcement_detail(request: HttpRequest, announcement_id: int) -> Announcem
     auth=BearerTokenAuth(),
     url_name="announcement-create",
     operation_id="announcement_create",
-    summary="创建公告（编辑角色）",
-    description="需要编辑角色（editor 组，或有“添加公告”权限的账户）。直接发布（status=published）还需要发布角色。"
+    summary="创建公告草稿（编辑角色）",
+    description="需要编辑角色；创建者成为草稿的作者。草稿经作者以外的审核角色审核通过后，由发布角色发布"
+    "（见 /approve 和 /publish）。直接发布（status=published）只留给平台自身和导入，个人请求返回 403。"
     "任何一处输入有误都返回 422，不会写入任何内容。可带 Idempotency-Key 头安全地重试。",
 )
 def announcement_create(
@@ -184,14 +243,6 @@ def announcement_create(
     payload: AnnouncementIn,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Status[AnnouncementOut] | HttpResponse:
-    user: User = request.auth  # type: ignore[attr-defined]
-    if not user.has_perm("announcements.add_announcement"):
-        raise PermissionDenied(_(EDITOR_REQUIRED))
-    if payload.status == Announcement.Status.PUBLISHED and not user.has_perm(
-        "announcements.publish_announcement"
-    ):
-        raise PermissionDenied(_(PUBLISHER_REQUIRED))
-
     def write() -> AnnouncementOut:
         announcement = services.announcement_create(
             actor=request_actor(request),
@@ -206,12 +257,177 @@ def announcement_create(
         )
         return _announcement_out(request, announcement)
 
+    return _write(request, idempotency_key, "announcement_create", payload, write, status=201)
+
+
+def _write(
+    request: HttpRequest,
+    key: str | None,
+    operation: str,
+    payload: Schema,
+    write: Callable[[], AnnouncementOut],
+    *,
+    status: int = 200,
+) -> Status[AnnouncementOut] | HttpResponse:
+    """Run a write once per Idempotency-Key; a state the write refuses answers 409, nothing changed."""
+
+    def guarded() -> AnnouncementOut:
+        try:
+            return write()
+        except services.AnnouncementStateConflict as error:
+            raise Problem(CONFLICT, error.messages[0]) from None
+
+    user: User = request.auth  # type: ignore[attr-defined]
     return idempotent_write(
-        request,
-        user=user,
-        key=idempotency_key,
-        operation="announcement_create",
-        payload=payload,
-        status=201,
-        write=write,
+        request, user=user, key=key, operation=operation, payload=payload, status=status, write=guarded
     )
+
+
+def _announcement_or_404(announcement_id: int) -> Announcement:
+    announcement = selectors.announcement_get(pk=announcement_id)
+    if announcement is None:
+        raise Http404(_(ANNOUNCEMENT_UNKNOWN))
+    return announcement
+
+
+_WRITE_PROBLEMS = problems(400, 401, 403, 404, 409, 422)
+
+
+@router.patch(
+    "/{int:announcement_id}",
+    response={200: AnnouncementOut, **_WRITE_PROBLEMS},
+    auth=BearerTokenAuth(),
+    url_name="announcement-update",
+    operation_id="announcement_update",
+    summary="修改草稿（编辑角色）或更正已发布的公告（发布角色）",
+    description="只改给出的字段。修改草稿的编辑成为它的作者，已有的审核通过随之作废。更正已发布的公告时，"
+    "标题、摘要或正文的原文先保存为更正记录，公告页列出每次更正及其差异。法定公示和已撤回的公告返回 409。",
+)
+def announcement_update(
+    request: HttpRequest,
+    announcement_id: int,
+    payload: AnnouncementPatch,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Status[AnnouncementOut] | HttpResponse:
+    def write() -> AnnouncementOut:
+        announcement = _announcement_or_404(announcement_id)
+        for field, value in payload.model_dump(exclude_none=True).items():
+            if field == "category":
+                announcement.category = _category_or_problem(value, ["body", "category"])
+            else:
+                setattr(announcement, field, value)
+        saved = services.announcement_save(actor=request_actor(request), announcement=announcement)
+        return _announcement_out(request, saved)
+
+    return _write(request, idempotency_key, f"announcement_update:{announcement_id}", payload, write)
+
+
+@router.post(
+    "/{int:announcement_id}/approve",
+    response={200: AnnouncementOut, **_WRITE_PROBLEMS},
+    auth=BearerTokenAuth(),
+    url_name="announcement-approve",
+    operation_id="announcement_approve",
+    summary="审核通过草稿（审核角色，不能是作者本人）",
+    description="四眼原则：草稿的最后作者不能审核通过自己的草稿（403）。已审核通过或不是草稿返回 409。",
+)
+def announcement_approve(
+    request: HttpRequest, announcement_id: int, idempotency_key: IdempotencyKeyHeader = None
+) -> Status[AnnouncementOut] | HttpResponse:
+    def write() -> AnnouncementOut:
+        announcement = _announcement_or_404(announcement_id)
+        approved = services.announcement_approve(actor=request_actor(request), announcement=announcement)
+        return _announcement_out(request, approved)
+
+    target = AnnouncementTarget(id=announcement_id)
+    return _write(request, idempotency_key, "announcement_approve", target, write)
+
+
+@router.post(
+    "/{int:announcement_id}/send-back",
+    response={200: AnnouncementOut, **_WRITE_PROBLEMS},
+    auth=BearerTokenAuth(),
+    url_name="announcement-send-back",
+    operation_id="announcement_send_back",
+    summary="退回草稿并写明意见（审核角色）",
+    description="已有的审核通过随之作废；意见保存在 review_comment 中，直到草稿被审核通过。",
+)
+def announcement_send_back(
+    request: HttpRequest,
+    announcement_id: int,
+    payload: SendBackIn,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Status[AnnouncementOut] | HttpResponse:
+    def write() -> AnnouncementOut:
+        announcement = _announcement_or_404(announcement_id)
+        returned = services.announcement_send_back(
+            actor=request_actor(request), announcement=announcement, comment=payload.comment
+        )
+        return _announcement_out(request, returned)
+
+    return _write(request, idempotency_key, f"announcement_send_back:{announcement_id}", payload, write)
+
+
+@router.post(
+    "/{int:announcement_id}/publish",
+    response={200: AnnouncementOut, **_WRITE_PROBLEMS},
+    auth=BearerTokenAuth(),
+    url_name="announcement-publish",
+    operation_id="announcement_publish",
+    summary="发布审核通过的草稿（发布角色）",
+    description="只能发布已由作者以外的审核角色审核通过的草稿，否则返回 409。发布时间取草稿上的时间，留空则为当前时间。",
+)
+def announcement_publish(
+    request: HttpRequest, announcement_id: int, idempotency_key: IdempotencyKeyHeader = None
+) -> Status[AnnouncementOut] | HttpResponse:
+    def write() -> AnnouncementOut:
+        announcement = _announcement_or_404(announcement_id)
+        published = services.announcement_publish(actor=request_actor(request), announcement=announcement)
+        return _announcement_out(request, published)
+
+    target = AnnouncementTarget(id=announcement_id)
+    return _write(request, idempotency_key, "announcement_publish", target, write)
+
+
+@router.post(
+    "/{int:announcement_id}/withdraw",
+    response={200: AnnouncementOut, **_WRITE_PROBLEMS},
+    auth=BearerTokenAuth(),
+    url_name="announcement-withdraw",
+    operation_id="announcement_withdraw",
+    summary="撤回已发布的公告并写明原因（发布角色）",
+    description="公告保留不删：它离开列表、订阅源和搜索，原来的地址返回 410 并写明撤回的时间和原因。"
+    "法定公示不能撤回（409）。",
+)
+def announcement_withdraw(
+    request: HttpRequest,
+    announcement_id: int,
+    payload: WithdrawIn,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Status[AnnouncementOut] | HttpResponse:
+    def write() -> AnnouncementOut:
+        announcement = _announcement_or_404(announcement_id)
+        withdrawn = services.announcement_withdraw(
+            actor=request_actor(request), announcement=announcement, reason=payload.reason
+        )
+        return _announcement_out(request, withdrawn)
+
+    return _write(request, idempotency_key, f"announcement_withdraw:{announcement_id}", payload, write)
+
+
+@router.delete(
+    "/{int:announcement_id}",
+    response={204: None, **problems(401, 403, 404, 409)},
+    auth=BearerTokenAuth(),
+    url_name="announcement-delete",
+    operation_id="announcement_delete",
+    summary="删除从未发布的草稿（编辑角色）",
+    description="发布过的公告不能删除（409），只能撤回。",
+)
+def announcement_delete(request: HttpRequest, announcement_id: int) -> Status[None]:
+    announcement = _announcement_or_404(announcement_id)
+    try:
+        services.announcement_delete(actor=request_actor(request), announcement=announcement)
+    except services.AnnouncementStateConflict as error:
+        raise Problem(CONFLICT, error.messages[0]) from None
+    return Status(204, None)

@@ -19,7 +19,7 @@ class FeedItem:
     body_html: str
     category_name: str
     published_at: datetime
-    updated_at: datetime
+    corrected_at: datetime | None  # the last correction (更正), if any
 
 
 def feed_items(*, category: Category | None, limit: int) -> list[FeedItem]:
@@ -28,7 +28,7 @@ def feed_items(*, category: Category | None, limit: int) -> list[FeedItem]:
     if category is not None:
         rows = rows.filter(category=category)
     values = rows.order_by("-published_at", "-id").values_list(
-        "id", "title", "excerpt", "body_html", "category__name", "published_at", "updated_at"
+        "id", "title", "excerpt", "body_html", "category__name", "published_at", "corrected_at"
     )
     return [
         FeedItem(
@@ -38,9 +38,9 @@ def feed_items(*, category: Category | None, limit: int) -> list[FeedItem]:
             body_html=body_html,
             category_name=category_name,
             published_at=published_at,
-            updated_at=updated_at,
+            corrected_at=corrected_at,
         )
-        for pk, title, excerpt, body_html, category_name, published_at, updated_at in values[:limit]
+        for pk, title, excerpt, body_html, category_name, published_at, corrected_at in values[:limit]
         if published_at is not None
     ]
 

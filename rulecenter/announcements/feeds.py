@@ -227,7 +227,8 @@ class NewsFeed(Feed[FeedItem, NewsFeedScope]):
         return _shown(item.published_at)
 
     def item_updateddate(self, item: FeedItem) -> datetime:
-        return _shown(max(item.updated_at, item.published_at))
+        # Atom's `updated` and JSON Feed's `date_modified`: the last correction, which the news page lists.
+        return _shown(item.corrected_at or item.published_at)
 
     def item_categories(self, item: FeedItem) -> tuple[str, ...]:
         return (item.category_name,)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -34,6 +35,8 @@ class Announcement(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("草稿")
         PUBLISHED = "published", _("已发布")
+        # Kept, never deleted: its URL answers 410 with the reason (services.announcement_withdraw).
+        WITHDRAWN = "withdrawn", _("已撤回")
 
     title = models.CharField(_("标题"), max_length=200)
     body = models.TextField(_("正文"), help_text=_("Markdown；发布前会清理掉不安全的 HTML。"))
@@ -45,6 +48,30 @@ class Announcement(models.Model):
     source_url = models.URLField(_("来源链接"), max_length=1000, blank=True)
     status = models.CharField(_("状态"), max_length=16, choices=Status.choices, default=Status.DRAFT)
     published_at = models.DateTimeField(_("发布时间"), null=True, blank=True)
+    # Four eyes: the last person who wrote the draft (null: the platform itself) and who approved it.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("作者"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("审核人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(_("审核通过时间"), null=True, blank=True)
+    review_comment = models.TextField(_("退回意见"), blank=True)
+    # A 公示 notice the rule lifecycle published: frozen, by the services and by database triggers.
+    statutory = models.BooleanField(_("法定公示"), default=False, editable=False)
+    corrected_at = models.DateTimeField(_("最近更正时间"), null=True, blank=True, editable=False)
+    withdrawn_at = models.DateTimeField(_("撤回时间"), null=True, blank=True, editable=False)
+    withdrawn_reason = models.TextField(_("撤回原因"), blank=True, editable=False)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
     # Rendered once on save (services.announcement_render); the listing reads these instead of Markdown.
@@ -59,14 +86,29 @@ class Announcement(models.Model):
         permissions = [("publish_announcement", _("可以发布和撤回公告"))]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status="draft") | Q(status="published", published_at__isnull=False),
+                condition=Q(status="draft")
+                | Q(status__in=["published", "withdrawn"], published_at__isnull=False),
                 name="announcement_published_has_date",
                 violation_error_message=_("已发布的公告必须有发布时间。"),
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["draft", "published"]), name="announcement_status_valid"
+                condition=Q(status__in=["draft", "published", "withdrawn"]), name="announcement_status_valid"
             ),
             models.CheckConstraint(condition=~Q(title=""), name="announcement_title_not_empty"),
+            models.CheckConstraint(
+                condition=~Q(status="withdrawn") | (Q(withdrawn_at__isnull=False) & ~Q(withdrawn_reason="")),
+                name="announcement_withdrawn_has_time_and_reason",
+                violation_error_message=_("撤回的公告必须有撤回时间和原因。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(statutory=False) | Q(status="published"),
+                name="announcement_statutory_is_published",
+                violation_error_message=_("法定公示只能是已发布的公告。"),
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | Q(approved_at__isnull=False),
+                name="announcement_approval_has_time",
+            ),
         ]
         indexes = [
             # Newest-first listing and keyset seeks; partial so drafts never enter the listing's index.
@@ -91,6 +133,47 @@ class Announcement(models.Model):
     @property
     def is_published(self) -> bool:
         return self.status == self.Status.PUBLISHED
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.status == self.Status.WITHDRAWN
+
+    @property
+    def is_approved(self) -> bool:
+        return self.approved_at is not None
+
+
+class AnnouncementRevision(models.Model):
+    """The text a published announcement had before a correction replaced it; never changed or deleted.
+
+    `number` counts an announcement's corrections from 1; the text after revision n is revision n + 1's,
+    or the announcement's own for the last one. Who replaced it is kept as values, not a foreign key, so
+    the record outlives the account.
+    """
+
+    announcement = models.ForeignKey(
+        Announcement, verbose_name=_("公告"), on_delete=models.PROTECT, related_name="revisions"
+    )
+    number = models.PositiveIntegerField(_("序号"))
+    title = models.CharField(_("标题"), max_length=200)
+    summary = models.CharField(_("摘要"), max_length=500, blank=True)
+    body = models.TextField(_("正文"))
+    replaced_at = models.DateTimeField(_("更正时间"))
+    replaced_by_user_id = models.BigIntegerField(_("更正人 ID"), null=True, blank=True)
+    replaced_by_name = models.CharField(_("更正人"), max_length=150)
+
+    class Meta:
+        ordering = ["announcement", "number"]
+        verbose_name = _("更正记录")
+        verbose_name_plural = _("更正记录")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["announcement", "number"], name="announcementrevision_number_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.number})"
 
 
 class ListingCounter(models.Model):

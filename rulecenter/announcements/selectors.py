@@ -25,7 +25,7 @@ from django.utils import timezone
 from rulecenter.common.memo import ProcessMemo
 from rulecenter.common.pagination import Pager
 
-from .models import Announcement, Category, ListingCounter
+from .models import Announcement, AnnouncementRevision, Category, ListingCounter
 
 # Deep pages seek to the nearest remembered row at a multiple of ANCHOR_SPAN, then walk < ANCHOR_SPAN index
 # entries (~0.15 µs each on SQLite); each anchor is found once per listing version by a covering-index scan.
@@ -240,8 +240,48 @@ def listing_page(
     return items
 
 
-def announcement_get_published(*, pk: int) -> Announcement | None:
-    return published_announcements().select_related("category").filter(pk=pk).first()
+def announcement_get_public(*, pk: int) -> Announcement | None:
+    """A published or withdrawn announcement with its category: what its public address answers for.
+
+    A withdrawn one is shown as withdrawn (410, when and why); a draft is not public at all.
+    """
+    public = [Announcement.Status.PUBLISHED, Announcement.Status.WITHDRAWN]
+    return Announcement.objects.select_related("category").filter(pk=pk, status__in=public).first()
+
+
+def announcement_get(*, pk: int) -> Announcement | None:
+    """Any announcement, draft or not, with its category (the staff's writes act on it)."""
+    return Announcement.objects.select_related("category").filter(pk=pk).first()
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementText:
+    title: str
+    summary: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """One correction of a published announcement: the text it replaced and the text it put in its place."""
+
+    number: int
+    corrected_at: datetime
+    before: AnnouncementText
+    after: AnnouncementText
+
+
+def announcement_corrections(*, announcement: Announcement) -> list[Correction]:
+    """Every correction of `announcement`, oldest first; no query for one never corrected."""
+    if announcement.corrected_at is None:
+        return []
+    revisions = list(AnnouncementRevision.objects.filter(announcement=announcement).order_by("number"))
+    texts = [AnnouncementText(r.title, r.summary, r.body) for r in revisions]
+    texts.append(AnnouncementText(announcement.title, announcement.summary, announcement.body))
+    return [
+        Correction(number=r.number, corrected_at=r.replaced_at, before=texts[i], after=texts[i + 1])
+        for i, r in enumerate(revisions)
+    ]
 
 
 def announcement_neighbours(*, announcement: Announcement) -> tuple[Announcement | None, Announcement | None]:

@@ -1,11 +1,24 @@
-"""Writes to announcements. Every function is one transaction and keeps the listing counters exact."""
+"""Writes to announcements. Every function is one transaction and keeps the listing counters exact.
+
+The review path (issue 11): an editor drafts and edits drafts (becoming the draft's last author, which
+withdraws any approval); a reviewer other than that author approves or sends back with a comment; a
+publisher publishes an approved draft, corrects a published one (the earlier text is kept as an
+`AnnouncementRevision`) and withdraws one with a reason (the row is kept; its URL answers 410). Nothing
+published is ever deleted, and a statutory notice — the 公示 the rule lifecycle publishes — is never
+changed at all. The database refuses the same (migration 0003's triggers).
+
+The platform itself (`SYSTEM`) needs no approval: the lifecycle's notices, `loaddemo`, and imports of news
+other platforms already published (`listing_import`: `announcement_create(imported=True)` and
+`announcement_bulk_create`) go out published as they are. A consultation's result report is drafted by the
+system but published by a person, so it goes through review like any draft.
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
@@ -15,14 +28,65 @@ from django.utils.translation import gettext as _
 from rulecenter.accounts.models import Role
 from rulecenter.accounts.roles import role_require
 from rulecenter.common.actors import Actor
-from rulecenter.common.changes import ChangeAction, ContentKind, content_changed_announce
+from rulecenter.common.changes import (
+    ChangeAction,
+    ContentKind,
+    content_changed_announce,
+    content_changing_check,
+)
 from rulecenter.common.text import excerpt, html_to_text, markdown_to_html
 
 from . import selectors
-from .models import Announcement, Category, ListingCounter
+from .models import Announcement, AnnouncementRevision, Category, ListingCounter
 
-ANNOUNCEMENT_DELETE_PUBLISHED = "已发布的公告不能删除，请先撤回发布。"
 ANNOUNCEMENT_BODY_EMPTY = "正文不能为空。"
+ANNOUNCEMENT_DELETE_PUBLISHED = "发布过的公告不能删除：如需下线，请撤回（原文保留，并注明撤回原因）。"
+ANNOUNCEMENT_STATUTORY_FROZEN = "《{title}》是规则变更的法定公示，发布后不能修改、撤回或删除。"
+ANNOUNCEMENT_STATUTORY_SYSTEM_ONLY = "法定公示只能由平台的规则生命周期发布。"
+ANNOUNCEMENT_WITHDRAWN_FROZEN = "《{title}》已于 {withdrawn_at} 撤回，不能再修改或发布。"
+ANNOUNCEMENT_STATUS_BY_ACTION = "公告的状态只能通过发布和撤回操作改变。"
+PUBLISH_NEEDS_REVIEW = (
+    "公告须先以草稿（status=draft）提交，由作者以外的审核角色审核通过后，再由发布角色发布。"
+)
+PUBLISH_NOT_APPROVED = "《{title}》尚未审核通过，不能发布：须先由作者以外的审核角色审核通过。"
+PUBLISH_NOT_APPROVED_SINGLE = "《{title}》尚未审核通过，不能发布：须先经审核角色审核通过。"
+PUBLISH_APPROVED_BY_AUTHOR = (
+    "《{title}》由其作者本人审核通过，不符合四眼原则：须由作者以外的审核角色重新审核通过。"
+)
+ALREADY_PUBLISHED = "《{title}》已经发布。"
+REVIEW_ONLY_DRAFTS = "只有草稿需要审核；《{title}》{status}。"
+ALREADY_APPROVED = "《{title}》已于 {approved_at} 审核通过。"
+OWN_DRAFT_APPROVAL = "四眼原则：不能审核通过自己撰写的公告，须由作者以外的审核角色审核。"
+WITHDRAW_ONLY_PUBLISHED = "只有已发布的公告可以撤回；《{title}》{status}。"
+COMMENT_REQUIRED = "退回修改时须写明退回意见。"
+REASON_REQUIRED = "撤回时须写明原因：它会显示在公告原来的地址上。"
+TEXT_TOO_LONG = "最多 {max} 个字符（现有 {length} 个）。"
+REVIEW_COMMENT_MAX_CHARS = 2000
+WITHDRAWN_REASON_MAX_CHARS = 2000
+
+# What a correction replaces and keeps; the other fields change without a revision.
+TEXT_FIELDS = ("title", "summary", "body")
+EDITABLE_FIELDS = (*TEXT_FIELDS, "kind", "category_id", "source_url", "published_at")
+# Set by the review services only: whatever a form or a caller put there, the stored values stand.
+WORKFLOW_FIELDS = (
+    "status", "author_id", "approved_by_id", "approved_at", "review_comment", "statutory",
+    "corrected_at", "withdrawn_at", "withdrawn_reason",
+)  # fmt: skip
+
+
+class AnnouncementStateConflict(ValidationError):
+    """The announcement's state forbids the step (not approved, already published, withdrawn, statutory …).
+
+    A ValidationError, so the admin shows it as a message; the API answers it with 409 Conflict.
+    """
+
+
+class OwnDraftApproval(PermissionDenied):
+    """Four eyes: an author may not approve their own draft (the API answers 403)."""
+
+
+class ReviewRequired(PermissionDenied):
+    """A person may not create an announcement already published: it goes through review (403)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +136,6 @@ def announcement_render(announcement: Announcement) -> None:
     announcement.excerpt = excerpt(source, settings.RULECENTER_EXCERPT_WIDTH)
 
 
-def _action(before: _ListingState | None, after: _ListingState) -> ChangeAction:
-    if before is None:
-        return ChangeAction.CREATED
-    if after.published != before.published:
-        return ChangeAction.PUBLISHED if after.published else ChangeAction.UNPUBLISHED
-    return ChangeAction.UPDATED
-
-
 def _prepare(announcement: Announcement) -> None:
     """What every write checks and fills in before the row is saved."""
     if not announcement.body.strip():
@@ -87,6 +143,10 @@ def _prepare(announcement: Announcement) -> None:
     if announcement.status == Announcement.Status.PUBLISHED and announcement.published_at is None:
         announcement.published_at = timezone.now()
     announcement_render(announcement)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _fields(announcement: Announcement) -> dict[str, object]:
@@ -99,25 +159,102 @@ def _fields(announcement: Announcement) -> dict[str, object]:
         "category": announcement.category_id,
         "source_url": announcement.source_url,
         "status": announcement.status,
-        "published_at": announcement.published_at.isoformat() if announcement.published_at else None,
+        "published_at": _iso(announcement.published_at),
+        "author": announcement.author_id,
+        "approved_by": announcement.approved_by_id,
+        "approved_at": _iso(announcement.approved_at),
+        "review_comment": announcement.review_comment,
+        "statutory": announcement.statutory,
+        "corrected_at": _iso(announcement.corrected_at),
+        "withdrawn_at": _iso(announcement.withdrawn_at),
+        "withdrawn_reason": announcement.withdrawn_reason,
     }
 
 
-def _save(announcement: Announcement, before: _ListingState | None, actor: Actor) -> Announcement:
-    _prepare(announcement)
-    announcement.full_clean()
-    announcement.save()
-    after = _state(announcement)
-    assert after is not None
-    _counters_apply(before, after)
+def _announce(announcement: Announcement, action: ChangeAction, actor: Actor, **extra: object) -> None:
     content_changed_announce(
         kind=ContentKind.ANNOUNCEMENT,
         ids=[announcement.pk],
-        action=_action(before, after),
+        action=action,
         actor=actor,
-        data=_fields(announcement),
+        data={**_fields(announcement), **extra},
     )
+
+
+def _write(
+    announcement: Announcement,
+    *,
+    before: _ListingState | None,
+    action: ChangeAction,
+    actor: Actor,
+    **extra: object,
+) -> Announcement:
+    _prepare(announcement)
+    announcement.full_clean()
+    announcement.save()
+    _counters_apply(before, _state(announcement))
+    _announce(announcement, action, actor, **extra)
     return announcement
+
+
+def _locked(announcement: Announcement) -> Announcement:
+    return Announcement.objects.select_for_update().get(pk=announcement.pk)
+
+
+def _mirror(target: Announcement, stored: Announcement) -> Announcement:
+    """Make the caller's instance what was stored, so it can be used (and saved) again."""
+    if target is not stored:
+        for field in Announcement._meta.concrete_fields:
+            setattr(target, field.attname, getattr(stored, field.attname))
+    return stored
+
+
+def _status_text(announcement: Announcement) -> str:
+    if announcement.status == Announcement.Status.DRAFT:
+        return _("还是草稿")
+    if announcement.status == Announcement.Status.PUBLISHED:
+        return _("已经发布")
+    return _("已经撤回")
+
+
+def _local_minute(moment: datetime | None) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def _refuse_if_frozen(stored: Announcement) -> None:
+    """A statutory notice and a withdrawn announcement are never changed again."""
+    if stored.statutory:
+        raise AnnouncementStateConflict(
+            _(ANNOUNCEMENT_STATUTORY_FROZEN).format(title=stored.title), code="statutory"
+        )
+    if stored.status == Announcement.Status.WITHDRAWN:
+        message = _(ANNOUNCEMENT_WITHDRAWN_FROZEN).format(
+            title=stored.title, withdrawn_at=_local_minute(stored.withdrawn_at)
+        )
+        raise AnnouncementStateConflict(message, code="withdrawn")
+
+
+def _cleaned(text: str, *, field: str, required: str, max_chars: int) -> str:
+    text = text.replace("\x00", "").strip()
+    if not text:
+        raise ValidationError({field: _(required)})
+    if len(text) > max_chars:
+        raise ValidationError({field: _(TEXT_TOO_LONG).format(max=max_chars, length=len(text))})
+    return text
+
+
+def _create_checks(*, actor: Actor, status: str, statutory: bool, imported: bool) -> None:
+    """Who may create an announcement in `status`: drafts by editors; published only without review."""
+    if statutory and not actor.is_system:
+        raise PermissionDenied(_(ANNOUNCEMENT_STATUTORY_SYSTEM_ONLY))
+    if status == Announcement.Status.DRAFT:
+        role_require(actor, Role.EDITOR)
+        return
+    role_require(actor, Role.PUBLISHER)
+    if status != Announcement.Status.PUBLISHED:
+        raise AnnouncementStateConflict(_(ANNOUNCEMENT_STATUS_BY_ACTION), code="status")
+    if not (actor.is_system or imported):
+        raise ReviewRequired(_(PUBLISH_NEEDS_REVIEW))
 
 
 @transaction.atomic
@@ -139,7 +276,6 @@ def category_ensure(*, actor: Actor, slug: str, name: str) -> Category:
     return category
 
 
-@transaction.atomic
 def category_save(*, actor: Actor, category: Category) -> Category:
     """Create or save an edited category (the admin's form); the listing shows the change at once."""
     role_require(actor, Role.EDITOR)
@@ -170,7 +306,16 @@ def announcement_create(
     source_url: str = "",
     status: str = Announcement.Status.DRAFT,
     published_at: datetime | None = None,
+    statutory: bool = False,
+    imported: bool = False,
 ) -> Announcement:
+    """A draft by an editor (its author), or an announcement published without review.
+
+    Published at once only by the platform itself (`statutory=True` marks the rule lifecycle's 公示 notice,
+    frozen from then on) or, with `imported=True`, news another platform already published, re-posted by
+    `listing_import` (the publisher role is still required). Everything else goes draft → approve → publish.
+    """
+    _create_checks(actor=actor, status=status, statutory=statutory, imported=imported)
     announcement = Announcement(
         title=title.strip(),
         body=body,
@@ -180,50 +325,196 @@ def announcement_create(
         source_url=source_url,
         status=status,
         published_at=published_at,
+        author_id=actor.user_id,
+        statutory=statutory,
     )
-    role_require(actor, Role.PUBLISHER if status == Announcement.Status.PUBLISHED else Role.EDITOR)
-    return _save(announcement, before=None, actor=actor)
+    return _write(announcement, before=None, action=ChangeAction.CREATED, actor=actor)
+
+
+def _edited_fields(announcement: Announcement, stored: Announcement) -> set[str]:
+    return {f for f in EDITABLE_FIELDS if getattr(announcement, f) != getattr(stored, f)}
 
 
 @transaction.atomic
 def announcement_save(*, actor: Actor, announcement: Announcement) -> Announcement:
-    """Save an announcement edited in place (the admin's form), keeping counters and rendering right."""
-    before = None
-    if announcement.pk is not None:
-        stored = Announcement.objects.select_for_update().filter(pk=announcement.pk).first()
-        before = _state(stored)
-    published = (
-        before is not None and before.published
-    ) or announcement.status == Announcement.Status.PUBLISHED
-    role_require(actor, Role.PUBLISHER if published else Role.EDITOR)
-    return _save(announcement, before=before, actor=actor)
+    """Save an announcement edited in place (the admin's form, the API's PATCH).
+
+    A draft is edited by an editor, who becomes its last author; any approval is withdrawn. A published
+    announcement is corrected by a publisher: when its title, summary or body changes, the earlier text is
+    kept as an `AnnouncementRevision` first (the news page shows 更正记录). Statutory notices and withdrawn
+    announcements are refused. The status changes only through publish and withdraw; the review fields only
+    through the review services — whatever the instance holds there, the stored values stand.
+    """
+    if announcement.pk is None:
+        _create_checks(
+            actor=actor, status=announcement.status, statutory=announcement.statutory, imported=False
+        )
+        announcement.author_id = actor.user_id
+        return _write(announcement, before=None, action=ChangeAction.CREATED, actor=actor)
+    stored = _locked(announcement)
+    role_require(actor, Role.EDITOR if stored.status == Announcement.Status.DRAFT else Role.PUBLISHER)
+    _refuse_if_frozen(stored)
+    if announcement.status != stored.status or announcement.statutory != stored.statutory:
+        raise AnnouncementStateConflict(_(ANNOUNCEMENT_STATUS_BY_ACTION), code="status")
+    for field in WORKFLOW_FIELDS:
+        setattr(announcement, field, getattr(stored, field))
+    edited = _edited_fields(announcement, stored)
+    if not edited:
+        return announcement  # nothing to write: an approval of this very text stands
+    corrected = stored.status == Announcement.Status.PUBLISHED and bool(edited & set(TEXT_FIELDS))
+    content_changing_check(
+        kind=ContentKind.ANNOUNCEMENT,
+        ids=[stored.pk],
+        action=ChangeAction.CORRECTED if corrected else ChangeAction.UPDATED,
+        actor=actor,
+    )
+    extra: dict[str, object] = {}
+    if stored.status == Announcement.Status.DRAFT:
+        announcement.author_id = actor.user_id
+        announcement.approved_by_id, announcement.approved_at = None, None
+    elif corrected:
+        now = timezone.now()
+        revision = AnnouncementRevision.objects.create(
+            announcement=stored,
+            number=stored.revisions.count() + 1,
+            title=stored.title,
+            summary=stored.summary,
+            body=stored.body,
+            replaced_at=now,
+            replaced_by_user_id=actor.user_id,
+            replaced_by_name=actor.name,
+        )
+        announcement.corrected_at = now
+        extra = {"revision": revision.number, "replaced": {f: getattr(stored, f) for f in TEXT_FIELDS}}
+    return _write(
+        announcement,
+        before=_state(stored),
+        action=ChangeAction.CORRECTED if corrected else ChangeAction.UPDATED,
+        actor=actor,
+        **extra,
+    )
+
+
+@transaction.atomic
+def announcement_approve(*, actor: Actor, announcement: Announcement) -> Announcement:
+    """A reviewer approves a draft as it stands; four eyes: never its own last author.
+
+    With `RULECENTER_FOUR_EYES = False` (a demo run by one person) the author may approve their own draft.
+    """
+    role_require(actor, Role.REVIEWER)
+    stored = _locked(announcement)
+    _refuse_unless_draft(stored)
+    if stored.approved_at is not None:
+        message = _(ALREADY_APPROVED).format(
+            title=stored.title, approved_at=_local_minute(stored.approved_at)
+        )
+        raise AnnouncementStateConflict(message, code="approved")
+    own = actor.user_id is not None and actor.user_id == stored.author_id
+    if own and settings.RULECENTER_FOUR_EYES:
+        raise OwnDraftApproval(_(OWN_DRAFT_APPROVAL))
+    stored.approved_by_id, stored.approved_at = actor.user_id, timezone.now()
+    stored.review_comment = ""
+    stored.full_clean()
+    stored.save()
+    _announce(stored, ChangeAction.APPROVED, actor)
+    return _mirror(announcement, stored)
+
+
+@transaction.atomic
+def announcement_send_back(*, actor: Actor, announcement: Announcement, comment: str) -> Announcement:
+    """A reviewer returns a draft to its editors with a comment; any approval is withdrawn."""
+    role_require(actor, Role.REVIEWER)
+    comment = _cleaned(
+        comment, field="comment", required=COMMENT_REQUIRED, max_chars=REVIEW_COMMENT_MAX_CHARS
+    )
+    stored = _locked(announcement)
+    _refuse_unless_draft(stored)
+    stored.approved_by_id, stored.approved_at = None, None
+    stored.review_comment = comment
+    stored.full_clean()
+    stored.save()
+    _announce(stored, ChangeAction.SENT_BACK, actor)
+    return _mirror(announcement, stored)
+
+
+def _refuse_unless_draft(stored: Announcement) -> None:
+    _refuse_if_frozen(stored)
+    if stored.status != Announcement.Status.DRAFT:
+        message = _(REVIEW_ONLY_DRAFTS).format(title=stored.title, status=_status_text(stored))
+        raise AnnouncementStateConflict(message, code="not_draft")
+
+
+def _refuse_unless_approved(stored: Announcement, actor: Actor) -> None:
+    """Four eyes: only an approved draft is published, approved by someone other than its last author."""
+    if actor.is_system:
+        return  # the platform publishing on its own account (demo data, tests of other apps)
+    if stored.approved_at is None:
+        message = PUBLISH_NOT_APPROVED if settings.RULECENTER_FOUR_EYES else PUBLISH_NOT_APPROVED_SINGLE
+        raise AnnouncementStateConflict(_(message).format(title=stored.title), code="approval_required")
+    # Approved in single-person mode, then the setting was turned on: that approval no longer counts.
+    if (
+        settings.RULECENTER_FOUR_EYES
+        and stored.author_id is not None
+        and stored.approved_by_id == stored.author_id
+    ):
+        raise AnnouncementStateConflict(
+            _(PUBLISH_APPROVED_BY_AUTHOR).format(title=stored.title), code="approval_required"
+        )
 
 
 @transaction.atomic
 def announcement_publish(
     *, actor: Actor, announcement: Announcement, at: datetime | None = None
 ) -> Announcement:
+    """A publisher publishes an approved draft (at `at`, its own date, or now)."""
     role_require(actor, Role.PUBLISHER)
-    before = _state(Announcement.objects.select_for_update().get(pk=announcement.pk))
-    announcement.status = Announcement.Status.PUBLISHED
-    announcement.published_at = at or announcement.published_at or timezone.now()
-    return _save(announcement, before=before, actor=actor)
+    stored = _locked(announcement)
+    _refuse_if_frozen(stored)
+    if stored.status == Announcement.Status.PUBLISHED:
+        raise AnnouncementStateConflict(_(ALREADY_PUBLISHED).format(title=stored.title), code="published")
+    _refuse_unless_approved(stored, actor)
+    before = _state(stored)
+    stored.status = Announcement.Status.PUBLISHED
+    stored.published_at = at or stored.published_at or timezone.now()
+    _write(stored, before=before, action=ChangeAction.PUBLISHED, actor=actor)
+    return _mirror(announcement, stored)
 
 
 @transaction.atomic
-def announcement_unpublish(*, actor: Actor, announcement: Announcement) -> Announcement:
+def announcement_withdraw(*, actor: Actor, announcement: Announcement, reason: str) -> Announcement:
+    """A publisher takes a published announcement down; the row stays, its URL says when and why (410).
+
+    The listing, the feeds and search drop it (search through the change hook's WITHDRAWN).
+    """
     role_require(actor, Role.PUBLISHER)
-    before = _state(Announcement.objects.select_for_update().get(pk=announcement.pk))
-    announcement.status = Announcement.Status.DRAFT
-    return _save(announcement, before=before, actor=actor)
+    reason = _cleaned(reason, field="reason", required=REASON_REQUIRED, max_chars=WITHDRAWN_REASON_MAX_CHARS)
+    stored = _locked(announcement)
+    _refuse_if_frozen(stored)
+    if stored.status != Announcement.Status.PUBLISHED:
+        message = _(WITHDRAW_ONLY_PUBLISHED).format(title=stored.title, status=_status_text(stored))
+        raise AnnouncementStateConflict(message, code="not_published")
+    content_changing_check(
+        kind=ContentKind.ANNOUNCEMENT, ids=[stored.pk], action=ChangeAction.WITHDRAWN, actor=actor
+    )
+    before = _state(stored)
+    stored.status = Announcement.Status.WITHDRAWN
+    stored.withdrawn_at, stored.withdrawn_reason = timezone.now(), reason
+    _write(stored, before=before, action=ChangeAction.WITHDRAWN, actor=actor)
+    return _mirror(announcement, stored)
 
 
 @transaction.atomic
 def announcement_delete(*, actor: Actor, announcement: Announcement) -> None:
+    """Delete a draft that was never published (a status never returns to draft)."""
     role_require(actor, Role.EDITOR)
-    stored = Announcement.objects.select_for_update().get(pk=announcement.pk)
-    if stored.status == Announcement.Status.PUBLISHED:
-        raise ValidationError(_(ANNOUNCEMENT_DELETE_PUBLISHED))
+    stored = _locked(announcement)
+    if stored.statutory:
+        _refuse_if_frozen(stored)
+    if stored.status != Announcement.Status.DRAFT:
+        raise AnnouncementStateConflict(_(ANNOUNCEMENT_DELETE_PUBLISHED), code="published")
+    content_changing_check(
+        kind=ContentKind.ANNOUNCEMENT, ids=[stored.pk], action=ChangeAction.DELETED, actor=actor
+    )
     pk = stored.pk
     stored.delete()
     content_changed_announce(
@@ -265,10 +556,14 @@ def announcement_bulk_create(*, actor: Actor, drafts: Sequence[AnnouncementDraft
     """Many announcements in a few statements (large imports), in the order given.
 
     Each is checked and rendered as `announcement_create` does; the listing is recounted once and one
-    change is announced for all of them, in this transaction.
+    change is announced for all of them, in this transaction. This is the import path (`listing_import`
+    re-posting news other platforms already published): published items need the publisher role but no
+    review, like `announcement_create(imported=True)`.
     """
-    publishing = any(draft.status == Announcement.Status.PUBLISHED for draft in drafts)
-    role_require(actor, Role.PUBLISHER if publishing else Role.EDITOR)
+    statuses = {draft.status for draft in drafts}
+    role_require(actor, Role.PUBLISHER if Announcement.Status.PUBLISHED in statuses else Role.EDITOR)
+    if statuses - {Announcement.Status.DRAFT, Announcement.Status.PUBLISHED}:
+        raise AnnouncementStateConflict(_(ANNOUNCEMENT_STATUS_BY_ACTION), code="status")
     announcements = []
     for index, draft in enumerate(drafts):
         announcement = Announcement(
@@ -280,6 +575,7 @@ def announcement_bulk_create(*, actor: Actor, drafts: Sequence[AnnouncementDraft
             source_url=draft.source_url,
             status=draft.status,
             published_at=draft.published_at,
+            author_id=actor.user_id,
         )
         try:
             _prepare(announcement)

@@ -16,6 +16,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, Validatio
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import URLPattern, URLResolver, re_path, reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled, ValidationErrorContext
 from ninja.errors import ValidationError as NinjaValidationError
@@ -396,7 +397,8 @@ class ProblemAPI(NinjaAPI):
             else p
             for p in patterns
         ]
-        wrapped.append(re_path(r"", self._unknown_url, name="unknown"))
+        # An unknown URL writes nothing: answer a POST to it with the 404 problem, not Django's CSRF page.
+        wrapped.append(re_path(r"", csrf_exempt(self._unknown_url), name="unknown"))
         return wrapped, app_name, namespace
 
     def _unknown_url(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

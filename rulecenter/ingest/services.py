@@ -135,6 +135,7 @@ def _create_each(
                 source_url=draft.source_url,
                 status=draft.status,
                 published_at=draft.published_at,
+                imported=True,  # already published by the source platform: no review here
             )
             imported = _imported_item(planned, announcement, source=source, now=now)
             imported.full_clean()
@@ -172,11 +173,19 @@ def _create_bulk(
 
 
 def _update(planned: PlannedItem, *, actor: Actor, now: datetime) -> None:
-    """A changed excerpt: keep the old text as a revision, then update the announcement and the facts."""
+    """A changed excerpt: keep the old text as a revision, then update the announcement and the facts.
+
+    Saving a published announcement's new text is a correction: announcements keeps the earlier text too
+    and the news page lists it. An announcement withdrawn here stays withdrawn: it is only marked as seen.
+    """
     imported = planned.existing
     assert imported is not None
     assert planned.facts is not None
     announcement = imported.announcement
+    if announcement.is_withdrawn:
+        imported.last_seen_at = now
+        imported.save(update_fields=["last_seen_at"])
+        return
     ImportRevision.objects.create(
         item=imported,
         title=imported.title,

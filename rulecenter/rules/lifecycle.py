@@ -88,6 +88,7 @@ def _notice_announcement(versions: list[RuleVersion]) -> Announcement:
         category=category,
         status=Announcement.Status.PUBLISHED,
         published_at=first.notice_at,
+        statutory=True,  # the legal record of the notice: never edited, withdrawn or deleted
     )
 
 

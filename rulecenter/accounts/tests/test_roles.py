@@ -3,7 +3,9 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from rulecenter.accounts.models import Role
+from rulecenter.accounts.roles import actor_for
 from rulecenter.announcements.models import Announcement
+from rulecenter.announcements.services import announcement_approve
 from rulecenter.announcements.tests.factories import published_announcement
 
 from .factories import user_create
@@ -75,7 +77,10 @@ def test_an_editor_in_the_admin_cannot_publish() -> None:
 
 
 def test_a_publisher_in_the_admin_publishes() -> None:
+    """A draft a reviewer approved (four eyes) is published by a publisher's action in the admin."""
     draft = published_announcement(status=Announcement.Status.DRAFT, published_at=None)
+    reviewer = user_create("reviewer", roles=(Role.REVIEWER,))
+    announcement_approve(actor=actor_for(reviewer), announcement=draft)
     client = staff_client(Role.PUBLISHER)
     response = client.post(
         "/admin/announcements/announcement/",
@@ -84,10 +89,7 @@ def test_a_publisher_in_the_admin_publishes() -> None:
     assert response.status_code == 302
     draft.refresh_from_db()
     assert draft.status == Announcement.Status.PUBLISHED
-    assert (
-        'name="status"'
-        in client.get(f"/admin/announcements/announcement/{draft.pk}/change/").content.decode()
-    )
+    assert draft.published_at is not None
 
 
 def test_roles_match_the_role_choices() -> None:

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from rulecenter.announcements import services
 from rulecenter.announcements.models import Announcement, Category
-from rulecenter.common.actors import SYSTEM
+from rulecenter.common.actors import SYSTEM, Actor
 
 
 class _CategoryFactory(factory.django.DjangoModelFactory[Category]):
@@ -48,3 +48,20 @@ def published_series(
         )
         for n in range(count)
     ]
+
+
+def draft_announcement(*, actor: Actor = SYSTEM, **overrides: Any) -> Announcement:
+    """A draft written by `actor` (its author; the platform's when SYSTEM)."""
+    defaults: dict[str, Any] = {
+        "title": "《测试规则》更新说明",
+        "body": "本次更新于2025年2月10日公示，2025年2月18日生效。",
+        "category": overrides.pop("category", None) or category_create(),
+    }
+    defaults.update(overrides)
+    return services.announcement_create(actor=actor, **defaults)
+
+
+def approved_draft(*, actor: Actor = SYSTEM, **overrides: Any) -> Announcement:
+    """A draft by `actor`, approved by the platform (not its author): ready for a publisher."""
+    draft = draft_announcement(actor=actor, **overrides)
+    return services.announcement_approve(actor=SYSTEM, announcement=draft)

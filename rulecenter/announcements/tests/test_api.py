@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from rulecenter.accounts.models import ApiToken, Role
 from rulecenter.accounts.tests.factories import bearer, token_for, user_create, user_with_permissions
-from rulecenter.announcements import selectors
+from rulecenter.announcements import selectors, services
 from rulecenter.announcements.demo import load_demo, seed_items
 from rulecenter.announcements.models import Announcement
 from rulecenter.common import idempotency
@@ -173,6 +173,10 @@ def test_detail_answers_every_field(client: Client) -> None:
         "status": "published",
         "published_at": "2025-02-10T18:00:00+08:00",
         "url": f"http://testserver/news/{item.pk}/",
+        "statutory": False,
+        "corrected_at": None,
+        "approved_at": None,
+        "review_comment": "",
     }
 
 
@@ -228,18 +232,15 @@ def test_an_editor_creates_a_draft(client: Client, editor_token: str) -> None:
     assert selectors.listing_stamp().total == 0
 
 
-def test_a_publisher_and_editor_publishes_and_the_listing_counts_it(client: Client) -> None:
-    user = user_create("chief", roles=(Role.EDITOR, Role.PUBLISHER))
+def test_not_even_an_editor_and_publisher_publishes_without_review(client: Client) -> None:
+    """Four eyes: nobody creates an announcement already published; it goes draft → approve → publish."""
+    user = user_create("chief", roles=(Role.EDITOR, Role.REVIEWER, Role.PUBLISHER))
     at = "2025-02-10T18:00:00+08:00"
-    response = post(client, valid_payload(status="published", published_at=at), token_for(user))
-    assert response.status_code == 201
-    body = response.json()
-    assert body["status"] == "published"
-    assert body["published_at"] == at
-    assert body["url"] == f"http://testserver/news/{body['id']}/"
-    listing = client.get(LIST).json()
-    assert listing["count"] == 1
-    assert listing["items"][0]["id"] == body["id"]
+    body = problem(post(client, valid_payload(status="published", published_at=at), token_for(user)), 403)
+    assert body["detail"] == services.PUBLISH_NEEDS_REVIEW
+    assert "status=draft" in body["detail"]
+    assert not Announcement.objects.exists()
+    assert client.get(LIST).json()["count"] == 0
 
 
 def test_anonymous_write_is_a_401_problem_with_a_challenge(client: Client) -> None:
@@ -290,7 +291,7 @@ def test_token_use_is_recorded_at_most_once_a_minute(client: Client, editor: Use
 def test_a_user_without_the_editor_role_is_a_403_problem(client: Client) -> None:
     for user in (user_create("member"), user_create("reviewer", roles=(Role.REVIEWER,))):
         body = problem(post(client, valid_payload(), token_for(user)), 403)
-        assert body["detail"] == "只有编辑角色可以创建公告。"
+        assert body["detail"] == "此操作需要“编辑”角色。"
     assert not Announcement.objects.exists()
 
 
@@ -304,7 +305,7 @@ def test_a_permission_granted_outside_the_roles_does_not_make_an_editor(client: 
 
 def test_an_editor_may_not_publish_directly(client: Client, editor_token: str) -> None:
     body = problem(post(client, valid_payload(status="published"), editor_token), 403)
-    assert "status=draft" in body["detail"]
+    assert body["detail"] == "此操作需要“发布”角色。"
     assert not Announcement.objects.exists()
 
 
@@ -457,4 +458,10 @@ def test_every_endpoint_has_a_url_name() -> None:
     assert reverse("api:announcement-list") == LIST
     assert reverse("api:announcement-detail", args=[7]) == f"{LIST}/7"
     assert reverse("api:announcement-create") == LIST
+    assert reverse("api:announcement-update", args=[7]) == f"{LIST}/7"
+    assert reverse("api:announcement-delete", args=[7]) == f"{LIST}/7"
+    assert reverse("api:announcement-approve", args=[7]) == f"{LIST}/7/approve"
+    assert reverse("api:announcement-send-back", args=[7]) == f"{LIST}/7/send-back"
+    assert reverse("api:announcement-publish", args=[7]) == f"{LIST}/7/publish"
+    assert reverse("api:announcement-withdraw", args=[7]) == f"{LIST}/7/withdraw"
     assert reverse("api:openapi-json") == "/api/v1/openapi.json"

@@ -210,13 +210,24 @@ def test_ids_are_stable_whatever_host_serves_the_feed(client: Client, fmt: str) 
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_items_carry_published_and_updated_dates(client: Client, fmt: str) -> None:
+def test_items_carry_published_and_last_corrected_dates(client: Client, fmt: str) -> None:
+    """`updated` (Atom, RSS's atom:updated) and `date_modified` (JSON Feed) are the last correction."""
     published_at = datetime(2025, 2, 10, 10, 0, tzinfo=UTC)
     with time_machine.travel(datetime(2025, 2, 12, 9, 30, tzinfo=UTC), tick=False):
-        published_announcement(published_at=published_at)
+        item = published_announcement(published_at=published_at)
+    entry = read(fetch(client, fmt), fmt).entries[0]
+    assert entry.published == entry.updated == published_at
+    with time_machine.travel(datetime(2025, 2, 13, 8, 15, tzinfo=UTC), tick=False):
+        item.category = category_create(slug="moved")  # not a correction: the text is the same
+        services.announcement_save(actor=SYSTEM, announcement=item)
+    assert read(fetch(client, fmt), fmt).entries[0].updated == published_at
+    with time_machine.travel(datetime(2025, 2, 14, 11, 0, tzinfo=UTC), tick=False):
+        item.body = "更正后的正文。"
+        services.announcement_save(actor=SYSTEM, announcement=item)
     entry = read(fetch(client, fmt), fmt).entries[0]
     assert entry.published == published_at
-    assert entry.updated == datetime(2025, 2, 12, 9, 30, tzinfo=UTC)
+    assert entry.updated == datetime(2025, 2, 14, 11, 0, tzinfo=UTC)
+    assert "更正后的正文" in entry.content_html
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -251,7 +262,7 @@ def test_drafts_are_not_in_the_feed(client: Client, fmt: str) -> None:
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_withdrawn_announcements_leave_the_feed(client: Client, fmt: str) -> None:
     _first, second = published_series(2, title="条目")
-    services.announcement_unpublish(actor=SYSTEM, announcement=second)
+    services.announcement_withdraw(actor=SYSTEM, announcement=second, reason="内容有误")
     assert [entry.title for entry in read(fetch(client, fmt), fmt).entries] == ["条目1"]
 
 

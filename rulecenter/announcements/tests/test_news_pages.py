@@ -126,7 +126,9 @@ def test_cached_page_and_etag_follow_every_change(client: Client) -> None:
     assert fresh.status_code == 200
     assert "新公告" in fresh.content.decode()
 
-    services.announcement_unpublish(actor=SYSTEM, announcement=Announcement.objects.get(title="新公告"))
+    services.announcement_withdraw(
+        actor=SYSTEM, announcement=Announcement.objects.get(title="新公告"), reason="内容有误"
+    )
     assert "新公告" not in client.get("/news/").content.decode()
 
     etag = client.get("/news/")["ETag"]

@@ -15,7 +15,7 @@ def counts() -> dict[str, int]:
     return dict(ListingCounter.objects.values_list("scope", "published_count"))
 
 
-def test_counters_follow_publish_unpublish_and_category_moves() -> None:
+def test_counters_follow_publish_withdraw_and_category_moves() -> None:
     rules, guides = category_create(slug="rules"), category_create(slug="guides")
     item = published_announcement(category=rules)
     draft = published_announcement(category=rules, status=Announcement.Status.DRAFT, published_at=None)
@@ -28,7 +28,7 @@ def test_counters_follow_publish_unpublish_and_category_moves() -> None:
     services.announcement_save(actor=SYSTEM, announcement=item)
     assert counts() == {"all": 2, f"category:{rules.pk}": 1, f"category:{guides.pk}": 1}
 
-    services.announcement_unpublish(actor=SYSTEM, announcement=item)
+    services.announcement_withdraw(actor=SYSTEM, announcement=item, reason="内容有误")
     assert counts() == {"all": 1, f"category:{rules.pk}": 1, f"category:{guides.pk}": 0}
     assert counts() == services.listing_counters_rebuild()
 
@@ -63,7 +63,7 @@ def test_a_bad_kind_is_refused() -> None:
 
 def test_a_published_announcement_cannot_be_deleted() -> None:
     item = published_announcement()
-    with pytest.raises(ValidationError, match="已发布的公告不能删除"):
+    with pytest.raises(ValidationError, match="发布过的公告不能删除"):
         services.announcement_delete(actor=SYSTEM, announcement=item)
     assert Announcement.objects.filter(pk=item.pk).exists()
 

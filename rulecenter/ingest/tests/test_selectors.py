@@ -11,6 +11,7 @@ from rulecenter.announcements.demo import SEED_FILE
 from rulecenter.announcements.models import Announcement
 from rulecenter.common.actors import SYSTEM
 from rulecenter.ingest import listing, selectors, services
+from rulecenter.rules import services as rule_services
 from rulecenter.rules.tests.factories import rule_create
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +30,15 @@ def test_facts_link_rule_names_to_the_library(
     seed: dict[str, Announcement], django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     rule = rule_create(slug="prohibited-goods", title="1688指定渠道禁限售规则")
+    # Only a public rule (one of its versions noticed) is linked: an unnoticed one's page is a 404.
+    version = rule_services.rule_version_create(actor=SYSTEM, rule=rule, text="第一条 示例。")
+    rule_services.rule_version_schedule(
+        actor=SYSTEM,
+        version=version,
+        notice_at=datetime(2024, 1, 1, tzinfo=SHANGHAI),
+        effective_at=datetime(2024, 1, 10, tzinfo=SHANGHAI),
+        record_past=True,
+    )
     announcement = seed["《1688指定渠道禁限售规则》和其相关规则的更新公示"]
     with django_assert_num_queries(3):
         facts = selectors.facts_for_announcement(announcement.pk)
@@ -68,8 +78,8 @@ def test_calendar_entries_respect_bounds_and_drafts(seed: dict[str, Announcement
     start = datetime(2025, 2, 1, tzinfo=SHANGHAI)
     end = datetime(2025, 2, 18, tzinfo=SHANGHAI)
     assert {e.label for e in selectors.calendar_entries(start=start, end=end)} == {"公示"}
-    announcement_services.announcement_unpublish(
-        actor=SYSTEM, announcement=seed["《1688商家发货行为管理规范》的更新公告"]
+    announcement_services.announcement_withdraw(
+        actor=SYSTEM, announcement=seed["《1688商家发货行为管理规范》的更新公告"], reason="内容有误"
     )
     assert len(selectors.calendar_entries(start=start, end=end)) == 1
 

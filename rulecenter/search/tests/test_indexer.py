@@ -64,8 +64,9 @@ def built(db: None, settings: Settings) -> None:
 
 def test_every_change_writes_an_outbox_row_in_the_same_transaction(db: None) -> None:
     item = publish("公告")
-    announcement_services.announcement_unpublish(actor=SYSTEM, announcement=item)
-    announcement_services.announcement_delete(actor=SYSTEM, announcement=item)
+    item.body = "更正后的正文"
+    announcement_services.announcement_save(actor=SYSTEM, announcement=item)
+    announcement_services.announcement_withdraw(actor=SYSTEM, announcement=item, reason="内容有误")
     rows = list(OutboxEntry.objects.values_list("entity", "object_id"))
     assert rows == [("announcement", item.pk)] * 3
 

@@ -263,16 +263,15 @@ def test_a_page_past_the_end_is_not_found(db: None) -> None:
         search("发货", page="abc")
 
 
-def test_published_edited_and_unpublished_content_is_reflected_at_once(db: None) -> None:
+def test_published_corrected_and_withdrawn_content_is_reflected_at_once(db: None) -> None:
     item = publish("临时公告", "首次发布的正文")
     assert titles(search("首次发布")) == ["临时公告"]
     item.body = "修改后的正文"
     announcement_services.announcement_save(actor=SYSTEM, announcement=item)
     assert search("首次发布").total == 0
     assert titles(search("修改后")) == ["临时公告"]
-    announcement_services.announcement_unpublish(actor=SYSTEM, announcement=item)
+    announcement_services.announcement_withdraw(actor=SYSTEM, announcement=item, reason="内容有误")
     assert search("修改后").total == 0
-    announcement_services.announcement_delete(actor=SYSTEM, announcement=item)
     assert search("临时公告").total == 0
 
 
