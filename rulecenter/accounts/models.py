@@ -1,6 +1,9 @@
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -42,6 +45,12 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("过期时间"), null=True, blank=True, help_text=_("留空表示永不过期。"))
+    # The token's roles, a subset of its user's when issued: null acts in all of the user's roles (as they
+    # are at each request), an empty list is read-only (a partner's token).
+    roles = models.JSONField(
+        _("角色"), null=True, blank=True, help_text=_("留空表示用户的全部角色；空列表表示只读。")
+    )
 
     class Meta:
         verbose_name = _("API 令牌")
@@ -55,4 +64,11 @@ class ApiToken(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.is_expired_at(timezone.now())
+
+    @property
+    def is_read_only(self) -> bool:
+        return self.roles == []
+
+    def is_expired_at(self, at: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= at

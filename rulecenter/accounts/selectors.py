@@ -1,26 +1,45 @@
 """Reads of accounts."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
-from django.db.models import Field
+from django.db.models import Field, Q
+from django.utils import timezone
 
 from .models import ApiToken, Member
 from .services import TOKEN_PREFIX, token_hash
 
 
-def api_token_active(*, token: str) -> ApiToken | None:
-    """The unrevoked token record for `token` whose user is active, with its user: one query."""
+def api_token_active(*, token: str, at: datetime | None = None) -> ApiToken | None:
+    """The token record for `token`, unrevoked, unexpired at `at` (now) and of an active user: one query."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
+    unexpired = Q(expires_at__isnull=True) | Q(expires_at__gt=at or timezone.now())
     return (
         ApiToken.objects.select_related("user")
-        .filter(key_hash=token_hash(token), revoked_at__isnull=True, user__is_active=True)
+        .filter(unexpired, key_hash=token_hash(token), revoked_at__isnull=True, user__is_active=True)
         .first()
     )
+
+
+def api_token_expired_at(*, token: str, at: datetime | None = None) -> datetime | None:
+    """When `token` expired, if it is an unrevoked token of an active user that has expired by `at`."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    expires_at: datetime | None = (
+        ApiToken.objects.filter(
+            key_hash=token_hash(token),
+            revoked_at__isnull=True,
+            user__is_active=True,
+            expires_at__lte=at or timezone.now(),
+        )
+        .values_list("expires_at", flat=True)
+        .first()
+    )
+    return expires_at
 
 
 def member_of(*, user: AbstractBaseUser | AnonymousUser) -> Member | None:

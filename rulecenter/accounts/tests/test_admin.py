@@ -32,18 +32,22 @@ def test_token_list_shows_prefixes_never_hashes(admin_client: Client) -> None:
 
 
 def test_creating_a_token_in_the_admin_shows_it_once(admin_client: Client) -> None:
-    """The next page shows the token in a message; the page after that no longer does."""
+    """The page answering the form shows the token; no later page does."""
     alice = user_create("alice")
-    response = admin_client.post("/admin/accounts/apitoken/add/", {"user": alice.pk, "name": "后台签发"})
-    assert response.status_code == 302
+    response = admin_client.post(
+        "/admin/accounts/apitoken/add/", {"user": alice.pk, "name": "后台签发", "scope": "all"}
+    )
+    assert response.status_code == 200
     record = ApiToken.objects.get()
     assert record.user == alice
     assert record.name == "后台签发"
-    first = admin_client.get(response["Location"]).content.decode()
-    match = re.search(rf"只显示这一次，请立即复制保存：({TOKEN_PREFIX}[\w-]+)", first)
+    assert record.roles is None
+    first = response.content.decode()
+    assert "只显示这一次，请立即复制保存" in first
+    match = re.search(rf'id="issued-token"[^>]*>({TOKEN_PREFIX}[\w-]+)<', first)
     assert match is not None
     assert token_hash(match.group(1)) == record.key_hash
-    assert match.group(1) not in admin_client.get(response["Location"]).content.decode()
+    assert match.group(1) not in admin_client.get("/admin/accounts/apitoken/").content.decode()
 
 
 def test_revoking_in_the_admin_stops_the_token_working(admin_client: Client, client: Client) -> None:
