@@ -8,9 +8,12 @@ from rulecenter.site import calendar
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="announcements:list", permanent=False), name="home"),
     path("news/", include("rulecenter.site.news_urls")),
+    # A change's record (/rules/bundles/<id>/record …) before the rule pages, whose <slug>/ would match first.
+    path("rules/", include("rulecenter.site.record_urls")),
     path("rules/", include("rulecenter.rules.urls")),
     path("search/", include("rulecenter.search.urls")),
     path("consultations/", include("rulecenter.consultations.urls")),
+    path("audit/", include("rulecenter.audit.urls")),
     path("calendar/", calendar.calendar_page, name="calendar"),
     path("calendar.ics", calendar.calendar_ics, name="calendar_ics"),
     path("feeds/", include("rulecenter.announcements.feed_urls")),

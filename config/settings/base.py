@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "rulecenter.search",
     "rulecenter.ingest",
     "rulecenter.consultations",
+    "rulecenter.audit",
     "rulecenter.site",
 ]
 
@@ -162,6 +163,8 @@ RULECENTER_NOTICE_DAYS = env_int("RULECENTER_NOTICE_DAYS", 7)
 RULECENTER_MAJOR_NOTICE_DAYS = env_int("RULECENTER_MAJOR_NOTICE_DAYS", 15)
 RULECENTER_RULE_NEWS_CATEGORY = os.environ.get("RULECENTER_RULE_NEWS_CATEGORY", "rule-changes")
 RULECENTER_LIFECYCLE_GRACE_SECONDS = env_int("RULECENTER_LIFECYCLE_GRACE_SECONDS", 300)
+# Four eyes (issue 11): scheduling or publishing needs an approval by someone other than the last author.
+RULECENTER_FOUR_EYES = env_bool("RULECENTER_FOUR_EYES", True)
 RULECENTER_SITE_URL = os.environ.get("RULECENTER_SITE_URL", "http://127.0.0.1:8000")
 # Search (issue 5): each app node keeps its own tantivy replica, fed from the outbox (docs/search.md).
 RULECENTER_SEARCH_NODE = os.environ.get("RULECENTER_SEARCH_NODE") or os.uname().nodename
@@ -186,6 +189,10 @@ RULECENTER_CONSULTATION_NEWS_CATEGORY = os.environ.get(
     "RULECENTER_CONSULTATION_NEWS_CATEGORY", "consultations"
 )
 RULECENTER_CONSULTATION_PAGE_SIZE = env_int("RULECENTER_CONSULTATION_PAGE_SIZE", 20)
+# The audit chain (issue 11, docs/audit.md): data kept as text up to this size, a checkpoint at least this often.
+RULECENTER_AUDIT_DATA_MAX_BYTES = env_int("RULECENTER_AUDIT_DATA_MAX_BYTES", 65536)
+RULECENTER_AUDIT_CHECKPOINT_HOURS = env_int("RULECENTER_AUDIT_CHECKPOINT_HOURS", 24)
+RULECENTER_AUDIT_PAGE_SIZE = env_int("RULECENTER_AUDIT_PAGE_SIZE", 20)
 
 LOGGING = {
     "version": 1,
