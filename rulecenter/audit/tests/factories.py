@@ -8,8 +8,7 @@ from django.db import connection
 
 from rulecenter.audit.models import AuditEntry
 from rulecenter.common.actors import SYSTEM
-
-from .flushing import refusing_triggers
+from rulecenter.common.triggers import refusing_triggers
 
 
 def entries() -> list[AuditEntry]:
