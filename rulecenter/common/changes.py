@@ -43,13 +43,11 @@ class ChangeAction(StrEnum):
     UPDATED = "updated"
     DELETED = "deleted"
     PUBLISHED = "published"
-    UNPUBLISHED = "unpublished"
     SCHEDULED = "scheduled"  # a rule version was given its notice and effective times
     NOTICED = "noticed"  # its notice time came (公示)
     EFFECTIVE = "effective"  # it took effect (生效)
     BUFFER_ENDED = "buffer_ended"
     RESULT_DRAFTED = "result_drafted"  # a consultation closed and its result report was drafted
-    SUBMITTED = "submitted"  # a draft was handed to review
     APPROVED = "approved"  # a reviewer other than its author approved a draft
     SENT_BACK = "sent_back"  # a reviewer returned a draft with a comment
     CORRECTED = "corrected"  # a published announcement's text was corrected; the earlier text is kept

@@ -18,6 +18,7 @@ from rulecenter.accounts.roles import actor_for
 from rulecenter.accounts.tests.factories import user_create
 from rulecenter.audit import selectors as audit_selectors
 from rulecenter.common.actors import SYSTEM
+from rulecenter.common.changes import ChangeAction
 from rulecenter.consultations.services import vote_cast
 from rulecenter.consultations.tests.factories import consultation_create, member_create
 from rulecenter.rules import services as rule_services
@@ -241,6 +242,10 @@ def test_the_record_reads_in_english(client: Client, change: dict[str, Any]) -> 
     assert "1 member(s) refused the change and exited" in html
     assert "scheduled (notice and effective times set)" in html
     assert "审计记录" not in html
+
+
+def test_every_action_the_chain_can_record_has_a_label_on_the_record_page() -> None:
+    assert set(record.ACTION_LABELS) == set(ChangeAction)
 
 
 def test_every_label_of_the_record_page_has_its_english() -> None:
