@@ -14,6 +14,44 @@ pytest_plugins = ["rulecenter.audit.tests.flushing"]
 _skipped: list[str] = []
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _role_groups_survive_flush(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """The staff roles come from data migrations; a transactional test's flush empties them with the rest.
+
+    Django re-creates content types and permissions after a flush (post_migrate), not what data
+    migrations wrote: the groups, as the migrations left them, are put back at that moment too, so a test's
+    outcome does not depend on whether a transactional test ran before it on the same worker.
+    """
+    from django.apps import apps
+    from django.contrib.auth.models import Group, Permission
+    from django.db.models.signals import post_migrate
+
+    with django_db_blocker.unblock():
+        groups = {
+            group.name: list(group.permissions.values_list("content_type__app_label", "codename"))
+            for group in Group.objects.all()
+        }
+
+    last_app = [config for config in apps.get_app_configs() if config.models_module is not None][-1]
+
+    def restore(*, app_config: Any, **kwargs: Any) -> None:
+        # Once per flush, after the last app post_migrate is sent for (those with models): every permission exists.
+        if app_config is not last_app:
+            return
+        for name, permissions in groups.items():
+            group, _created = Group.objects.get_or_create(name=name)
+            for app_label, codename in permissions:
+                found = Permission.objects.filter(
+                    content_type__app_label=app_label, codename=codename
+                ).first()
+                if found is not None:
+                    group.permissions.add(found)
+
+    post_migrate.connect(restore, dispatch_uid="test_role_groups_survive_flush")
+    yield
+    post_migrate.disconnect(dispatch_uid="test_role_groups_survive_flush")
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     cache.clear()

@@ -42,6 +42,9 @@ def version_changed(version: RuleVersion, action: ChangeAction, actor: Actor) ->
             "effective_at": version.effective_at.isoformat() if version.effective_at else None,
             "buffer_ends_at": version.buffer_ends_at.isoformat() if version.buffer_ends_at else None,
             "bundle": version.bundle_id,
+            "author": version.author_id,
+            "approved_by": version.approved_by_id,
+            "approved_at": version.approved_at.isoformat() if version.approved_at else None,
         },
     )
 
