@@ -7,6 +7,7 @@ from typing import Literal
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, P, QueryEx, Router, Schema
@@ -29,8 +30,11 @@ VERSION_UNKNOWN = "《{rule}》没有第 {number} 版（或尚未公示）。"
 NOTHING_IN_FORCE = "《{rule}》在 {at} 尚无生效版本。"
 CATEGORY_UNKNOWN = "规则分类“{slug}”不存在。"
 DRAFT_UNKNOWN = "《{rule}》没有第 {number} 版。"
+BUNDLE_MAX_VERSIONS = 50  # the rules one change moves together; the seed's largest has two
 
 router = Router(tags=["rules"])
+# Mounted at /rules/bundles before `router`, whose /{slug} would otherwise take "bundles" for a rule.
+bundles_router = Router(tags=["rules"])
 
 # Literals, not the models' TextChoices: OpenAPI names an enum after its class, and "Kind" and "Status"
 # are taken by the announcements' enums.
@@ -645,3 +649,82 @@ def rule_version_unschedule(
 
     target = RuleVersionTarget(slug=slug, number=number)
     return _write(request, idempotency_key, "rule_version_unschedule", target, write)
+
+
+class BundleVersionRef(Schema):
+    rule: str = Field(
+        min_length=1, max_length=100, description="规则标识（slug）", examples=["prohibited-goods"]
+    )
+    number: int = Field(ge=1, le=1_000_000_000, description="该规则已审核通过的版本号")
+
+
+class BundleScheduleIn(Schema):
+    title: str = Field(
+        min_length=1, max_length=200, examples=["《1688指定渠道禁限售规则》和其相关规则的更新"]
+    )
+    versions: list[BundleVersionRef] = Field(
+        min_length=1,
+        max_length=BUNDLE_MAX_VERSIONS,
+        description="同时公示、同时生效的各规则版本，每条规则一个",
+    )
+    notice_at: IsoDatetime = Field(description="公示时间，不能早于当前时间")
+    effective_at: IsoDatetime = Field(
+        description="生效时间；距公示至少 RULECENTER_NOTICE_DAYS 日，含重大变更时至少 RULECENTER_MAJOR_NOTICE_DAYS 日"
+    )
+    buffer_ends_at: IsoDatetime | None = Field(default=None, description="缓冲期结束时间，晚于生效时间")
+
+
+class BundleOut(Schema):
+    id: int
+    title: str
+    notice_at: datetime
+    effective_at: datetime
+    buffer_ends_at: datetime | None
+    url: str = Field(description="变更包页面；公示之后公开")
+    record_url: str = Field(description="变更记录（给监管的档案）；公示之后公开")
+    versions: list[VersionReviewOut]
+
+
+@bundles_router.post(
+    "",
+    response={201: BundleOut, **_WRITE_PROBLEMS},
+    auth=BearerTokenAuth(),
+    url_name="change_bundle_schedule",
+    operation_id="change_bundle_schedule",
+    summary="把几条规则的版本编成变更包，同时排期公示和生效（发布角色）",
+    description="每个版本都须已由作者以外的审核角色审核通过（否则 409）；任一版本为重大变更时，整个变更包适用"
+    "重大变更的公示期。公示时生成一条公告，列出全部规则。可带 Idempotency-Key 头安全地重试。",
+)
+def change_bundle_schedule(
+    request: HttpRequest, payload: BundleScheduleIn, idempotency_key: IdempotencyKeyHeader = None
+) -> Status[BundleOut] | HttpResponse:
+    actor = request_actor(request)
+    role_require(actor, Role.PUBLISHER)
+
+    def write() -> BundleOut:
+        versions = [_version_or_404(_rule_or_404(ref.rule), ref.number) for ref in payload.versions]
+        bundle = services.change_bundle_schedule(
+            actor=actor,
+            title=payload.title,
+            versions=versions,
+            notice_at=payload.notice_at,
+            effective_at=payload.effective_at,
+            buffer_ends_at=payload.buffer_ends_at,
+        )
+        scheduled = selectors.bundle_versions(bundle_id=bundle.pk)
+        first = scheduled[0]
+        assert first.notice_at is not None
+        assert first.effective_at is not None
+        url = bundle.get_absolute_url()
+        return BundleOut(
+            id=bundle.pk,
+            title=bundle.title,
+            notice_at=timezone.localtime(first.notice_at),
+            effective_at=timezone.localtime(first.effective_at),
+            buffer_ends_at=_local(first.buffer_ends_at),
+            url=request.build_absolute_uri(url),
+            record_url=request.build_absolute_uri(reverse("record:bundle", args=[bundle.pk])),
+            versions=[_review_out(version) for version in scheduled],
+        )
+
+    return _write(request, idempotency_key, "change_bundle_schedule", payload, write, status=201)
