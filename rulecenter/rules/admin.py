@@ -4,10 +4,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import ActionLocation
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -154,6 +157,16 @@ DONE = {
     UNSCHEDULE: "《{rule}》第 {number} 版已撤回排期。",
 }
 SCHEDULE_FIELDS_NEEDED = "排期须填写公示时间和生效时间。"
+BUNDLE_SCHEDULED = "变更包“{title}”已排期：{count} 个版本将同时公示、同时生效。"
+
+
+class BundleScheduleForm(forms.Form):
+    title = forms.CharField(
+        label=_("变更包名称"), max_length=200, help_text=_("如：《某规则》和其相关规则的更新")
+    )
+    notice_at = forms.DateTimeField(label=_("公示时间"))
+    effective_at = forms.DateTimeField(label=_("生效时间"))
+    buffer_ends_at = forms.DateTimeField(label=_("缓冲期结束"), required=False)
 
 
 class RuleVersionForm(forms.ModelForm[RuleVersion]):
@@ -231,7 +244,54 @@ class RuleVersionAdmin(ServiceRefusalsShown[RuleVersion]):
     search_fields = ["rule__title", "summary"]
     list_select_related = ["rule", "bundle"]
     date_hierarchy = "effective_at"
-    actions = None  # no bulk delete: each deletion goes through the service's guards
+    # No bulk delete (each deletion goes through the service's guards); publishers bundle approved versions.
+    actions = ["schedule_bundle"]
+
+    def get_actions(
+        self, request: HttpRequest, action_location: ActionLocation = ActionLocation.CHANGE_LIST
+    ) -> Any:
+        actions = super().get_actions(request, action_location)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_schedule_permission(self, request: HttpRequest) -> bool:
+        return actor_for(request.user).has(Role.PUBLISHER.value)
+
+    @admin.action(description=_("编为变更包并排期公示（发布）"), permissions=["schedule"])
+    def schedule_bundle(self, request: HttpRequest, queryset: QuerySet[RuleVersion]) -> HttpResponse | None:
+        """The selected versions of several rules noticed and taking effect together, on a page of its own."""
+        versions = list(queryset.select_related("rule").order_by("rule__title"))
+        form = BundleScheduleForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            data = form.cleaned_data
+            try:
+                bundle = services.change_bundle_schedule(
+                    actor=actor_for(request.user),
+                    title=data["title"],
+                    versions=versions,
+                    notice_at=data["notice_at"],
+                    effective_at=data["effective_at"],
+                    buffer_ends_at=data.get("buffer_ends_at"),
+                )
+            except (ValidationError, PermissionDenied) as error:
+                refusal = error.messages if isinstance(error, ValidationError) else [str(error)]
+                form.add_error(None, " ".join(refusal))
+            else:
+                self.message_user(
+                    request,
+                    gettext(BUNDLE_SCHEDULED).format(title=bundle.title, count=len(versions)),
+                    messages.SUCCESS,
+                )
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("编为变更包并排期公示"),
+            "versions": versions,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/rules/ruleversion/schedule_bundle.html", context)
 
     @admin.display(description=_("审核状态"))
     def review_state(self, obj: RuleVersion) -> str:

@@ -1,4 +1,4 @@
-"""A publisher schedules related rules' approved versions as one change over the API (POST /api/v1/rules/bundles)."""
+"""A publisher schedules related rules' approved versions as one change: over the API and in the admin."""
 
 import pytest
 import time_machine
@@ -113,4 +113,73 @@ def test_bad_bundles_are_refused_with_the_reason_and_write_nothing(
     assert response.status_code == status
     assert response["Content-Type"].startswith("application/problem+json")
     assert words in response.content.decode()
+    assert not ChangeBundle.objects.exists()
+
+
+ADMIN = "/admin/rules/ruleversion/"
+
+
+def admin_client(person: Person) -> Client:
+    client = Client()
+    client.force_login(person.user)
+    return client
+
+
+def bundle_form(versions: list[RuleVersion], **fields: str) -> dict[str, object]:
+    return {
+        "action": "schedule_bundle",
+        "_selected_action": [v.pk for v in versions],
+        "apply": "1",
+        "title": "《禁限售规则》和其相关规则的更新",
+        "notice_at": "2025-02-10 10:00:00",
+        "effective_at": "2025-02-18 00:00:00",
+        **fields,
+    }
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_publisher_bundles_approved_versions_in_the_admin(staff: dict[str, Person]) -> None:
+    versions = drafts(staff)
+    client = admin_client(staff["publisher"])
+    assert "schedule_bundle" in client.get(ADMIN).content.decode()
+    page = client.post(ADMIN, {"action": "schedule_bundle", "_selected_action": [v.pk for v in versions]})
+    assert page.status_code == 200
+    assert "编为变更包并排期公示" in page.content.decode()
+    assert not ChangeBundle.objects.exists()  # the first post only shows the form
+    done = client.post(ADMIN, bundle_form(versions), follow=True)
+    assert "已排期：2 个版本将同时公示、同时生效" in done.content.decode()
+    bundle = ChangeBundle.objects.get()
+    assert {v.notice_at for v in bundle.versions.all()} == {NOTICE}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_admin_shows_why_a_bundle_is_refused_and_writes_nothing(staff: dict[str, Person]) -> None:
+    versions = drafts(staff, approved=False)
+    response = admin_client(staff["publisher"]).post(ADMIN, bundle_form(versions))
+    assert response.status_code == 200
+    assert "审核" in response.content.decode()
+    assert not ChangeBundle.objects.exists()
+    short = admin_client(staff["publisher"]).post(
+        ADMIN, bundle_form(drafts_again(staff), effective_at="2025-02-12 00:00:00")
+    )
+    assert "电子商务法" in short.content.decode()
+    assert not ChangeBundle.objects.exists()
+
+
+def drafts_again(staff: dict[str, Person]) -> list[RuleVersion]:
+    for version in RuleVersion.objects.all():
+        services.rule_version_approve(actor=actor_for(staff["checker"].user), version=version)
+    return list(RuleVersion.objects.all())
+
+
+@time_machine.travel(NOW, tick=False)
+def test_only_publishers_are_offered_the_bundle_and_nobody_a_bulk_delete(staff: dict[str, Person]) -> None:
+    versions = drafts(staff)
+    for who in ("editor", "reviewer"):
+        client = admin_client(staff[who])
+        changelist = client.get(ADMIN).content.decode()
+        assert "schedule_bundle" not in changelist
+        assert "delete_selected" not in changelist
+        client.post(ADMIN, bundle_form(versions))
+    assert "delete_selected" not in admin_client(staff["publisher"]).get(ADMIN).content.decode()
     assert not ChangeBundle.objects.exists()
