@@ -5,11 +5,9 @@ buttons their role is offered. All database work happens before Chromium starts 
 conftest.py). Screenshots go to test-artifacts/.
 """
 
-import importlib
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 from playwright.sync_api import Page, Response, expect
 from pytest_django.live_server_helper import LiveServer
@@ -26,23 +24,9 @@ PASSWORD = "pw-for-tests-only"  # the factories' password
 TEXT = "第一条 为规范发货行为，制定本规范。\n\n第二条 商家应在24小时内发货。"
 
 
-def role_groups_ensure() -> None:
-    """The role groups with their rules permissions, as the data migration made them.
-
-    A transactional test that ran before this one in the same process flushed the tables, groups included.
-    """
-    frozen = importlib.import_module("rulecenter.rules.migrations.0002_roles").RULE_PERMISSIONS
-    for role, codenames in frozen.items():
-        group, _created = Group.objects.get_or_create(name=role)
-        group.permissions.add(
-            *Permission.objects.filter(content_type__app_label="rules", codename__in=codenames)
-        )
-
-
 @pytest.fixture
 def team(transactional_db: None) -> str:
     """An editor, a reviewer and a publisher, and a rule with no version yet; returns the rule's title."""
-    role_groups_ensure()
     for name, role in (("editor", Role.EDITOR), ("reviewer", Role.REVIEWER), ("publisher", Role.PUBLISHER)):
         user_create(name, roles=(role,), is_staff=True)
     return rule_create().title
