@@ -270,16 +270,16 @@ def _write(
     status: int = 200,
 ) -> Status[AnnouncementOut] | HttpResponse:
     """Run a write once per Idempotency-Key; a state the write refuses answers 409, nothing changed."""
-
-    def guarded() -> AnnouncementOut:
-        try:
-            return write()
-        except services.AnnouncementStateConflict as error:
-            raise Problem(CONFLICT, error.messages[0]) from None
-
     user: User = request.auth  # type: ignore[attr-defined]
     return idempotent_write(
-        request, user=user, key=key, operation=operation, payload=payload, status=status, write=guarded
+        request,
+        user=user,
+        key=key,
+        operation=operation,
+        payload=payload,
+        status=status,
+        write=write,
+        conflicts=(services.AnnouncementStateConflict,),
     )
 
 

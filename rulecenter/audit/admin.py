@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from rulecenter.common.admin import ReadOnlyAdmin
 
+from .chain import ROW_FIELDS
 from .models import AuditCheckpoint, AuditEntry, AuditSubject
 
 # "rule_version:12" finds the entries about that object; a bare number, entries about any object with that
@@ -40,21 +41,7 @@ class AuditEntryAdmin(ReadOnlyAdmin[AuditEntry]):
     date_hierarchy = "at"
     ordering = ["-seq"]
     show_full_result_count = False
-    fields = [
-        "seq",
-        "at",
-        "actor_id",
-        "actor_name",
-        "actor_roles",
-        "kind",
-        "action",
-        "object_ids",
-        "rule_ids",
-        "data",
-        "data_sha256",
-        "prev_hash",
-        "hash",
-    ]
+    fields = list(ROW_FIELDS)
 
     @admin.display(description=_("哈希"))
     def short_hash(self, entry: AuditEntry) -> str:

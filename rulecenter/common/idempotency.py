@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -53,6 +54,21 @@ def _prune() -> None:
     IdempotentRequest.objects.filter(pk__in=list(expired.values_list("pk", flat=True)[:PRUNE_BATCH])).delete()
 
 
+def _conflicts_answered[T](
+    write: Callable[[], T], conflicts: tuple[type[ValidationError], ...]
+) -> Callable[[], T]:
+    if not conflicts:
+        return write
+
+    def guarded() -> T:
+        try:
+            return write()
+        except conflicts as error:
+            raise Problem(CONFLICT, " ".join(error.messages)) from None
+
+    return guarded
+
+
 def idempotent_write[T: BaseModel](
     request: HttpRequest,
     *,
@@ -62,11 +78,15 @@ def idempotent_write[T: BaseModel](
     payload: BaseModel,
     status: int,
     write: Callable[[], T],
+    conflicts: tuple[type[ValidationError], ...] = (),
 ) -> HttpResponse | Status[T]:
     """Run `write` once per (user, key); answer a repeat with the stored response, a misuse with a problem.
 
-    Without a key (the header is optional) the write simply runs and answers with `status`.
+    Without a key (the header is optional) the write simply runs and answers with `status`. An error of
+    one of the `conflicts` types — the service's refusal of a step the object's state forbids (approving
+    what is scheduled, editing what is published) — is a 409 problem with its message; nothing is written.
     """
+    write = _conflicts_answered(write, conflicts)
     if key is None:
         return Status(status, write())
     digest = fingerprint(operation, payload)

@@ -391,16 +391,16 @@ def _write[T: Schema](
     status: int = 200,
 ) -> Status[T] | HttpResponse:
     """Run a write once per Idempotency-Key; a step the version's state forbids answers 409, nothing changed."""
-
-    def guarded() -> T:
-        try:
-            return write()
-        except services.ReviewStateConflict as error:
-            raise Problem(CONFLICT, " ".join(error.messages)) from None
-
     user: User = request.auth  # type: ignore[attr-defined]
     return idempotent_write(
-        request, user=user, key=key, operation=operation, payload=payload, status=status, write=guarded
+        request,
+        user=user,
+        key=key,
+        operation=operation,
+        payload=payload,
+        status=status,
+        write=write,
+        conflicts=(services.ReviewStateConflict,),
     )
 
 

@@ -24,8 +24,11 @@ from .models import LifecycleEvent, RuleVersion
 logger = logging.getLogger(__name__)
 
 
-def version_changed(version: RuleVersion, action: ChangeAction, actor: Actor) -> None:
-    """Announce a change of one version (the event names its rule, which a deleted row can no longer tell)."""
+def version_changed(version: RuleVersion, action: ChangeAction, actor: Actor, **extra: object) -> None:
+    """Announce a change of one version (the event names its rule, which a deleted row can no longer tell).
+
+    The data is the version as it stands — an approval records the very text approved — plus `extra`.
+    """
     content_changed_announce(
         kind=ContentKind.RULE_VERSION,
         ids=[version.pk],
@@ -45,6 +48,8 @@ def version_changed(version: RuleVersion, action: ChangeAction, actor: Actor) ->
             "author": version.author_id,
             "approved_by": version.approved_by_id,
             "approved_at": version.approved_at.isoformat() if version.approved_at else None,
+            "review_comment": version.review_comment,
+            **extra,
         },
     )
 

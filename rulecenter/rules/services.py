@@ -271,26 +271,6 @@ def rule_version_unschedule_check(*, actor: Actor, version: RuleVersion) -> None
         )
 
 
-def _review_changed(version: RuleVersion, action: ChangeAction, actor: Actor, **data: object) -> None:
-    """Announce a review step (approved, sent back, unscheduled) with the fields it set."""
-    content_changed_announce(
-        kind=ContentKind.RULE_VERSION,
-        ids=[version.pk],
-        action=action,
-        actor=actor,
-        rule_ids=[version.rule_id],
-        data={
-            "rule": version.rule_id,
-            "number": version.number,
-            "author": version.author_id,
-            "approved_by": version.approved_by_id,
-            "approved_at": version.approved_at.isoformat() if version.approved_at else None,
-            "review_comment": version.review_comment,
-            **data,
-        },
-    )
-
-
 SCHEDULE_INCOMPLETE = "公示时间和生效时间须同时给出，或同时留空（草稿）。"
 
 
@@ -528,7 +508,7 @@ def rule_version_approve(*, actor: Actor, version: RuleVersion) -> RuleVersion:
     stored.review_comment = ""
     stored.full_clean()
     stored.save()
-    _review_changed(stored, ChangeAction.APPROVED, actor)
+    version_changed(stored, ChangeAction.APPROVED, actor)
     return stored
 
 
@@ -548,7 +528,7 @@ def rule_version_send_back(*, actor: Actor, version: RuleVersion, comment: str) 
     stored.review_comment = comment
     stored.full_clean()
     stored.save()
-    _review_changed(stored, ChangeAction.SENT_BACK, actor)
+    version_changed(stored, ChangeAction.SENT_BACK, actor)
     return stored
 
 
@@ -571,7 +551,7 @@ def rule_version_unschedule(*, actor: Actor, version: RuleVersion) -> RuleVersio
     stored.full_clean()
     stored.save()
     LifecycleEvent.objects.filter(version=stored, done_at__isnull=True).delete()
-    _review_changed(stored, ChangeAction.UNSCHEDULED, actor, unscheduled=was)
+    version_changed(stored, ChangeAction.UNSCHEDULED, actor, unscheduled=was)
     return stored
 
 
