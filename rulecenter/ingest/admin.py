@@ -106,17 +106,21 @@ class ImportedItemAdmin(admin.ModelAdmin[ImportedItem]):
                         self.message_user(request, saved.summary(), messages.SUCCESS)
                         return HttpResponseRedirect(reverse("admin:ingest_importeditem_changelist"))
                 else:
-                    report = planning.listing_plan(
-                        pages=pages, source=source or planning.source_guess(pages), extract_all=True
-                    )
-                    form = ImportForm(
-                        initial={
-                            "text": form.cleaned_data["text"],
-                            "format": form.cleaned_data["format"],
-                            "encoding": "utf-8",
-                            "source": report.source,
-                        }
-                    )
+                    try:
+                        report = planning.listing_plan(
+                            pages=pages, source=source or planning.source_guess(pages), extract_all=True
+                        )
+                    except planning.IngestError as error:
+                        form.add_error(None, str(error))
+                    else:
+                        form = ImportForm(
+                            initial={
+                                "text": form.cleaned_data["text"],
+                                "format": form.cleaned_data["format"],
+                                "encoding": "utf-8",
+                                "source": report.source,
+                            }
+                        )
         else:
             form = ImportForm()
         context = {

@@ -24,7 +24,7 @@ How it reads a text (docs/ingest.md has the long version):
 
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -113,9 +113,9 @@ _CN_YEAR = "[〇零○一二三四五六七八九]"
 _CN_SMALL = "[一二两三四五六七八九十]"
 # Spaces, not \s: a date never spans lines, and line numbers must survive the rewrite.
 _CN_DATE = re.compile(
-    rf"(?:({_CN_YEAR}{{4}}) *年 *)?({_CN_SMALL}{{1,3}}) *月 *({_CN_SMALL}{{1,3}}) *([日号])"
+    rf"(?:({_CN_YEAR}{{4}}) *+年 *+)?({_CN_SMALL}{{1,3}}) *+月 *+({_CN_SMALL}{{1,3}}) *+([日号])"
 )
-_CN_YEAR_ONLY = re.compile(rf"({_CN_YEAR}{{4}}) *年")
+_CN_YEAR_ONLY = re.compile(rf"({_CN_YEAR}{{4}}) *+年")
 _HAS_CN_NUMERAL = re.compile(f"{_CN_YEAR}|十")
 
 
@@ -246,21 +246,23 @@ def find_rule_names(text: str) -> tuple[str, ...]:
 
 # --- Dates -----------------------------------------------------------------------------------------
 
-_TIME = r"(?:\s*(?:\d{1,2}\s*:\s*\d{2}(?:\s*:\s*\d{2})?|\d{1,2}\s*[点时](?:\s*\d{1,2}\s*分)?整?|零点)(?:\s*\(含\))?)?"
+_TIME = r"(?:\s*+(?:\d{1,2}\s*+:\s*+\d{2}(?:\s*+:\s*+\d{2})?|\d{1,2}\s*+[点时](?:\s*+\d{1,2}\s*+分)?整?|零点)(?:\s*+\(含\))?)?"
 _DATE = re.compile(
     r"(?<!\d)(?=\d)(?:"
-    r"(?P<y>(?:19|20)\d{2})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号]?"
+    r"(?P<y>(?:19|20)\d{2})\s*+年\s*+(?P<m>\d{1,2})\s*+月\s*+(?P<d>\d{1,2})\s*+[日号]?"
     r"|(?P<ny>(?:19|20)\d{2})(?P<sep>[-/.])(?P<nm>\d{1,2})(?P=sep)(?P<nd>\d{1,2})(?![\d.])"
-    r"|(?P<ym_y>(?:19|20)\d{2})\s*年\s*(?P<ym_m>\d{1,2})\s*月(?!\s*\d)"
-    r"|(?P<yo>(?:19|20)\d{2})\s*年(?!\s*\d)"
-    r"|(?P<mm>\d{1,2})\s*月\s*(?P<md>\d{1,2})\s*[日号]"
+    r"|(?P<ym_y>(?:19|20)\d{2})\s*+年\s*+(?P<ym_m>\d{1,2})\s*+月(?!\s*+\d)"
+    r"|(?P<yo>(?:19|20)\d{2})\s*+年(?!\s*+\d)"
+    r"|(?P<mm>\d{1,2})\s*+月\s*+(?P<md>\d{1,2})\s*+[日号]"
     rf"){_TIME}"
 )
-_DAY_ONLY_END = re.compile(rf"\s*(?:至|到|-|~|—|–)\s*(\d{{1,2}})\s*[日号](?!\s*\d){_TIME}")
-_RANGE_JOIN = re.compile(r"\s*(?:起|开始)?\s*(?:至|到|-|~|—|–|——)\s*$")
+_DAY_ONLY_END = re.compile(rf"\s*+(?:至|到|-|~|—|–)\s*+(\d{{1,2}})\s*+[日号](?!\s*+\d){_TIME}")
+# Possessive runs of spaces (`\s*+`): the token after each is never a space, so giving spaces back never
+# helps a match, and without that backtracking `\s* 起? \s*` is linear, not quadratic, in a run of spaces.
+_RANGE_JOIN = re.compile(r"\s*+(?:起|开始)?\s*+(?:至|到|-|~|—|–|——)\s*+$")
 _SENTENCE_END = re.compile(r"[。！？!?;；\n]")
 _CLAUSE_END = re.compile(r"[,，、]")
-_DATELINE_LABEL = re.compile(r"^(?:发布时间|发布日期|发文日期|更新时间|日期|时间|发布于)?\s*:?\s*$")
+_DATELINE_LABEL = re.compile(r"^(?:发布时间|发布日期|发文日期|更新时间|日期|时间|发布于)?\s*+:?\s*+$")
 _DATELINE_TAIL = re.compile(r"^(?:$|来源|发布|作者|\||丨|编辑)")
 
 
@@ -325,30 +327,48 @@ def _crosses_new_year(earlier_month: int, later_month: int) -> bool:
 
 def _fill_years(mentions: list[_Mention], text: str, title_end: int) -> None:
     """Give yearless dates the year the text itself fixes, or leave them unknown."""
-    # (position, year, month) of every date written with its year.
-    dated = [
+    # (position, year, month) of every date written with its year, and of every year alone, in text order:
+    # each yearless date finds its neighbours by bisection, so thousands of dates cost n log n, not n².
+    dated = sorted(
         (m.start, m.year, m.month)
         for m in mentions
         if m.explicit and not m.anchor_only and m.year is not None and m.month is not None
-    ]
-    years = [(m.start, m.year) for m in mentions if m.anchor_only and m.year is not None]
+    )
+    dated_starts = [position for position, _year, _month in dated]
+    years = sorted((m.start, m.year) for m in mentions if m.anchor_only and m.year is not None)
+    year_starts = [position for position, _year in years]
     for mention in mentions:
-        if mention.year is not None or mention.month is None:
-            continue
-        before = [d for d in dated if d[0] < mention.start]
-        after = [d for d in dated if d[0] > mention.start]
-        if before:
-            _position, year, month = before[-1]
-            mention.year = year + (1 if _crosses_new_year(month, mention.month) else 0)
-        elif after:
-            _position, year, month = after[0]
-            mention.year = year - (1 if _crosses_new_year(mention.month, month) else 0)
-        else:
-            start, end = _sentence_bounds(text, mention.start)
-            for position, year in years:
-                if start <= position < end or position < title_end:
-                    mention.year = year
-                    break
+        if mention.year is None and mention.month is not None:
+            mention.year = _year_for(
+                mention, mention.month, dated, dated_starts, years, year_starts, text, title_end
+            )
+
+
+def _year_for(
+    mention: _Mention,
+    month: int,
+    dated: list[tuple[int, int, int]],
+    dated_starts: list[int],
+    years: list[tuple[int, int]],
+    year_starts: list[int],
+    text: str,
+    title_end: int,
+) -> int | None:
+    before = bisect_left(dated_starts, mention.start)
+    if before:
+        _position, year, dated_month = dated[before - 1]
+        return year + (1 if _crosses_new_year(dated_month, month) else 0)
+    after = bisect_right(dated_starts, mention.start)
+    if after < len(dated):
+        _position, year, dated_month = dated[after]
+        return year - (1 if _crosses_new_year(month, dated_month) else 0)
+    if years and years[0][0] < title_end:
+        return years[0][1]  # a year in the title, the first year of the text: it comes first in text order
+    start, end = _sentence_bounds(text, mention.start)
+    index = bisect_left(year_starts, start)
+    if index < len(years) and years[index][0] < end:
+        return years[index][1]
+    return None
 
 
 @lru_cache(maxsize=4)
@@ -365,11 +385,22 @@ def _sentence_bounds(text: str, position: int) -> tuple[int, int]:
 
 
 def _mark_datelines(mentions: list[_Mention], text: str) -> None:
-    """A line that is just a date (a signature), or `发布时间：…`, or a header `date 来源：…`."""
+    """A line that is just a date (a signature), or `发布时间：…`, or a header `date 来源：…`.
+
+    Only a line's first date can be one: a later date has the earlier one's digits before it, which no
+    label allows. Reading each line once keeps a line of thousands of dates linear.
+    """
+    line_start, scanned, line_has_date = 0, 0, False
     for mention in mentions:
+        newline = text.rfind("\n", scanned, mention.start)
+        scanned = max(scanned, mention.start)
+        if newline >= 0:
+            line_start, line_has_date = newline + 1, False
+        if line_has_date:
+            continue
+        line_has_date = True
         if not mention.explicit or mention.anchor_only:
             continue
-        line_start = text.rfind("\n", 0, mention.start) + 1
         line_end = text.find("\n", mention.end)
         line_end = len(text) if line_end < 0 else line_end
         head = text[line_start : mention.start].strip()
@@ -427,19 +458,19 @@ def _cue_role(match: re.Match[str]) -> _Role:
     return _Role.NONE if match.group(2) else _CUE_ROLE[match.group(1)]
 
 
-_PUBLISHED = re.compile(r"^\s*(?:正式)?(?:发布|颁布|印发)")
-_DEADLINE = re.compile(r"^\s*(?:之前|前|为止|止|截止)")
+_PUBLISHED = re.compile(r"^\s*+(?:正式)?(?:发布|颁布|印发)")
+_DEADLINE = re.compile(r"^\s*+(?:之前|前|为止|止|截止)")
 _DEADLINE_LABEL = re.compile(r"截止|截至|结束")
 _DEADLINE_TOPIC = re.compile(r"意见|投票|建议|反馈")
-_UNTIL_FROM_TODAY = re.compile(r"即日起\s*(?:至|到)\s*$")
-_STARTS_FROM = re.compile(r"^\s*(?:起|开始)\s*$")
+_UNTIL_FROM_TODAY = "即日起"  # … 至 <date>: a range from the publication date
+_STARTS_FROM = re.compile(r"^\s*+(?:起|开始)\s*+$")
 _IMMEDIATE = re.compile(
-    r"(?:即日起|即时|立即|即刻|(?:发布|公布|公告|印发)之日起)\s*(?:正式)?(?:生效|实施|施行|执行)"
+    r"(?:即日起|即时|立即|即刻|(?:发布|公布|公告|印发)之日起)\s*+(?:正式)?(?:生效|实施|施行|执行)"
 )
 _DAYS_AFTER_NOTICE = re.compile(
-    r"公示(?:之日|期满之日)?起?\s*满?\s*(\d{1,3}|[一二两三四五六七八九十]{1,3})\s*[日天](?:后)?\s*(?:正式)?(?:生效|实施|施行)"
+    r"公示(?:之日|期满之日)?起?\s*+满?\s*+(\d{1,3}|[一二两三四五六七八九十]{1,3})\s*+[日天](?:后)?\s*+(?:正式)?(?:生效|实施|施行)"
 )
-_ON_NOTICE = re.compile(r"(?:自|从)?公示之日起\s*(?:正式)?(?:生效|实施|施行)")
+_ON_NOTICE = re.compile(r"(?:自|从)?公示之日起\s*+(?:正式)?(?:生效|实施|施行)")
 
 
 def _first_cue(text: str) -> tuple[int, _Role] | None:
@@ -471,12 +502,57 @@ def _nearest(before: tuple[int, _Role] | None, after: tuple[int, _Role] | None) 
     return found[1] if found else None
 
 
-def _sentence_role(text: str, start: int, end: int) -> _Role | None:
+class _CueIndex:
+    """Every cue of a text once, so the nearest cue in a sentence is a bisection, not a rescan per date.
+
+    No cue word holds a digit, a sentence end or a character a date ends with, so a match of the whole text
+    never crosses a date's or a sentence's edge: the cues found in [a, b) are the ones a search of
+    text[a:b] finds.
+    """
+
+    def __init__(self, text: str) -> None:
+        matches = list(_CUE.finditer(text))
+        self.starts = [match.start() for match in matches]
+        self.ends = [match.end() for match in matches]
+        self.roles = [_cue_role(match) for match in matches]
+
+    def last(self, floor: int, position: int) -> tuple[int, _Role] | None:
+        """The last cue in [floor, position), as (distance from its end to position, role)."""
+        index = bisect_right(self.ends, position) - 1
+        if index < 0 or self.starts[index] < floor:
+            return None
+        return position - self.ends[index], self.roles[index]
+
+    def first(self, position: int, ceiling: int) -> tuple[int, _Role] | None:
+        """The first cue in [position, ceiling), as (distance from position to its start, role)."""
+        index = bisect_left(self.starts, position)
+        if index >= len(self.starts) or self.ends[index] > ceiling:
+            return None
+        return self.starts[index] - position, self.roles[index]
+
+
+def _sentence_role(text: str, cues: _CueIndex, start: int, end: int) -> _Role | None:
     """The role of the cue nearest to [start, end) anywhere in its sentence."""
     sentence_start, sentence_end = _sentence_bounds(text, start)
-    before = _last_cue(text[sentence_start:start])
-    after = _first_cue(text[end:sentence_end])
-    return _nearest(before, after)
+    return _nearest(cues.last(sentence_start, start), cues.first(end, sentence_end))
+
+
+def _until_from_today(text: str, floor: int, position: int) -> bool:
+    """Whether `即日起 至 ` ends at `position` (spaces allowed around 至) within [floor, position).
+
+    Read backwards from the date, so each date looks only at the spaces just before it.
+    """
+    index = position
+    while index > floor and text[index - 1].isspace():
+        index -= 1
+    if index <= floor or text[index - 1] not in "至到":
+        return False
+    index -= 1
+    while index > floor and text[index - 1].isspace():
+        index -= 1
+    return index - len(_UNTIL_FROM_TODAY) >= floor and text.startswith(
+        _UNTIL_FROM_TODAY, index - len(_UNTIL_FROM_TODAY)
+    )
 
 
 @dataclass(slots=True)
@@ -512,7 +588,7 @@ def _items(text: str, mentions: list[_Mention]) -> list[_Item]:
             index += 2
             continue
         sentence_start, _ = _sentence_bounds(text, mention.start)
-        if _UNTIL_FROM_TODAY.search(text, sentence_start, mention.start):
+        if _until_from_today(text, sentence_start, mention.start):
             items.append(_Item(first=None, last=mention))
         else:
             items.append(_Item(first=mention, last=mention))
@@ -520,7 +596,15 @@ def _items(text: str, mentions: list[_Mention]) -> list[_Item]:
     return items
 
 
+def _sentence_has_topic(text: str, start: int, end: int, seen: dict[int, bool]) -> bool:
+    if start not in seen:
+        seen[start] = _DEADLINE_TOPIC.search(text, start, end) is not None
+    return seen[start]
+
+
 def _assign_roles(text: str, items: list[_Item]) -> None:
+    cues = _CueIndex(text)
+    topics: dict[int, bool] = {}  # sentence start -> whether the sentence speaks of opinions or votes
     for position, item in enumerate(items):
         sentence_start, sentence_end = _sentence_bounds(text, item.start)
         previous_end = items[position - 1].last.end if position else 0
@@ -546,11 +630,11 @@ def _assign_roles(text: str, items: list[_Item]) -> None:
             role is None
             and not item.is_range
             and _DEADLINE.match(after_text)
-            and _DEADLINE_TOPIC.search(text, sentence_start, sentence_end)
+            and _sentence_has_topic(text, sentence_start, sentence_end, topics)
         ):
             role, item.deadline = _Role.COMMENT, True
         if role is None and (item.is_range or _STARTS_FROM.match(after_text)):
-            role = _sentence_role(text, item.start, item.last.end)
+            role = _sentence_role(text, cues, item.start, item.last.end)
             if not item.is_range and role is not _Role.EFFECTIVE:
                 role = None
         item.role = role
@@ -559,7 +643,7 @@ def _assign_roles(text: str, items: list[_Item]) -> None:
 # --- Kind ------------------------------------------------------------------------------------------
 
 _TITLE_SKIP = re.compile(
-    r"^(?:发布时间|发布日期|来源|日期|时间|作者)|^(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}"
+    r"^(?:发布时间|发布日期|来源|日期|时间|作者)|^(?:19|20)\d{2}\s*+[-/.年]\s*+\d{1,2}\s*+[-/.月]\s*+\d{1,2}"
 )
 _RESULT = re.compile(r"(?:意见征集|征求意见|征集|众议|投票|评议)\S{0,4}结果|结果反馈|结果公示|结果公告")
 _CONSULT = re.compile(r"意见征集|征求意见|公开征集|征集意见|众议|投票|征询|评议|意见反馈")
@@ -568,7 +652,7 @@ _TOPIC = re.compile(r"专题")
 _AGREEMENT = re.compile(r"协议|隐私政策|隐私权政策|服务条款|用户条款")
 _CHANGE = re.compile(r"公示|变更|更新|修订|修改|调整|升级|发布公告|发布通知|颁布|废止|上线公告|施行")
 _RULE_WORD = re.compile("|".join(RULE_SUFFIXES) + r"|《》")
-_RULE_TITLE = re.compile(rf"(?:{'|'.join(RULE_SUFFIXES)})(?:\s*[-—–]\s*\S+)?$")
+_RULE_TITLE = re.compile(rf"(?:{'|'.join(RULE_SUFFIXES)})(?:\s*+[-—–]\s*+\S++)?$")
 
 
 def _title_index(lines: list[str]) -> int | None:

@@ -73,8 +73,8 @@ def decode(data: bytes, *, name: str, encoding: str = "utf-8") -> str:
     """The text of a file, or a ListingError saying why it is not a text we can read."""
     try:
         codec = codecs.lookup(encoding).name
-    except LookupError:
-        raise ListingError(_(LISTING_UNKNOWN_ENCODING).format(encoding=encoding)) from None
+    except (LookupError, ValueError):  # ValueError: a name with NUL in it
+        raise ListingError(_(LISTING_UNKNOWN_ENCODING).format(encoding=encoding[:40])) from None
     if not data.strip():
         raise ListingError(_(LISTING_EMPTY).format(name=name))
     if codec in ("gbk", "gb2312", "hz"):
@@ -90,6 +90,9 @@ def decode(data: bytes, *, name: str, encoding: str = "utf-8") -> str:
             raise ListingError(_(LISTING_GBK).format(name=name)) from None
         line = data[: error.start].count(b"\n") + 1
         raise ListingError(_(LISTING_UNDECODABLE).format(name=name, encoding=encoding, line=line)) from None
+    except (LookupError, UnicodeError):
+        # A codec that is no text encoding (rot13, base64, zlib) or none at all ("undefined").
+        raise ListingError(_(LISTING_UNKNOWN_ENCODING).format(encoding=encoding[:40])) from None
     if len(_CONTROL.findall(text[:65536])) > max(8, len(text[:65536]) // 100):
         raise ListingError(_(LISTING_BINARY).format(name=name))
     if not text.strip():

@@ -4,11 +4,12 @@ The admin's preview and `import_listing --dry-run` show the plan; `services.list
 """
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils.translation import gettext as _
@@ -25,6 +26,15 @@ from .models import ExtractedFacts, ImportedItem
 BULK_THRESHOLD = 200
 QUERY_CHUNK = 500  # titles per `IN (…)`: well under SQLite's and PostgreSQL's parameter limits
 SOURCE_UNKNOWN = "listing"
+ITEM_TOO_LONG = (
+    "文件“{page}”第 {line} 行《{title}》的正文有 {length} 个字符，超过上限 {limit} 个字符"
+    "（RULECENTER_INGEST_TEXT_MAX_CHARS）；请拆分或删减后再导入。"
+)
+
+
+class IngestError(ValueError):
+    """An item that cannot be imported; str(error) says which and why."""
+
 
 # The announcement categories imports file into: the demo's, created on first use.
 CATEGORY_NAMES = {
@@ -123,6 +133,14 @@ class ImportReport:
     planned: list[PlannedItem] = field(default_factory=list)
     dry_run: bool = False
 
+    def extracted(self) -> dict[tuple[str, str], Facts]:
+        """The facts read for this plan, by (title, excerpt)."""
+        return {
+            (planned.item.title, planned.item.excerpt): planned.facts
+            for planned in self.planned
+            if planned.facts is not None
+        }
+
     def count(self, action: Action) -> int:
         return sum(1 for planned in self.planned if planned.action is action)
 
@@ -196,12 +214,35 @@ def chunks[T](values: Sequence[T], size: int = QUERY_CHUNK) -> Iterator[Sequence
         yield values[start : start + size]
 
 
-def listing_plan(*, pages: Sequence[ListingPage], source: str, extract_all: bool = False) -> ImportReport:
+def _length_check(pages: Sequence[ListingPage]) -> None:
+    """Refuse, before any reading, an item whose text is longer than the extractor is given."""
+    limit: int = settings.RULECENTER_INGEST_TEXT_MAX_CHARS
+    for page in pages:
+        for item in page.items:
+            length = len(item.excerpt) + len(item.title)
+            if length > limit:
+                raise IngestError(
+                    _(ITEM_TOO_LONG).format(
+                        page=page.name, line=item.line, title=item.title, length=length, limit=limit
+                    )
+                )
+
+
+def listing_plan(
+    *,
+    pages: Sequence[ListingPage],
+    source: str,
+    extract_all: bool = False,
+    extracted: Mapping[tuple[str, str], Facts] | None = None,
+) -> ImportReport:
     """What importing `pages` would do with each item; reads, never writes.
 
     Unchanged items are not re-read unless their stored facts come from an older extractor (or
-    `extract_all`, for a preview that shows every item's facts).
+    `extract_all`, for a preview that shows every item's facts). `extracted` holds facts already read,
+    by (title, excerpt): the import plans once outside its transaction, extracting, and once inside it,
+    reusing them. Raises IngestError when an item's text is over RULECENTER_INGEST_TEXT_MAX_CHARS.
     """
+    _length_check(pages)
     report = ImportReport(source=source, pages=list(pages))
     entries = [(page, item) for page in pages for item in page.items]
     titles = list(dict.fromkeys(item.title for _page, item in entries))
@@ -241,7 +282,8 @@ def listing_plan(*, pages: Sequence[ListingPage], source: str, extract_all: bool
         )
         changed = planned.action in (Action.NEW, Action.UPDATE)
         if changed or (planned.action is Action.SAME and stale) or extract_all:
-            planned.facts = extract(item.excerpt, title=item.title)
+            known = extracted.get((item.title, item.excerpt)) if extracted else None
+            planned.facts = known or extract(item.excerpt, title=item.title)
         report.planned.append(planned)
     return report
 

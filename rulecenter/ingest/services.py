@@ -5,6 +5,9 @@ preview and `--dry-run` show it); `listing_import` does it in one transaction, s
 behind. Announcements are written through rulecenter.announcements.services, so the listing counters stay
 exact and the change is announced (search follows): one `announcement_create` per item for a page or two,
 and `announcement_bulk_create` for large imports, in the same transaction.
+
+The extraction (the text-bound part) runs before that transaction opens: on SQLite the transaction holds
+the write lock from BEGIN, and no text should make a member's vote wait.
 """
 
 from collections.abc import Sequence
@@ -37,13 +40,12 @@ from .planning import (
     source_guess,
     source_url_for,
 )
+from .planning import (
+    IngestError as IngestError,  # raised here and by the plan; callers catch it from here
+)
 
 BATCH_SIZE = 1000
 ITEM_INVALID = "文件“{page}”第 {line} 行《{title}》无法导入：{error}"
-
-
-class IngestError(ValueError):
-    """An item that cannot be imported; str(error) says which and why."""
 
 
 def _facts_fields(facts: Facts) -> dict[str, Any]:
@@ -225,7 +227,6 @@ def _unchanged(same: list[PlannedItem], *, source: str, now: datetime) -> None:
         ImportedItem.objects.filter(pk__in=chunk).update(last_seen_at=now)
 
 
-@transaction.atomic
 def listing_import(
     *,
     actor: Actor,
@@ -234,11 +235,22 @@ def listing_import(
     dry_run: bool = False,
     bulk_threshold: int = BULK_THRESHOLD,
 ) -> ImportReport:
-    """Import listing pages; idempotent. Raises IngestError (and writes nothing) when an item is invalid."""
-    report = listing_plan(pages=pages, source=source or source_guess(pages))
+    """Import listing pages; idempotent. Raises IngestError (and writes nothing) when an item is invalid.
+
+    Planned twice: outside the transaction, reading every changed item's text; inside it, against the
+    rows as they are now, reusing those facts (an item another import changed meanwhile is read there).
+    """
+    outside = listing_plan(pages=pages, source=source or source_guess(pages))
     if dry_run:
-        report.dry_run = True
-        return report
+        outside.dry_run = True
+        return outside
+    with transaction.atomic():
+        report = listing_plan(pages=pages, source=outside.source, extracted=outside.extracted())
+        _carry_out(report, actor=actor, bulk_threshold=bulk_threshold)
+    return report
+
+
+def _carry_out(report: ImportReport, *, actor: Actor, bulk_threshold: int) -> None:
     now = timezone.now()
     new = [planned for planned in report.planned if planned.action is Action.NEW]
     slugs = sorted(
@@ -264,4 +276,3 @@ def listing_import(
         source=report.source,
         now=now,
     )
-    return report

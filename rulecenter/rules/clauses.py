@@ -105,7 +105,7 @@ _NUMBERINGS: Final = (
 # their container, so their anchors carry the container's anchor.
 _GLOBAL_KINDS: Final = frozenset({"chapter", "article"})
 
-_HEADING = re.compile(r"#{1,6}\s+(.*?)(?:\s+#+)?\s*")
+_HEADING_MARK = re.compile(r"#{1,6}\s+")
 _BULLET = re.compile(r"[-*+]\s+")
 _BOLD_HEAD = re.compile(r"(\*\*|__)(.+?)\1(.*)")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
@@ -196,10 +196,31 @@ def _read_head(content: str, *, is_heading: bool) -> _Head | None:
     return _Head(numbering=numbering, label=label, number=number, title=title, text=text)
 
 
-def _unique(base: str, taken: set[str]) -> str:
-    anchor, suffix = base, 2
+def _heading_content(line: str) -> str | None:
+    """`## 第一章 总则 ##` → `第一章 总则`: a stripped line's ATX heading text, or None.
+
+    Read by hand, not by `#{1,6}\\s+(.*?)(?:\\s+#+)?\\s*`: that lazy group tries the closing marks at every
+    position of a run of spaces, quadratic in the run.
+    """
+    mark = _HEADING_MARK.match(line)
+    if mark is None:
+        return None
+    content = line[mark.end() :].rstrip()
+    hashes = len(content) - len(content.rstrip("#"))
+    if hashes and hashes < len(content) and content[-hashes - 1].isspace():
+        content = content[:-hashes].rstrip()  # the optional closing marks, after a space
+    return content
+
+
+def _unique(base: str, taken: set[str], next_suffix: dict[str, int]) -> str:
+    """`base`, else `base-2`, `base-3` … the first not taken; `next_suffix` remembers where each base got to,
+    so ten thousand clauses with one number cost n, not n², look-ups."""
+    anchor, suffix = base, next_suffix.get(base, 2)
+    if suffix > 2:
+        anchor = f"{base}-{suffix}"
     while anchor in taken:
         anchor, suffix = f"{base}-{suffix}", suffix + 1
+    next_suffix[base] = suffix
     taken.add(anchor)
     return anchor
 
@@ -212,6 +233,7 @@ def parse_clauses(text: str) -> list[Clause]:
     """
     clauses: list[Clause] = []
     taken: set[str] = set()
+    next_suffix: dict[str, int] = {}
     stack: list[_Open] = []  # the open numbered units, outermost first
     current: _Open | None = None
     preamble_count = 0
@@ -220,7 +242,7 @@ def parse_clauses(text: str) -> list[Clause]:
     def start_preamble(title: str = "") -> _Open:
         nonlocal preamble_count
         preamble_count += 1
-        anchor = _unique(f"preamble-{preamble_count}", taken)
+        anchor = _unique(f"preamble-{preamble_count}", taken, next_suffix)
         return _Open("preamble", -1, anchor, "", None, title, 1)
 
     def flush() -> None:
@@ -251,14 +273,14 @@ def parse_clauses(text: str) -> list[Clause]:
                 current.lines.append("")
             continue
 
-        heading = _HEADING.fullmatch(stripped)
-        content = heading.group(1) if heading else stripped
+        heading = _heading_content(stripped)
+        content = heading if heading is not None else stripped
         head = _read_head(content, is_heading=heading is not None)
         if head is None and _BULLET.match(content):
             head = _read_head(_BULLET.sub("", content, count=1), is_heading=heading is not None)
 
         if head is None:
-            if in_preamble and heading:
+            if in_preamble and heading is not None:
                 flush()
                 current = start_preamble(title=_strip_emphasis(content))
                 flush()
@@ -282,7 +304,7 @@ def parse_clauses(text: str) -> list[Clause]:
         current = _Open(
             kind=numbering.kind,
             rank=numbering.rank,
-            anchor=_unique(base, taken),
+            anchor=_unique(base, taken, next_suffix),
             label=head.label,
             number=head.number,
             title=head.title,

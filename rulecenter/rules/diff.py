@@ -7,6 +7,8 @@ has no spaces to split words on.
 
 import html
 import re
+from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Final, Literal, NamedTuple
@@ -26,6 +28,11 @@ FOLD_EQUAL_MAX_CHARS: Final = 2
 # SequenceMatcher is quadratic: past this many characters of changed text, diff sentence by sentence first
 # and by character only inside the changed sentences.
 CHAR_DIFF_MAX_CHARS: Final = 4000
+# What one comparison of two versions may spend in SequenceMatcher, counted as the pairs of equal elements
+# (characters or sentences) it could visit: about a fifth of a second of the worst text. Ordinary edits
+# spend a few thousand; a hostile text (thousands of identical sentences, one letter repeated) runs out,
+# and the rest of its changes are shown as whole replacements.
+DIFF_MATCH_BUDGET: Final = 1_000_000
 _SENTENCE_END = re.compile(r"(?<=[。；！？!?;\n])")
 
 
@@ -136,49 +143,87 @@ class VersionDiff:
         return tuple(clause for clause in self.clauses if clause.status != "unchanged")
 
 
-@dataclass(frozen=True, slots=True)
+class _Budget:
+    """What is left of DIFF_MATCH_BUDGET for one comparison."""
+
+    def __init__(self, pairs: int = DIFF_MATCH_BUDGET) -> None:
+        self.pairs = pairs
+
+    def spend(self, old: Sequence[str], new: Sequence[str]) -> bool:
+        """Whether SequenceMatcher may compare these (and take it off the budget)."""
+        counts = Counter(new)
+        cost = sum(counts[element] for element in old)  # the pairs of equal elements
+        if cost > self.pairs:
+            return False
+        self.pairs -= cost
+        return True
+
+
 class _Change:
-    deleted: str
-    inserted: str
+    """Adjacent deletions and insertions, kept as pieces and joined once: merging never recopies."""
+
+    __slots__ = ("deleted", "deleted_chars", "inserted", "inserted_chars")
+
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+        self.inserted: list[str] = []
+        self.deleted_chars = 0
+        self.inserted_chars = 0
+
+    def add(self, op: OpKind, text: str) -> None:
+        if op == "delete":
+            self.deleted.append(text)
+            self.deleted_chars += len(text)
+        else:
+            self.inserted.append(text)
+            self.inserted_chars += len(text)
+
+    @property
+    def size(self) -> int:
+        return max(self.deleted_chars, self.inserted_chars)
 
 
-def _segments(ops: list[DiffOp]) -> list[str | _Change]:
-    """Alternating runs: a str for unchanged text, a _Change for adjacent deletions and insertions."""
-    segments: list[str | _Change] = []
+def _segments(ops: list[DiffOp]) -> list[list[str] | _Change]:
+    """Alternating runs: pieces of unchanged text, a _Change for adjacent deletions and insertions."""
+    segments: list[list[str] | _Change] = []
     for op, text in ops:
         if not text:
             continue
         last = segments[-1] if segments else None
         if op == "equal":
-            if isinstance(last, str):
-                segments[-1] = last + text
+            if isinstance(last, list):
+                last.append(text)
             else:
-                segments.append(text)
+                segments.append([text])
             continue
-        change = _Change(text, "") if op == "delete" else _Change("", text)
-        if isinstance(last, _Change):
-            segments[-1] = _Change(last.deleted + change.deleted, last.inserted + change.inserted)
-        else:
-            segments.append(change)
+        if not isinstance(last, _Change):
+            last = _Change()
+            segments.append(last)
+        last.add(op, text)
     return segments
 
 
-def _fold_short_equalities(segments: list[str | _Change]) -> list[str | _Change]:
+def _fold_short_equalities(segments: list[list[str] | _Change]) -> list[str | _Change]:
     folded: list[str | _Change] = []
-    for segment in segments:
+    for item in segments:
+        segment = "".join(item) if isinstance(item, list) else item
         if isinstance(segment, _Change) and len(folded) >= 2:
             between, before = folded[-1], folded[-2]
             if (
                 isinstance(between, str)
                 and isinstance(before, _Change)
                 and len(between) <= FOLD_EQUAL_MAX_CHARS
-                and len(between) <= max(len(before.deleted), len(before.inserted))
-                and len(between) <= max(len(segment.deleted), len(segment.inserted))
+                and len(between) <= before.size
+                and len(between) <= segment.size
             ):
                 del folded[-2:]
-                segment = _Change(
-                    before.deleted + between + segment.deleted, before.inserted + between + segment.inserted
-                )
+                before.add("delete", between)
+                before.add("insert", between)
+                for text in segment.deleted:
+                    before.add("delete", text)
+                for text in segment.inserted:
+                    before.add("insert", text)
+                segment = before
         folded.append(segment)
     return folded
 
@@ -198,11 +243,15 @@ def _sentences(text: str) -> list[str]:
     return [sentence for sentence in _SENTENCE_END.split(text) if sentence]
 
 
-def _edits(old: str, new: str, *, sentences_first: bool) -> list[DiffOp]:
+def _edits(old: str, new: str, *, sentences_first: bool, budget: _Budget) -> list[DiffOp]:
     prefix, suffix = _common_affix_lengths(old, new)
     old_middle, new_middle = old[prefix : len(old) - suffix], new[prefix : len(new) - suffix]
     ops = [DiffOp("equal", old[:prefix])]
-    if len(old_middle) + len(new_middle) <= CHAR_DIFF_MAX_CHARS:
+    old_sentences: list[str] = []
+    new_sentences: list[str] = []
+    if len(old_middle) + len(new_middle) > CHAR_DIFF_MAX_CHARS and sentences_first:
+        old_sentences, new_sentences = _sentences(old_middle), _sentences(new_middle)
+    if len(old_middle) + len(new_middle) <= CHAR_DIFF_MAX_CHARS and budget.spend(old_middle, new_middle):
         for tag, i1, i2, j1, j2 in SequenceMatcher(
             None, old_middle, new_middle, autojunk=False
         ).get_opcodes():
@@ -210,15 +259,14 @@ def _edits(old: str, new: str, *, sentences_first: bool) -> list[DiffOp]:
                 ops.append(DiffOp("equal", old_middle[i1:i2]))
             else:
                 ops += [DiffOp("delete", old_middle[i1:i2]), DiffOp("insert", new_middle[j1:j2])]
-    elif sentences_first:
-        old_sentences, new_sentences = _sentences(old_middle), _sentences(new_middle)
+    elif old_sentences and new_sentences and budget.spend(old_sentences, new_sentences):
         matcher = SequenceMatcher(None, old_sentences, new_sentences, autojunk=False)
         for tag, i1, i2, j1, j2 in matcher.get_opcodes():
             old_part, new_part = "".join(old_sentences[i1:i2]), "".join(new_sentences[j1:j2])
             if tag == "equal":
                 ops.append(DiffOp("equal", old_part))
             else:
-                ops += _edits(old_part, new_part, sentences_first=False)
+                ops += _edits(old_part, new_part, sentences_first=False, budget=budget)
     else:
         # A long stretch rewritten throughout: shown as replaced rather than diffed in quadratic time.
         ops += [DiffOp("delete", old_middle), DiffOp("insert", new_middle)]
@@ -226,23 +274,29 @@ def _edits(old: str, new: str, *, sentences_first: bool) -> list[DiffOp]:
     return ops
 
 
-def char_diff(old: str, new: str) -> list[DiffOp]:
-    """Character-level edits turning `old` into `new`; adjacent edits of one kind merged, deletions first."""
+def char_diff(old: str, new: str, *, budget: _Budget | None = None) -> list[DiffOp]:
+    """Character-level edits turning `old` into `new`; adjacent edits of one kind merged, deletions first.
+
+    Bounded: past `budget` (DIFF_MATCH_BUDGET unless a comparison shares one) a change is a whole replacement.
+    """
     if old == new:
         return [DiffOp("equal", old)] if old else []
+    edits = _edits(old, new, sentences_first=True, budget=budget or _Budget())
     ops: list[DiffOp] = []
-    for segment in _fold_short_equalities(_segments(_edits(old, new, sentences_first=True))):
+    for segment in _fold_short_equalities(_segments(edits)):
         if isinstance(segment, str):
             ops.append(DiffOp("equal", segment))
             continue
-        if segment.deleted:
-            ops.append(DiffOp("delete", segment.deleted))
-        if segment.inserted:
-            ops.append(DiffOp("insert", segment.inserted))
+        if segment.deleted_chars:
+            ops.append(DiffOp("delete", "".join(segment.deleted)))
+        if segment.inserted_chars:
+            ops.append(DiffOp("insert", "".join(segment.inserted)))
     return ops
 
 
-def _clause_diff(old: Clause | None, new: Clause | None, *, moved: bool = False) -> ClauseDiff:
+def _clause_diff(
+    old: Clause | None, new: Clause | None, *, budget: _Budget, moved: bool = False
+) -> ClauseDiff:
     if old is None:
         assert new is not None
         ops = (DiffOp("insert", new.content),) if new.content else ()
@@ -251,7 +305,7 @@ def _clause_diff(old: Clause | None, new: Clause | None, *, moved: bool = False)
         ops = (DiffOp("delete", old.content),) if old.content else ()
         return ClauseDiff("removed", old, None, ops)
     status: ClauseStatus = "moved" if moved else "unchanged" if old.content == new.content else "changed"
-    return ClauseDiff(status, old, new, tuple(char_diff(old.content, new.content)))
+    return ClauseDiff(status, old, new, tuple(char_diff(old.content, new.content, budget=budget)))
 
 
 def diff_versions(old_text: str, new_text: str) -> VersionDiff:
@@ -263,15 +317,15 @@ def diff_versions(old_text: str, new_text: str) -> VersionDiff:
     }
 
     # Same wording, anchor gone from the old text, new anchor in the new one: moved, not removed + added.
-    appeared: dict[str, list[int]] = {}
+    appeared: dict[str, deque[int]] = {}
     for j, clause in enumerate(new_clauses):
         if j not in new_to_old and clause.content:
-            appeared.setdefault(clause.content, []).append(j)
+            appeared.setdefault(clause.content, deque()).append(j)
     moved: set[int] = set()
     matched_old = set(new_to_old.values())
     for i, clause in enumerate(old_clauses):
         if i not in matched_old and appeared.get(clause.content):
-            j = appeared[clause.content].pop(0)
+            j = appeared[clause.content].popleft()
             new_to_old[j] = i
             moved.add(j)
     old_to_new = {i: j for j, i in new_to_old.items()}
@@ -285,11 +339,12 @@ def diff_versions(old_text: str, new_text: str) -> VersionDiff:
         else:
             removed_after.setdefault(last_new, []).append(i)
 
-    diffs = [_clause_diff(old_clauses[i], None) for i in removed_after.get(-1, [])]
+    budget = _Budget()  # shared by every clause: a text of many hostile clauses is bounded as a whole
+    diffs = [_clause_diff(old_clauses[i], None, budget=budget) for i in removed_after.get(-1, [])]
     for j, clause in enumerate(new_clauses):
         old = old_clauses[new_to_old[j]] if j in new_to_old else None
-        diffs.append(_clause_diff(old, clause, moved=j in moved))
-        diffs.extend(_clause_diff(old_clauses[i], None) for i in removed_after.get(j, []))
+        diffs.append(_clause_diff(old, clause, budget=budget, moved=j in moved))
+        diffs.extend(_clause_diff(old_clauses[i], None, budget=budget) for i in removed_after.get(j, []))
     return VersionDiff(tuple(diffs))
 
 
