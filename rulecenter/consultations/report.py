@@ -4,6 +4,7 @@
 (the seed) and "62%的用户认为此次规则调整合理 … 本次投票'可再评估'的38%意见反馈中 … 平台回应如下" (Taobao).
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
 
 NO_VALID_OPINIONS = "本次投票{options}的意见反馈中，未收到关于此次规范变更的有效意见。"
 RESPONSE_PENDING = "（平台回应待补充）"
+# The marks that start a link, image, autolink, HTML, entity, emphasis, code, strikethrough or table, and
+# the `:` and `.` that linkify needs to see a URL, a www. address or an e-mail. The opinion is quoted inside
+# a line, so marks that only start a block (`-`, `+`, `1.`) cannot act; `%` and the like stay readable.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]<>!&~|#:.])")
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,14 @@ def report_title(versions: "list[RuleVersion]") -> str:
 
 def _quoted(labels: list[str]) -> str:
     return "、".join(f"“{label}”" for label in labels)
+
+
+def markdown_literal(text: str) -> str:
+    """A member's words as Markdown that shows them as typed: no link, image, emphasis or HTML they planted.
+
+    Escaping `:` and `.` also splits URLs (`https\\://evil\\.example`), so linkify finds none.
+    """
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
 
 
 def _one_line(text: str, limit: int = 120) -> str:
@@ -103,7 +116,7 @@ def result_report(
         for number, cluster in enumerate(ledger.clusters, start=1):
             similar = f"相似意见 {cluster.size} 条" if cluster.size > 1 else "1 条意见"
             lines += [
-                f"{number}. 关于“{_one_line(cluster.text)}”（{similar}，其中有效 {cluster.valid} 条）",
+                f"{number}. 关于“{markdown_literal(_one_line(cluster.text))}”（{similar}，其中有效 {cluster.valid} 条）",
                 "",
                 f"   平台回应：{_one_line(cluster.response, 2000) if cluster.response.strip() else RESPONSE_PENDING}",
                 "",
