@@ -1,6 +1,7 @@
 """The JSON API at /api/v1/: every router mounted here; errors are RFC 7807 problems (common/problems.py)."""
 
 from rulecenter.announcements.api import router as announcements_router
+from rulecenter.common.limits import API_THROTTLES
 from rulecenter.common.problems import ProblemAPI
 from rulecenter.consultations.api import router as consultations_router
 from rulecenter.rules.api import bundles_router as rule_bundles_router
@@ -13,6 +14,8 @@ api = ProblemAPI(
     description="规则中心的公告接口。写操作需要 `Authorization: Bearer <令牌>`（用 `rulecenter issue_token` 签发）；"
     "所有错误都以 RFC 7807 `application/problem+json` 返回，语言随 Accept-Language（默认简体中文）。",
     urls_namespace="api",
+    # Per token, and per address without one (docs/api.md#rate-limits); votes and search add their own.
+    throttle=API_THROTTLES,
 )
 api.add_router("/announcements", announcements_router)
 api.add_router("/rules/bundles", rule_bundles_router)

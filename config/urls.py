@@ -21,5 +21,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "rulecenter.common.views.bad_request"
 handler404 = "rulecenter.common.views.page_not_found"
 handler500 = "rulecenter.common.views.server_error"

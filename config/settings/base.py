@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -27,7 +28,9 @@ def env_float(name: str, default: float) -> float:
     return default if value in (None, "") else float(value)
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "insecure-development-key-change-me")
+# The tests' key; `make run` keeps its own random one in var/ (local.py), production refuses this one.
+DEVELOPMENT_SECRET_KEY = "insecure-development-key-change-me"  # noqa: S105 - public on purpose, refused in production
+SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
@@ -40,6 +43,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_tasks_db",
+    # ninja: its Swagger UI from our own static files, not a CDN; csp: the Content-Security-Policy header.
+    "ninja",
+    "csp",
+    "axes",
     "rulecenter.common",
     "rulecenter.accounts",
     "rulecenter.announcements",
@@ -53,6 +60,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Early, so error pages raised by the middleware below carry the policy too.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -61,7 +70,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out sign-in into rulecenter's 429 page (AXES_LOCKOUT_CALLABLE).
+    "axes.middleware.AxesMiddleware",
 ]
+# AxesBackend first: a locked-out account or address is refused before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesBackend", "django.contrib.auth.backends.ModelBackend"]
 
 ROOT_URLCONF = "config.urls"
 # Members sign in on the site (the admin's login takes staff only).
@@ -134,6 +147,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Content Security Policy (django-csp, docs/deployment.md): the site's own scripts, styles and images only,
+# nothing inline, no plugins, no framing; the pages and the admin pass it (tests/security/test_csp.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Staff sessions end sooner than members' (SESSION_COOKIE_AGE, two weeks): set when a staff user signs in.
+RULECENTER_STAFF_SESSION_SECONDS = env_int("RULECENTER_STAFF_SESSION_SECONDS", 8 * 3600)
+
 LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "zh-hans")
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "rulecenter" / "locale"]
@@ -153,6 +183,8 @@ RULECENTER_NEWS_PAGE_SIZE = env_int("RULECENTER_NEWS_PAGE_SIZE", 12)
 RULECENTER_EXCERPT_WIDTH = env_int("RULECENTER_EXCERPT_WIDTH", 300)
 RULECENTER_PAGER_WINDOW = env_int("RULECENTER_PAGER_WINDOW", 5)
 RULECENTER_API_MAX_PAGE_SIZE = env_int("RULECENTER_API_MAX_PAGE_SIZE", 100)
+# A request body over this many bytes (uploaded files aside) is refused with 413 before it is parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 RULECENTER_FEED_ITEMS = env_int("RULECENTER_FEED_ITEMS", 50)
 RULECENTER_PAGE_CACHE_SECONDS = env_int("RULECENTER_PAGE_CACHE_SECONDS", 300)
 RULECENTER_HTTP_MAX_AGE = env_int("RULECENTER_HTTP_MAX_AGE", 60)
@@ -170,6 +202,8 @@ RULECENTER_SITE_URL = os.environ.get("RULECENTER_SITE_URL", "http://127.0.0.1:80
 RULECENTER_SEARCH_NODE = os.environ.get("RULECENTER_SEARCH_NODE") or os.uname().nodename
 RULECENTER_SEARCH_INDEX_DIR = Path(os.environ.get("RULECENTER_SEARCH_INDEX_DIR", VAR_DIR / "search"))
 RULECENTER_SEARCH_PAGE_SIZE = env_int("RULECENTER_SEARCH_PAGE_SIZE", 12)
+# Search pages reach this many results and no further: one request never ranks the whole corpus.
+RULECENTER_SEARCH_MAX_RESULTS = env_int("RULECENTER_SEARCH_MAX_RESULTS", 1200)
 RULECENTER_SEARCH_MAX_QUERY_CHARS = env_int("RULECENTER_SEARCH_MAX_QUERY_CHARS", 100)
 RULECENTER_SEARCH_BATCH_SIZE = env_int("RULECENTER_SEARCH_BATCH_SIZE", 500)
 RULECENTER_SEARCH_POLL_MS = env_int("RULECENTER_SEARCH_POLL_MS", 200)
@@ -193,6 +227,31 @@ RULECENTER_CONSULTATION_PAGE_SIZE = env_int("RULECENTER_CONSULTATION_PAGE_SIZE",
 RULECENTER_AUDIT_DATA_MAX_BYTES = env_int("RULECENTER_AUDIT_DATA_MAX_BYTES", 65536)
 RULECENTER_AUDIT_CHECKPOINT_HOURS = env_int("RULECENTER_AUDIT_CHECKPOINT_HOURS", 24)
 RULECENTER_AUDIT_PAGE_SIZE = env_int("RULECENTER_AUDIT_PAGE_SIZE", 20)
+# Text bounds (issue 12): an imported item's text, a rule version's text (docs/settings.md).
+RULECENTER_INGEST_TEXT_MAX_CHARS = env_int("RULECENTER_INGEST_TEXT_MAX_CHARS", 200_000)
+RULECENTER_RULE_TEXT_MAX_CHARS = env_int("RULECENTER_RULE_TEXT_MAX_CHARS", 200_000)
+# Limits (issue 12, docs/settings.md): sign-in lockout by django-axes, rates counted in the cache per window.
+RULECENTER_SIGNIN_FAILURES = env_int("RULECENTER_SIGNIN_FAILURES", 5)
+RULECENTER_SIGNIN_COOLOFF_MINUTES = env_int("RULECENTER_SIGNIN_COOLOFF_MINUTES", 15)
+RULECENTER_API_RATE = os.environ.get("RULECENTER_API_RATE", "600/min")
+RULECENTER_API_ANON_RATE = os.environ.get("RULECENTER_API_ANON_RATE", "120/min")
+RULECENTER_VOTE_RATE = os.environ.get("RULECENTER_VOTE_RATE", "10/min")
+RULECENTER_SEARCH_RATE = os.environ.get("RULECENTER_SEARCH_RATE", "30/min")
+# django-axes: N failures per account or per address lock that account/address for the cool-off. With Redis the
+# counts are atomic INCRs shared by every node and a flood of bad passwords writes nothing to the database;
+# without it the database is the only store all workers share (locmem is per process).
+AXES_HANDLER = (
+    "axes.handlers.cache.AxesCacheHandler" if REDIS_URL else "axes.handlers.database.AxesDatabaseHandler"
+)
+AXES_FAILURE_LIMIT = "rulecenter.common.limits.signin_failure_limit"
+AXES_COOLOFF_TIME = "rulecenter.common.limits.signin_cool_off"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "rulecenter.common.limits.signin_client_address"
+AXES_LOCKOUT_CALLABLE = "rulecenter.common.limits.signin_locked_response"
+AXES_RESET_ON_SUCCESS = True
+# Attempts while locked are refused without being counted: the lock ends when it said it would.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_VERBOSE = False
 
 LOGGING = {
     "version": 1,

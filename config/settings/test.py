@@ -17,3 +17,10 @@ WHITENOISE_USE_FINDERS = True
 RULECENTER_LISTING_STATE_SECONDS = 0.0
 # Every search looks for changes: tests publish and search at once, from any thread.
 RULECENTER_SEARCH_CATCH_UP_MS = 0
+# Limits (issue 12) never trip in the suite; tests/security/test_limits.py lowers them with the settings fixture.
+RULECENTER_SIGNIN_FAILURES = 10_000
+RULECENTER_API_RATE = "1000000/min"
+RULECENTER_API_ANON_RATE = "1000000/min"
+RULECENTER_VOTE_RATE = "1000000/min"
+RULECENTER_SEARCH_RATE = "1000000/min"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"

@@ -34,7 +34,7 @@ from rulecenter.common.changes import (
     content_changed_announce,
     content_changing_check,
 )
-from rulecenter.common.text import excerpt, html_to_text, markdown_to_html
+from rulecenter.common.text import control_characters_refuse, excerpt, html_to_text, markdown_to_html
 
 from . import selectors
 from .models import Announcement, AnnouncementRevision, Category, ListingCounter
@@ -138,6 +138,8 @@ def announcement_render(announcement: Announcement) -> None:
 
 def _prepare(announcement: Announcement) -> None:
     """What every write checks and fills in before the row is saved."""
+    texts = {"title": announcement.title, "summary": announcement.summary, "body": announcement.body}
+    control_characters_refuse(texts, one_line=["title"])
     if not announcement.body.strip():
         raise ValidationError({"body": _(ANNOUNCEMENT_BODY_EMPTY)})
     if announcement.status == Announcement.Status.PUBLISHED and announcement.published_at is None:

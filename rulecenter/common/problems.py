@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDataTooBig, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import URLPattern, URLResolver, re_path, reverse
 from django.utils.translation import gettext as _
@@ -42,6 +43,7 @@ METHOD_NOT_ALLOWED_DETAIL = "此地址不支持 {method} 方法；可用的方�
 THROTTLED_DETAIL = "请求过于频繁，请稍后再试。"
 THROTTLED_WAIT_DETAIL = "请求过于频繁，请在 {seconds} 秒后再试。"
 SERVER_ERROR_DETAIL = "服务器出错了，我们已记录该问题，请稍后再试。"
+BODY_TOO_LARGE_DETAIL = "请求内容过大：最多 {limit}，请缩小后再提交（大批内容请分批提交）。"
 
 # Field error messages by pydantic error type; the placeholders come from the error's context.
 FIELD_MESSAGES = {
@@ -49,6 +51,7 @@ FIELD_MESSAGES = {
     "string_too_short": "至少需要 {min_length} 个字符。",
     "string_too_long": "最多 {max_length} 个字符。",
     "string_type": "必须是字符串。",
+    "string_unicode": "不是有效的 Unicode 文本（含有无法编码的字符）。",
     "int_parsing": "必须是整数。",
     "int_type": "必须是整数。",
     "int_from_float": "必须是整数。",
@@ -95,11 +98,12 @@ NOT_FOUND = ProblemType("not-found", 404, "未找到")
 METHOD_NOT_ALLOWED = ProblemType("method-not-allowed", 405, "不支持的请求方法")
 CONFLICT = ProblemType("conflict", 409, "请求冲突")
 VALIDATION = ProblemType("validation-error", 422, "请求参数有误")
+TOO_LARGE = ProblemType("body-too-large", 413, "请求内容过大")
 THROTTLED = ProblemType("rate-limited", 429, "请求过于频繁")
 SERVER_ERROR = ProblemType("server-error", 500, "服务器错误")
 PROBLEM_TYPES = [
     BAD_REQUEST, AUTHENTICATION, PERMISSION_DENIED, NOT_FOUND, METHOD_NOT_ALLOWED, CONFLICT, VALIDATION,
-    THROTTLED, SERVER_ERROR,
+    TOO_LARGE, THROTTLED, SERVER_ERROR,
 ]  # fmt: skip
 
 
@@ -248,14 +252,35 @@ def handle_permission_denied(request: HttpRequest, exc: Exception) -> HttpRespon
 
 
 def handle_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    """429 with how long to wait, in words and in `Retry-After` (seconds), from the limit that was hit."""
+    from .limits import LIMITED_MESSAGE, retry_after, wait_text
+
     if exc.wait is None:
-        detail = _(THROTTLED_DETAIL)
-    else:
-        detail = _(THROTTLED_WAIT_DETAIL).format(seconds=max(1, round(exc.wait)))
-    return problem_response(request, THROTTLED, detail)
+        return problem_response(request, THROTTLED, _(THROTTLED_DETAIL))
+    detail = _(LIMITED_MESSAGE).format(wait=wait_text(exc.wait))
+    return problem_response(request, THROTTLED, detail, headers={"Retry-After": retry_after(exc.wait)})
+
+
+def body_limit_text() -> str:
+    """DATA_UPLOAD_MAX_MEMORY_SIZE as people read it: `2.5 MB`."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+    if limit >= 1024 * 1024:
+        return f"{limit / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+    return f"{max(1, limit // 1024)} KB"
+
+
+def body_too_large_response(request: HttpRequest) -> HttpResponse:
+    return problem_response(request, TOO_LARGE, _(BODY_TOO_LARGE_DETAIL).format(limit=body_limit_text()))
+
+
+def handle_body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return body_too_large_response(request)
 
 
 def handle_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, RequestDataTooBig):
+        # ninja wraps what reading the body raised in a 400 "cannot parse"; the body was too large to read.
+        return body_too_large_response(request)
     if isinstance(exc.__cause__, Problem):
         # ninja wraps whatever the body parser raises in a 400; our parser's own problems keep their answer.
         return handle_problem(request, exc.__cause__)
@@ -354,6 +379,7 @@ class ProblemAPI(NinjaAPI):
             (PermissionDenied, handle_permission_denied),
             (NinjaValidationError, handle_ninja_validation),
             (ValidationError, handle_django_validation),
+            (RequestDataTooBig, handle_body_too_large),
         ]
         for exc_class, handler in handlers:
             self.add_exception_handler(exc_class, handler)

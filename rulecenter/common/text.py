@@ -1,13 +1,17 @@
-"""Text helpers: Markdown rendering with sanitising, and CJK-aware excerpts."""
+"""Text helpers: Markdown rendering with sanitising, CJK-aware excerpts, refusing control characters at
+input and neutralising spreadsheet formulas in exports."""
 
 import html
 import re
 import unicodedata
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import nh3
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from markdown_it import MarkdownIt
 
 ELLIPSIS = "…"
@@ -82,6 +86,56 @@ def excerpt(text: str, width: int) -> str:
     return text[:cut].rstrip(" ,，、:：;；") + ELLIPSIS
 
 
+INSTANT_OUT_OF_RANGE = "时刻“{value}”超出可以处理的范围（太早或太晚），请换一个更近的时刻。"
+
+
+def instant_representable(at: datetime) -> bool:
+    """Whether `at` is an instant both in UTC and in the site's time zone (0001-01-01T00:00+14:00 is not)."""
+    try:
+        at.astimezone(UTC)
+        if timezone.is_aware(at):
+            timezone.localtime(at)
+    except OverflowError:
+        return False
+    return True
+
+
 def local_minute(at: datetime) -> str:
     """`2025-01-22 18:00`: a time in the current time zone, as refusals and notices name it."""
     return timezone.localtime(at).strftime("%Y-%m-%d %H:%M")
+
+
+CONTROL_CHARACTER = "含有不可见的控制字符 {codepoint}（第 {position} 个字符），请删除后再提交。"
+# C0 but tab and line breaks, DEL, C1, lone surrogates and the non-characters XML refuses: a feed carrying
+# one is malformed for every subscriber, and PostgreSQL cannot store a lone surrogate.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# A one-line field (a title) takes no line break of any kind: U+2028/2029 break JSON in scripts and feeds.
+_CONTROL_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+
+
+def control_characters_refuse(texts: Mapping[str, str], *, one_line: Iterable[str] = ()) -> None:
+    """Raise a ValidationError naming each field of `texts` that holds a control character, and which one.
+
+    Fields in `one_line` (titles) refuse line breaks too; the others keep tab, LF and CR.
+    """
+    single = set(one_line)
+    errors: dict[str, ValidationError] = {}
+    for field, text in texts.items():
+        found = (_CONTROL_ONE_LINE if field in single else _CONTROL).search(text or "")
+        if found:
+            codepoint = f"U+{ord(found.group()):04X}"
+            message = _(CONTROL_CHARACTER).format(codepoint=codepoint, position=found.start() + 1)
+            errors[field] = ValidationError(message, code="control_character")
+    if errors:
+        raise ValidationError(errors)
+
+
+# What a spreadsheet reads as the start of a formula (OWASP "CSV injection"), full-width forms included:
+# some spreadsheets fold ＝ to = when a cell is typed in or imported.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def spreadsheet_cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: one that would start a formula gets a leading quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text

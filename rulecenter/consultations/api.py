@@ -17,6 +17,7 @@ from rulecenter.accounts.auth import BearerTokenAuth
 from rulecenter.accounts.roles import request_actor
 from rulecenter.common.api import page_or_404
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
+from rulecenter.common.limits import VOTE_THROTTLES
 from rulecenter.common.problems import (
     AUTHENTICATION,
     VALIDATION,
@@ -237,6 +238,7 @@ def consultation_tally(request: HttpRequest, consultation_id: int) -> TallyOut:
     auth=BearerTokenAuth(),
     url_name="consultation_vote",
     operation_id="consultation_vote",
+    throttle=VOTE_THROTTLES,
     summary="投票或改票（会员令牌）",
     description="每位会员每项征集只有一票：再次投票替换上一次（历次提交都保留在记录中）。"
     "选项要求理由而未填写、选项不存在或理由过长时返回 422；未认证、入驻不满设置天数或没有会员资料时返回 403"

@@ -11,7 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
+from rulecenter.common import limits
 from rulecenter.common.pagination import pager_for
+from rulecenter.common.sessions import private_page
 from rulecenter.common.text import markdown_to_html
 from rulecenter.rules.diff import inline_html
 
@@ -23,6 +25,7 @@ VOTE_RECORDED = "已记录您的投票：“{label}”。截止前可以随时�
 REFUSAL_STATUS = {"anonymous": 403, "ineligible": 403, "not_open": 409, "closed": 409}
 
 
+@private_page
 @require_safe
 def consultation_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
@@ -79,6 +82,7 @@ def _detail_context(request: HttpRequest, consultation: Consultation) -> dict[st
     }
 
 
+@private_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def consultation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     consultation = selectors.consultation_get(pk=pk)
@@ -86,6 +90,12 @@ def consultation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404(_(CONSULTATION_UNKNOWN))
     if request.method != "POST":
         return render(request, "consultations/detail.html", _detail_context(request, consultation))
+    # Per member, shared with the API, and before the vote's write: a re-vote storm writes no VoteHistory.
+    wait = limits.limit_check(
+        request, scope="vote", setting="RULECENTER_VOTE_RATE", ident=limits.member_ident(request)
+    )
+    if wait is not None:
+        return limits.limited_page(request, wait)
     choice = request.POST.get("choice", "")
     reason = request.POST.get("reason", "")
     try:

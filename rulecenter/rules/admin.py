@@ -21,6 +21,7 @@ from rulecenter.accounts.roles import actor_for, role_require
 from rulecenter.common.actors import Actor
 from rulecenter.common.admin import ReadOnlyAdmin
 from rulecenter.common.law import notice_days_required
+from rulecenter.common.text import spreadsheet_cell
 
 from . import services
 from .models import ChangeBundle, ExitRequest, LifecycleEvent, Rule, RuleCategory, RuleVersion
@@ -536,12 +537,13 @@ class ExitRequestAdmin(admin.ModelAdmin[ExitRequest]):
         writer.writerow(["会员", "店铺", "变更包", "申请时间", "适用版本", "理由"])
         for item in queryset.select_related("user", "bundle").prefetch_related("binding_versions__rule"):
             member = getattr(item.user, "member", None)
-            writer.writerow([
+            # Members write their names, shop names and reasons: none may reach Excel as a formula.
+            writer.writerow([spreadsheet_cell(cell) for cell in (
                 item.user.get_username(),
                 member.shop_name if member else "",
                 item.bundle.title,
                 timezone.localtime(item.created_at).isoformat(),
                 "；".join(str(v) for v in item.binding_versions.all()),
                 item.reason,
-            ])  # fmt: skip
+            )])  # fmt: skip
         return response

@@ -19,11 +19,11 @@ from rulecenter.accounts.roles import request_actor, role_require, role_require_
 from rulecenter.common.api import IsoDatetime, page_or_404
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
 from rulecenter.common.problems import CONFLICT, VALIDATION, Problem, field_error, problems
-from rulecenter.common.text import local_minute
+from rulecenter.common.text import INSTANT_OUT_OF_RANGE, instant_representable, local_minute
 
 from . import selectors, services
-from .diff import diff_versions
 from .models import Rule, RuleVersion
+from .views import versions_diff
 
 RULE_UNKNOWN = "规则“{slug}”不存在。"
 VERSION_UNKNOWN = "《{rule}》没有第 {number} 版（或尚未公示）。"
@@ -229,7 +229,13 @@ def rule_at(
     request: HttpRequest, slug: str, time: QueryEx[datetime, P(description="ISO 8601 时刻")]
 ) -> VersionOut:
     rule = _public_rule_or_404(slug)
-    at = time if timezone.is_aware(time) else timezone.make_aware(time)
+    try:
+        at = time if timezone.is_aware(time) else timezone.make_aware(time)
+    except OverflowError:
+        at = time
+    if not instant_representable(at):
+        message = _(INSTANT_OUT_OF_RANGE).format(value=request.GET.get("time", "")[:40])
+        raise Problem(VALIDATION, message, errors=[field_error(["query", "time"], message, "datetime_range")])
     version = selectors.version_in_force(rule=rule, at=at)
     if version is None:
         when = local_minute(at)
@@ -258,7 +264,7 @@ def rule_diff(
         if version is None:
             raise Http404(_(VERSION_UNKNOWN).format(rule=rule.title, number=number))
         versions.append(version)
-    result = diff_versions(versions[0].text, versions[1].text)
+    result, _rows = versions_diff(versions[0], versions[1])  # cached with the diff page's
     return DiffOut.model_validate(
         {
             "rule": rule.slug,

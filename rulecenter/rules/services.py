@@ -22,7 +22,7 @@ from rulecenter.common.changes import (
     content_changing_check,
 )
 from rulecenter.common.law import notice_days_required
-from rulecenter.common.text import local_minute
+from rulecenter.common.text import control_characters_refuse, local_minute
 
 from . import selectors
 from .lifecycle import version_changed
@@ -39,6 +39,7 @@ NOTICE_MAJOR_NOTE = "（重大变更依《网络交易平台规则监督管理�
 NOTICE_IN_PAST = "公示时间不能早于当前时间（{now}）：已经过去的时刻无法补做公示。"
 VERSION_FROZEN = "该版本已于 {notice_at} 公示，不能修改或删除；如需更正，请新建版本。"
 VERSION_TEXT_EMPTY = "规则全文不能为空。"
+VERSION_TEXT_TOO_LONG = "规则全文有 {length} 个字符，超过上限 {limit} 个字符。"
 BUFFER_BEFORE_EFFECTIVE = "缓冲期结束时间必须晚于生效时间。"
 EFFECTIVE_TAKEN = "《{rule}》已有一个版本在 {effective_at} 生效，同一时刻只能有一个版本生效。"
 BUNDLE_EMPTY = "变更包至少要包含一个规则版本。"
@@ -132,6 +133,7 @@ def rule_save(*, actor: Actor, rule: Rule) -> Rule:
     role_require(actor, Role.EDITOR)
     created = rule.pk is None
     rule.title = rule.title.strip().strip("《》")
+    control_characters_refuse({"title": rule.title}, one_line=["title"])
     rule.full_clean()
     rule.save()
     action = ChangeAction.CREATED if created else ChangeAction.UPDATED
@@ -145,6 +147,13 @@ def rule_save(*, actor: Actor, rule: Rule) -> Rule:
     return rule
 
 
+def _text_length_check(text: str) -> None:
+    """A rule text is parsed, diffed and indexed on every view: RULECENTER_RULE_TEXT_MAX_CHARS bounds it."""
+    limit: int = settings.RULECENTER_RULE_TEXT_MAX_CHARS
+    if len(text) > limit:
+        raise ValidationError({"text": _(VERSION_TEXT_TOO_LONG).format(length=len(text), limit=limit)})
+
+
 @transaction.atomic
 def rule_version_create(
     *, actor: Actor, rule: Rule, text: str, summary: str = "", major: bool = False
@@ -153,6 +162,8 @@ def rule_version_create(
     role_require(actor, Role.EDITOR)
     if not text.strip():
         raise ValidationError({"text": _(VERSION_TEXT_EMPTY)})
+    _text_length_check(text)
+    control_characters_refuse({"text": text, "summary": summary})
     Rule.objects.select_for_update().filter(pk=rule.pk).first()  # serialise numbering per rule
     last = RuleVersion.objects.filter(rule=rule).aggregate(last=Max("number"))["last"] or 0
     version = RuleVersion(
@@ -323,6 +334,8 @@ def rule_version_update(
     )
     if not text.strip():
         raise ValidationError({"text": _(VERSION_TEXT_EMPTY)})
+    _text_length_check(text)
+    control_characters_refuse({"text": text, "summary": summary})
     if (text, summary.strip(), major) == (stored.text, stored.summary, stored.major):
         return stored  # nothing to write: the approval of this very text stands
     stored.text, stored.summary, stored.major = text, summary.strip(), major
@@ -466,6 +479,7 @@ def change_bundle_schedule(
         seen.add(version.rule_id)
         rule_version_schedule_check(actor=actor, version=version, record_past=record_past)
     major = any(version.major for version in stored)
+    control_characters_refuse({"title": title}, one_line=["title"])
     bundle = ChangeBundle(title=title.strip())
     bundle.full_clean()
     bundle.save()

@@ -1,7 +1,9 @@
 """Public rule pages: library, point in time, history, diff, downloads, bundles with exit requests."""
 
 import json
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -16,11 +18,18 @@ from django.views.decorators.http import require_POST, require_safe
 
 from rulecenter.accounts.roles import actor_for
 from rulecenter.common.pagination import pager_for
-from rulecenter.common.text import local_minute, markdown_to_html, markdown_to_text
+from rulecenter.common.sessions import private_page
+from rulecenter.common.text import (
+    INSTANT_OUT_OF_RANGE,
+    instant_representable,
+    local_minute,
+    markdown_to_html,
+    markdown_to_text,
+)
 
 from . import selectors, services
 from .clauses import parse_clauses
-from .diff import diff_versions, inline_html, side_by_side_html
+from .diff import VersionDiff, diff_versions, inline_html, side_by_side_html
 from .models import Rule, RuleVersion
 
 RULE_UNKNOWN = "规则“{slug}”不存在。"
@@ -39,6 +48,10 @@ def _rule_or_404(slug: str) -> Rule:
     return rule
 
 
+class InstantOutOfRange(ValueError):
+    """A well-formed instant that no query can compare: it falls outside the years 1 to 9999 in UTC."""
+
+
 def parse_instant(value: str) -> datetime:
     """An ISO 8601 instant from a query string; a date alone means its start in the site's time zone."""
     try:
@@ -47,7 +60,13 @@ def parse_instant(value: str) -> datetime:
         parsed = None
     if parsed is None:
         raise ValueError(value)
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+    try:
+        instant = parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+    except OverflowError:
+        raise InstantOutOfRange(value) from None
+    if not instant_representable(instant):
+        raise InstantOutOfRange(value)  # 9999-12-31T23:59-12:00 is past the last instant a query can compare
+    return instant
 
 
 def _version_or_404(rule: Rule, raw: str | None) -> RuleVersion:
@@ -77,6 +96,48 @@ def clauses_html(version: RuleVersion) -> list[dict[str, str]]:
     return rendered
 
 
+FROZEN_CACHE_SECONDS = 24 * 3600
+
+
+def _frozen_key(*versions: RuleVersion) -> str | None:
+    """A cache key for what is derived from these versions' texts alone, or None while one is not noticed.
+
+    A noticed version is public record and never edited (corrections are new versions); `updated_at` is in
+    the key all the same, so not even a repair by hand in the database can serve a stale page.
+    """
+    now = timezone.now()
+    if not all(version.is_noticed_at(now) for version in versions):
+        return None
+    return ":".join(f"{version.pk}@{version.updated_at.timestamp()}" for version in versions)
+
+
+def versions_diff(old: RuleVersion, new: RuleVersion) -> tuple[VersionDiff, list[dict[str, Any]]]:
+    """Two versions compared, with each clause's inline and side-by-side HTML: cached once both are noticed."""
+    key = _frozen_key(old, new)
+    cached: tuple[VersionDiff, list[dict[str, Any]]] | None = cache.get(f"rules:diff:{key}") if key else None
+    if cached is not None:
+        return cached
+    result = diff_versions(old.text, new.text)
+    rows = [
+        {"diff": clause, "inline": inline_html(clause), "sides": side_by_side_html(clause)}
+        for clause in result.clauses
+    ]
+    if key:
+        cache.set(f"rules:diff:{key}", (result, rows), timeout=FROZEN_CACHE_SECONDS)
+    return result, rows
+
+
+def _frozen_cached[T](name: str, version: RuleVersion, compute: Callable[[], T]) -> T:
+    key = _frozen_key(version)
+    if key is None:
+        return compute()
+    value: T | None = cache.get(f"rules:{name}:{key}")
+    if value is None:
+        value = compute()
+        cache.set(f"rules:{name}:{key}", value, timeout=FROZEN_CACHE_SECONDS)
+    return value
+
+
 @require_safe
 def rule_library(request: HttpRequest) -> HttpResponse:
     return render(request, "rules/library.html", {"nodes": selectors.rule_library(), "nav": "rules"})
@@ -91,6 +152,8 @@ def rule_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if raw_at is not None:
         try:
             at = parse_instant(raw_at)
+        except InstantOutOfRange:
+            raise Http404(_(INSTANT_OUT_OF_RANGE).format(value=raw_at[:40])) from None
         except ValueError:
             raise Http404(_(AT_INVALID).format(value=raw_at[:40])) from None
     else:
@@ -138,11 +201,7 @@ def rule_diff(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404(_(DIFF_PARAMS))
     old = _version_or_404(rule, request.GET.get("from"))
     new = _version_or_404(rule, request.GET.get("to"))
-    result = diff_versions(old.text, new.text)
-    rows = [
-        {"diff": clause, "inline": inline_html(clause), "sides": side_by_side_html(clause)}
-        for clause in result.clauses
-    ]
+    result, rows = versions_diff(old, new)
     view = "inline" if request.GET.get("view") == "inline" else "side"
     context = {
         "rule": rule,
@@ -183,10 +242,14 @@ def version_as_dict(version: RuleVersion, *, status: str) -> dict[str, object]:
         "effective_at": version.effective_at.isoformat() if version.effective_at else None,
         "buffer_ends_at": version.buffer_ends_at.isoformat() if version.buffer_ends_at else None,
         "text": version.text,
-        "clauses": [
-            {"anchor": c.anchor, "label": c.label, "title": c.title, "text": c.text}
-            for c in parse_clauses(version.text)
-        ],
+        "clauses": _frozen_cached(
+            "download-clauses",
+            version,
+            lambda: [
+                {"anchor": c.anchor, "label": c.label, "title": c.title, "text": c.text}
+                for c in parse_clauses(version.text)
+            ],
+        ),
     }
 
 
@@ -204,7 +267,8 @@ def version_download(request: HttpRequest, slug: str, number: str, fmt: str) -> 
         body = header + version.text.rstrip() + "\n"
         content_type = "text/markdown; charset=utf-8"
     else:
-        body = f"《{rule.title}》第 {version.number} 版\n\n" + markdown_to_text_blocks(version.text)
+        text = _frozen_cached("download-text", version, lambda: markdown_to_text_blocks(version.text))
+        body = f"《{rule.title}》第 {version.number} 版\n\n" + text
         content_type = "text/plain; charset=utf-8"
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -222,6 +286,7 @@ def markdown_to_text_blocks(text: str) -> str:
     )
 
 
+@private_page
 @require_safe
 def bundle_detail(request: HttpRequest, pk: int) -> HttpResponse:
     bundle = selectors.bundle_get(pk=pk)
@@ -246,6 +311,7 @@ def bundle_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "rules/bundle.html", context)
 
 
+@private_page
 @require_POST
 @login_required
 def bundle_exit(request: HttpRequest, pk: int) -> HttpResponse:

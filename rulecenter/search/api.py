@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, P, QueryEx, Router, Schema
 
 from rulecenter.common.api import page_size_checked
+from rulecenter.common.limits import SEARCH_THROTTLES
 from rulecenter.common.problems import BAD_REQUEST, VALIDATION, Problem, ProblemType, field_error, problems
 
 from . import indexer, inputs, selectors
@@ -79,10 +80,12 @@ def _item(request: HttpRequest, hit: selectors.SearchHit) -> SearchItem:
     response={200: SearchPage, **problems(400, 404, 422, 503)},
     url_name="search",
     operation_id="search",
+    throttle=SEARCH_THROTTLES,
     summary="搜索规则和公告",
     description="按相关度（标题权重高于正文，较新的略靠前）搜索已发布的公告和已公示的规则版本；同一规则的多个版本"
     "合并为一条，显示现行有效的版本。用引号搜索完整短语。搜索词为空、只有空白或超过 "
-    "RULECENTER_SEARCH_MAX_QUERY_CHARS 个字时返回 400；页码超出范围返回 404。",
+    "RULECENTER_SEARCH_MAX_QUERY_CHARS 个字时返回 400；页码超出范围返回 404；只能翻到前 "
+    "RULECENTER_SEARCH_MAX_RESULTS 条结果（pages 不超过这一页数），更深的页码返回 422。",
 )
 def search(
     request: HttpRequest,
@@ -98,6 +101,7 @@ def search(
 ) -> SearchPage:
     size = page_size_checked(page_size, default=settings.RULECENTER_SEARCH_PAGE_SIZE)
     try:
+        inputs.page_check(str(page), size=size)
         filters = inputs.build_filters(
             kind=kind, type=type, category=category, in_force=in_force, date_from=date_from, date_to=date_to
         )
@@ -118,6 +122,6 @@ def search(
         items=[_item(request, hit) for hit in results.hits],
         count=results.total,
         page=results.pager.number,
-        pages=results.pager.page_count,
+        pages=min(results.pager.page_count, inputs.last_page(size)),
         suggestion=results.suggestion,
     )

@@ -2,6 +2,7 @@
 
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.core.validators import slug_re
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,6 +24,7 @@ TYPE_UNKNOWN = "细分类型“{value}”无效：可选 {choices}。"
 CATEGORY_UNKNOWN = "栏目或规则分类“{value}”不存在。"
 DATE_INVALID = "日期“{value}”无效：请使用 YYYY-MM-DD 格式，例如 2025-02-18。"
 DATE_ORDER = "开始日期不能晚于结束日期。"
+PAGE_TOO_DEEP = "搜索结果只能翻到第 {last} 页（前 {limit} 条）：请换用更具体的关键词，或加上筛选条件。"
 
 
 class FilterInvalid(ValueError):
@@ -43,6 +45,22 @@ def parse_day(field: str, raw: str | None) -> date | None:
         return date.fromisoformat(raw.strip())
     except ValueError:
         raise FilterInvalid(field, _(DATE_INVALID).format(value=raw[:20])) from None
+
+
+def last_page(size: int) -> int:
+    """The deepest page a search reaches: RULECENTER_SEARCH_MAX_RESULTS results, `size` a page."""
+    return max(1, settings.RULECENTER_SEARCH_MAX_RESULTS // size)
+
+
+def page_check(raw_page: str | None, *, size: int) -> None:
+    """Refuse a page past `last_page`: ranking that deep would cost one request the whole corpus."""
+    page = (raw_page or "").strip()
+    if not (page.isascii() and page.isdigit()):
+        return  # not a number: the pager answers it with its own 404
+    last = last_page(size)
+    if len(page) > 9 or int(page) > last:
+        limit = settings.RULECENTER_SEARCH_MAX_RESULTS
+        raise FilterInvalid("page", _(PAGE_TOO_DEEP).format(last=last, limit=limit))
 
 
 def category_exists(slug: str) -> bool:
@@ -77,6 +95,6 @@ def build_filters(
         category=category or None,
         in_force=in_force,
         date_from=_day_start(date_from) if date_from else None,
-        # The last day counts whole: up to the start of the next one.
-        date_to=_day_start(date_to + timedelta(days=1)) if date_to else None,
+        # The last day counts whole: up to the start of the next one (9999-12-31 has none: no bound).
+        date_to=_day_start(date_to + timedelta(days=1)) if date_to and date_to < date.max else None,
     )

@@ -1,6 +1,6 @@
 """The search page, /search/?q=: parse the input, call the selector, render. Nothing else."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -10,6 +10,8 @@ from django.utils.translation import pgettext
 from django.views.decorators.http import require_safe
 
 from rulecenter.announcements import selectors as announcement_selectors
+from rulecenter.common import limits
+from rulecenter.common.pagination import Pager, page_window
 
 from . import indexer, inputs, selectors
 from .backends.tantivy import SOURCE_ANNOUNCEMENT, SOURCE_RULE
@@ -30,10 +32,24 @@ def _categories() -> list[Choice]:
     return announcement + [c for c in rules if c.value not in seen]
 
 
+def _pager_within_reach(pager: Pager) -> Pager:
+    """The pager with no link past the last page a search reaches (its 尾页 is that page)."""
+    last = inputs.last_page(pager.size)
+    if pager.page_count <= last:
+        return pager
+    window = page_window(pager.number, last, settings.RULECENTER_PAGER_WINDOW)
+    return replace(pager, total=last * pager.size, window=window)
+
+
 @require_safe
 def search_page(request: HttpRequest) -> HttpResponse:
     get = request.GET
     q = get.get("q", "")
+    if q.strip():
+        # Per address, shared with the search API; only searches count, not the empty form.
+        wait = limits.limit_check(request, scope="search", setting="RULECENTER_SEARCH_RATE")
+        if wait is not None:
+            return limits.limited_page(request, wait)
     params = {
         "kind": get.get("kind", ""),
         "type": get.get("type", ""),
@@ -67,10 +83,11 @@ def search_page(request: HttpRequest) -> HttpResponse:
         )
         if q.strip():
             size = settings.RULECENTER_SEARCH_PAGE_SIZE
+            inputs.page_check(get.get("page"), size=size)
             indexer.catch_up_for_search()
             results = selectors.search(q=q, filters=filters, raw_page=get.get("page"), size=size)
             context["results"] = results
-            context["pager"] = results.pager
+            context["pager"] = _pager_within_reach(results.pager)
             kept = {"q": results.query.text, **{key: value for key, value in params.items() if value}}
             context["page_query"] = urlencode(kept) + "&page="
             if results.suggestion:

@@ -7,6 +7,7 @@ news page's 更正记录, the 410 of a withdrawn item, the listing and the feeds
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -309,8 +310,11 @@ def test_the_page_lists_each_correction_with_its_time_and_diff(client: Client) -
     # Marked by element and by words for screen readers, not by colour alone.
     assert '<del class="diff-del"><span class="visually-hidden">删除：</span>48</del>' in section
     assert '<ins class="diff-ins"><span class="visually-hidden">新增：</span>24</ins>' in section
-    assert "text-decoration: line-through" in html
-    assert "text-decoration: underline" in html
+    # The marks' styles are in the site's stylesheet (the CSP allows no inline style), which the page links.
+    assert "/static/rulecenter/site.css" in html
+    css = (Path(__file__).parents[2] / "common/static/rulecenter/site.css").read_text()
+    assert ".corrections del { text-decoration: line-through; }" in css
+    assert ".corrections ins { text-decoration: underline; }" in css
 
 
 def test_the_corrections_section_speaks_english(client: Client) -> None:

@@ -468,6 +468,7 @@ def test_production_settings_refuse_single_person_mode() -> None:
     env = os.environ | {
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "SECRET_KEY": "x" * 50,
+        "ALLOWED_HOSTS": "example.org",
         "RULECENTER_FOUR_EYES": "false",
     }
     code = "import django; django.setup()"
