@@ -30,10 +30,11 @@ browser:
 	@test -x /usr/bin/chromium && test -d /usr/share/fonts/opentype/noto || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
 
-# The audit tests tamper with the database through the real command-line clients, as an operator would.
+# The audit tests tamper with the database through the real command-line clients, as an operator would; the
+# limits tests put the shipped nginx configuration (deploy/nginx/) in front of a live server.
 clients:
-	@command -v sqlite3 >/dev/null && command -v psql >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sqlite3 postgresql-client; }
+	@command -v sqlite3 >/dev/null && command -v psql >/dev/null && test -x /usr/sbin/nginx || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sqlite3 postgresql-client nginx; }
 
 lint: setup
 	$(BIN)/ruff check .

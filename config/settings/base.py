@@ -237,6 +237,10 @@ RULECENTER_API_RATE = os.environ.get("RULECENTER_API_RATE", "600/min")
 RULECENTER_API_ANON_RATE = os.environ.get("RULECENTER_API_ANON_RATE", "120/min")
 RULECENTER_VOTE_RATE = os.environ.get("RULECENTER_VOTE_RATE", "10/min")
 RULECENTER_SEARCH_RATE = os.environ.get("RULECENTER_SEARCH_RATE", "30/min")
+# A proxy in front (nginx, deploy/nginx/) replaces X-Forwarded-For with the client's address: limits count that
+# address instead of the proxy's. Off, the header is ignored (anyone can send it). Production also believes the
+# proxy's X-Forwarded-Proto then (production.py).
+RULECENTER_TRUSTED_PROXY = env_bool("RULECENTER_TRUSTED_PROXY", False)
 # django-axes: N failures per account or per address lock that account/address for the cool-off. With Redis the
 # counts are atomic INCRs shared by every node and a flood of bad passwords writes nothing to the database;
 # without it the database is the only store all workers share (locmem is per process).

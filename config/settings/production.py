@@ -43,8 +43,7 @@ CSRF_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_SECURE = True
 LANGUAGE_COOKIE_HTTPONLY = True
 # X-Forwarded-Proto is only believed from a proxy the operator vouches for: anyone can send the header.
-RULECENTER_TRUSTED_PROXY = env_bool("RULECENTER_TRUSTED_PROXY", False)
-if RULECENTER_TRUSTED_PROXY:
+if RULECENTER_TRUSTED_PROXY:  # noqa: F405
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Four eyes is the law's second pair of eyes on what the platform notices (issue 11): never off in production.
