@@ -103,12 +103,28 @@ def retry_after(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
 
 
+def _window_key(scope: str, ident: str, rate: Rate, now: float) -> tuple[str, int]:
+    window = int(now // rate.seconds)
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:32]
+    return f"rulecenter:limit:{scope}:{digest}:{window}", window
+
+
+def limit_used_up(*, scope: str, ident: str, rate: Rate) -> float | None:
+    """Without counting: None if `ident` has requests left in `scope`, else the seconds until the window ends."""
+    now = time.time()
+    key, window = _window_key(scope, ident, rate, now)
+    try:
+        count = cache.get(key) or 0
+    except Exception:
+        logger.warning("rate limit %s not checked: the cache is unavailable", scope, exc_info=True)
+        return None
+    return max(1.0, (window + 1) * rate.seconds - now) if count >= rate.count else None
+
+
 def limit_hit(*, scope: str, ident: str, rate: Rate) -> float | None:
     """Count one request of `ident` in `scope`; None if allowed, else the seconds until the window ends."""
     now = time.time()
-    window = int(now // rate.seconds)
-    digest = hashlib.sha256(ident.encode()).hexdigest()[:32]
-    key = f"rulecenter:limit:{scope}:{digest}:{window}"
+    key, window = _window_key(scope, ident, rate, now)
     try:
         cache.add(key, 0, timeout=rate.seconds + 1)
         try:

@@ -176,12 +176,15 @@ def consultation() -> Consultation:
         return consultation_create()
 
 
-def vote(client: Client, consultation: Consultation, token: str, **headers: Any) -> Any:
+def vote(
+    client: Client, consultation: Consultation, token: str, *, at: str = "127.0.0.1", **headers: Any
+) -> Any:
     return client.post(
         f"/api/v1/consultations/{consultation.pk}/votes",
         {"choice": "support"},
         content_type="application/json",
         headers={**bearer(token), **headers},
+        REMOTE_ADDR=at,
     )
 
 
@@ -220,6 +223,25 @@ def test_the_api_limits_each_address_without_a_token(client: Client, settings: S
     # A forged X-Forwarded-For does not buy a fresh count unless a proxy is trusted.
     forged = client.get("/api/v1/announcements", REMOTE_ADDR=HOME, HTTP_X_FORWARDED_FOR="192.0.2.9")
     assert forged.status_code == 429
+
+
+@time_machine.travel(DURING, tick=False)
+def test_guessing_tokens_from_one_address_is_refused_before_any_lookup(
+    client: Client, consultation: Consultation, settings: Settings, django_assert_num_queries: Any
+) -> None:
+    """Refused tokens count per address: past the anonymous rate the guesser gets 429 and costs no query."""
+    settings.RULECENTER_API_ANON_RATE = "3/min"
+
+    def guess(n: int, at: str = HOME) -> Any:
+        return vote(client, consultation, f"rc_guess{n:040d}", at=at)
+
+    assert [guess(n).status_code for n in range(3)] == [401] * 3
+    with django_assert_num_queries(0):
+        refused = guess(3)
+    assert_problem_429(refused, "秒后再试")
+    assert guess(4, at=ELSEWHERE).status_code == 401  # another address is still told what is wrong
+    ((_member, token),) = members_with_tokens(1)
+    assert vote(client, consultation, token, at=ELSEWHERE).status_code == 201
 
 
 @time_machine.travel(DURING, tick=False)
