@@ -1,5 +1,7 @@
 """API authentication: `Authorization: Bearer <token>` against the stored token hashes."""
 
+import math
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
 from django.utils import timezone
@@ -30,7 +32,7 @@ class BearerTokenAuth(HttpBearer):
         rate = rate_setting("RULECENTER_API_ANON_RATE")
         ident = f"addr:{client_address(request)}"
         if rate is not None and (wait := limit_used_up(scope=REFUSED_SCOPE, ident=ident, rate=rate)):
-            raise Throttled(wait=wait)
+            raise Throttled(wait=math.ceil(wait))
         record = selectors.api_token_active(token=token.strip())
         if record is None:
             if rate is not None:
