@@ -10,6 +10,7 @@ For each database it
    UPDATE of the standing vote plus the history INSERT), one vote per transaction and 500 per transaction,
    through the bare DB-API connection;
 3. starts the production server (granian, WSGI, one worker per core, DEBUG off) and runs wrk against the
+   framework's floor — the constant GET page of bench.views, through every middleware — and the
    HTTP ceiling — a constant authenticated POST endpoint on the same server (bearer token lookup, the same
    JSON body parsed and validated, a 201) — and against POST /api/v1/consultations/{id}/votes, rotating
    through the members' tokens, in interleaved rounds; then checks the database: no member with two
@@ -264,11 +265,21 @@ def verify(setup: Path, acked_file: Path | None, wrk_ok: int) -> None:
 # --------------------------------------------------------------------------- the orchestrator
 
 
+GET_PATH = "/bench/constant/"  # bench.views.constant: the framework's own floor, the same bytes as a page
+
+
 @dataclass
 class DatabaseResult:
     name: str
     raw_single: float = 0.0
     raw_batched: float = 0.0
+    get_rps: float = 0.0
+    get_cpu_us: float = 0.0
+    post_share: float = 0.0
+    votes_share: float = 0.0
+    post_cpu_share: float = 0.0
+    votes_cpu_share: float = 0.0
+    get_rounds: list[float] = field(default_factory=list)
     ceiling_rps: float = 0.0
     votes_rps: float = 0.0
     ratio: float = 0.0
@@ -495,11 +506,19 @@ def run_database(name: str, args: argparse.Namespace) -> DatabaseResult:
     log.unlink(missing_ok=True)
     server = Server(env, args.workers, log)
     with server.running():
-        for path in (ceiling_path, votes_path):  # warm every worker's connection and caches
+        for path in (GET_PATH, ceiling_path, votes_path):  # warm every worker's connection and caches
             wrk(path, seconds=2, threads=args.threads, connections=args.connections, server=server)
         ceiling_cpu, votes_cpu, ratios, cpu_ratios, p99s = [], [], [], [], []
+        get_cpu, post_shares, votes_shares = [], [], []
         ok_total = 0
         for _ in range(args.rounds):
+            page = wrk(
+                GET_PATH,
+                seconds=args.seconds,
+                threads=args.threads,
+                connections=args.connections,
+                server=server,
+            )
             ceiling = wrk(
                 ceiling_path,
                 seconds=args.seconds,
@@ -514,6 +533,10 @@ def run_database(name: str, args: argparse.Namespace) -> DatabaseResult:
                 connections=args.connections,
                 server=server,
             )
+            result.get_rounds.append(page["rps"])
+            get_cpu.append(page["cpu_us"])
+            post_shares.append(ceiling["rps"] / page["rps"])
+            votes_shares.append(votes["rps"] / page["rps"])
             result.ceiling_rounds.append(ceiling["rps"])
             result.votes_rounds.append(votes["rps"])
             ratios.append(votes["rps"] / ceiling["rps"])
@@ -521,7 +544,7 @@ def run_database(name: str, args: argparse.Namespace) -> DatabaseResult:
             votes_cpu.append(votes["cpu_us"])
             cpu_ratios.append(ceiling["cpu_us"] / votes["cpu_us"])
             p99s.append(votes["p99_ms"])
-            result.errors += int(ceiling["errors"] + votes["errors"])
+            result.errors += int(page["errors"] + ceiling["errors"] + votes["errors"])
             ok_total += int(votes["ok"])
         warm_ok = 0  # the warm-up's votes are in the ledger too; the check below only needs "at least"
         result.ceiling_rps = statistics.median(result.ceiling_rounds)
@@ -531,6 +554,17 @@ def run_database(name: str, args: argparse.Namespace) -> DatabaseResult:
         result.votes_cpu_us = statistics.median(votes_cpu)
         result.cpu_ratio = statistics.median(cpu_ratios)
         result.votes_p99_ms = statistics.median(p99s)
+        result.get_rps = statistics.median(result.get_rounds)
+        result.get_cpu_us = statistics.median(get_cpu)
+        result.post_share = statistics.median(post_shares)
+        result.votes_share = statistics.median(votes_shares)
+        result.post_cpu_share = result.get_cpu_us / result.ceiling_cpu_us
+        result.votes_cpu_share = result.get_cpu_us / result.votes_cpu_us
+        print(
+            f"[{name}] constant GET {result.get_rps:,.0f} req/s ({result.get_cpu_us:,.0f} µs CPU): constant POST "
+            f"{result.post_share:.0%} of it, votes {result.votes_share:.0%}",
+            flush=True,
+        )
         print(
             f"[{name}] HTTP ceiling {result.ceiling_rps:,.0f} req/s, votes {result.votes_rps:,.0f}/s "
             f"(×{result.ratio:.2f}; CPU per request ×{result.cpu_ratio:.2f}), errors {result.errors}",
@@ -626,6 +660,7 @@ def render(results: list[DatabaseResult], facts: dict[str, str]) -> str:
         f"storage ceiling: raw rows of a vote, {BATCH} per transaction",
         [f"{r.raw_batched:,.0f} votes/s" for r in results],
     )
+    row("the framework's floor: constant GET page", [f"{r.get_rps:,.0f} req/s" for r in results])
     row("HTTP ceiling: constant authenticated POST", [f"{r.ceiling_rps:,.0f} req/s" for r in results])
     row(
         "**votes through the API** (`POST /api/v1/consultations/{id}/votes`)",
@@ -636,6 +671,22 @@ def render(results: list[DatabaseResult], facts: dict[str, str]) -> str:
     row(
         "server CPU per request: ceiling → vote",
         [f"{r.ceiling_cpu_us:,.0f} → {r.votes_cpu_us:,.0f} µs" for r in results],
+    )
+    row(
+        "**constant authenticated POST ÷ constant GET** (req/s, median of rounds; target ≥ 70%)",
+        [f"**{r.post_share:.0%}**" for r in results],
+    )
+    row(
+        "**votes ÷ constant GET** (req/s, median of rounds; target ≥ 40%)",
+        [f"**{r.votes_share:.0%}**" for r in results],
+    )
+    row(
+        "÷ constant GET by server CPU per request: POST / votes",
+        [f"{r.post_cpu_share:.0%} / {r.votes_cpu_share:.0%}" for r in results],
+    )
+    row(
+        "server CPU per request: GET → POST → vote",
+        [f"{r.get_cpu_us:,.0f} → {r.ceiling_cpu_us:,.0f} → {r.votes_cpu_us:,.0f} µs" for r in results],
     )
     row("vote latency p99 under load", [f"{r.votes_p99_ms:.1f} ms" for r in results])
     row("rounds (ceiling / votes, req/s)", [

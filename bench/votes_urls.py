@@ -1,4 +1,5 @@
-"""The project's URLs plus the HTTP ceiling for votes: a constant authenticated POST endpoint.
+"""The project's URLs plus the HTTP ceilings for votes: a constant authenticated POST endpoint and the constant
+GET page of bench.views.
 
 It runs everything a vote runs except the vote itself — the same server, URL resolution, ninja, the bearer
 token lookup, parsing and validating the same JSON body, a JSON answer with 201 — so votes/s divided by its
@@ -15,6 +16,8 @@ from rulecenter.accounts.auth import BearerTokenAuth
 from rulecenter.common.problems import ProblemAPI
 from rulecenter.consultations.schemas import VoteIn
 
+from .views import constant
+
 bench_api = ProblemAPI(title="bench", version="bench", urls_namespace="bench-api", docs_url=None)
 
 
@@ -25,6 +28,10 @@ def constant_vote(request: HttpRequest, payload: VoteIn) -> Status[dict[str, str
     )
 
 
-urlpatterns = [path("bench/api/", bench_api.urls), *project_urlpatterns]
+urlpatterns = [
+    path("bench/api/", bench_api.urls),
+    path("bench/constant/", constant, name="bench-constant"),  # the GET ceiling on the same server
+    *project_urlpatterns,
+]
 
 __all__ = ["handler404", "handler500", "urlpatterns"]

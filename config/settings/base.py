@@ -61,14 +61,16 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Early, so error pages raised by the middleware below carry the policy too.
-    "csp.middleware.CSPMiddleware",
+    "rulecenter.common.csp.SitePolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, the signed-in user and messages are for pages: the JSON API (bearer tokens, no cookies) skips
+    # them (rulecenter/common/middleware.py).
+    "rulecenter.common.middleware.PageSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "rulecenter.common.middleware.PageAuthenticationMiddleware",
+    "rulecenter.common.middleware.PageMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a locked-out sign-in into rulecenter's 429 page (AXES_LOCKOUT_CALLABLE).
     "axes.middleware.AxesMiddleware",

@@ -99,10 +99,10 @@ def hostile_page(chars: int) -> listing.ListingPage:
 def test_a_2_mb_hostile_page_is_refused_at_once_naming_the_limit(settings: Any) -> None:
     """Over RULECENTER_INGEST_TEXT_MAX_CHARS an item is refused before anything is read or written."""
     page = hostile_page(2 * 1024 * 1024)
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(services.IngestError) as refused:
         services.listing_import(actor=SYSTEM, pages=[page])
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     message = str(refused.value)
     limit = settings.RULECENTER_INGEST_TEXT_MAX_CHARS
     assert f"超过上限 {limit} 个字符" in message
@@ -115,9 +115,9 @@ def test_a_2_mb_hostile_page_is_refused_at_once_naming_the_limit(settings: Any) 
 @pytest.mark.django_db
 def test_a_page_at_the_limit_imports_in_under_a_second(settings: Any) -> None:
     page = hostile_page(settings.RULECENTER_INGEST_TEXT_MAX_CHARS - 100)
-    started = time.perf_counter()
+    started = time.process_time()  # this process's CPU: the suite's other worker does not count against it
     report = services.listing_import(actor=SYSTEM, pages=[page])
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert report.imported == 1
 
 
@@ -201,10 +201,10 @@ SAME_HEADINGS = "\n".join("第一条 同样的条款。" for _ in range(10_000))
 
 def test_ten_thousand_clauses_with_one_number_parse_and_diff_quickly() -> None:
     """Duplicate anchors are numbered from where each base got to, not by rescanning -2, -3 … each time."""
-    started = time.perf_counter()
+    started = time.process_time()
     clauses = parse_clauses(SAME_HEADINGS)
     result = diff_versions(SAME_HEADINGS, SAME_HEADINGS.replace("同样的", "相同的", 5_000))
-    assert time.perf_counter() - started < 5.0  # the old code: about 20 s on one core
+    assert time.process_time() - started < 5.0  # the old code: about 20 s on one core
     assert len({clause.anchor for clause in clauses}) == 10_000
     assert clauses[-1].anchor == "article-1-10000"
     assert result.changed == 5_000
@@ -214,9 +214,9 @@ def test_ten_thousand_clauses_with_one_number_parse_and_diff_quickly() -> None:
 def test_a_heading_with_a_long_run_of_spaces_parses_at_once() -> None:
     """`## title ##` read by hand: the lazy heading pattern tried its end at every space (minutes)."""
     text = "## 第一章 总则" + " " * 100_000 + "附则 ##\n\n第一条 甲。"
-    started = time.perf_counter()
+    started = time.process_time()
     clauses = parse_clauses(text)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert clauses[0].kind == "chapter"
     assert clauses[0].title.endswith("附则")
 
@@ -234,9 +234,9 @@ def test_a_heading_with_a_long_run_of_spaces_parses_at_once() -> None:
     ids=["one 200 KB clause rewritten", "100 000 identical sentences", "clauses just under the char limit"],
 )
 def test_a_hostile_diff_is_bounded_and_still_rebuilds_both_texts(old: str, new: str) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     result = diff_versions(old, new)
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0
     for clause in result.clauses:
         assert "".join(text for op, text in clause.ops if op != "insert") == clause.old_text
         assert "".join(text for op, text in clause.ops if op != "delete") == clause.new_text

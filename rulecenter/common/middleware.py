@@ -1,0 +1,45 @@
+"""Middleware that pages need and the JSON API does not: sessions, the signed-in user, messages.
+
+The API authenticates every call with a bearer token (accounts.auth sets `request.user` itself) and keeps
+no session, cookie or flash message; its only sign-in is the token. Each class here runs the middleware it
+wraps for every path but the API's, where it hands the request straight on: an API call does not pay for a
+session store, a lazy user, two message stores and their signers it never reads (issue 17). The API's own
+limits and errors are ninja's (common.limits, common.problems).
+"""
+
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.http import HttpRequest, HttpResponseBase
+
+API_PREFIX = "/api/"
+
+
+class PagesOnly:
+    """Mixed in before a middleware class: that middleware for pages, nothing for requests under API_PREFIX.
+
+    The result is still a subclass of the middleware it wraps, so Django's checks (the admin's) find it.
+    Synchronous only (Django adapts it under ASGI); the wrapped classes have no process_view hook.
+    """
+
+    sync_capable = True
+    async_capable = False
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if request.path_info.startswith(API_PREFIX):
+            skipped: HttpResponseBase = self.get_response(request)  # type: ignore[attr-defined]
+            return skipped
+        response: HttpResponseBase = super().__call__(request)  # type: ignore[misc]
+        return response
+
+
+class PageSessionMiddleware(PagesOnly, SessionMiddleware):
+    pass
+
+
+class PageAuthenticationMiddleware(PagesOnly, AuthenticationMiddleware):
+    pass
+
+
+class PageMessageMiddleware(PagesOnly, MessageMiddleware):
+    pass
