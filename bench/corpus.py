@@ -200,7 +200,7 @@ def generate(size: int, *, seed: int = 2, drafts: float = 0.03) -> int:
     table = Announcement._meta.db_table
     columns = [
         "title", "body", "summary", "kind", "category_id", "source_url", "status", "published_at",
-        "created_at", "updated_at", "body_html", "excerpt",
+        "created_at", "updated_at", "body_html", "excerpt", "review_comment", "statutory", "withdrawn_reason",
     ]  # fmt: skip
     sql = (
         f"INSERT INTO {connection.ops.quote_name(table)} ({', '.join(columns)}) "
@@ -270,6 +270,9 @@ def generate(size: int, *, seed: int = 2, drafts: float = 0.03) -> int:
                 adapt(at),
                 _fill(template.body_html, values),
                 excerpt_text,
+                "",
+                False,
+                "",
             )
         )
         if len(batch) >= BATCH:

@@ -1,4 +1,8 @@
-"""The search benchmark (issue 5), in one run: `python -m bench.search` (1,000,000 announcements by default).
+"""The search benchmark (issues 5 and 17), one corpus size or several in one run: `python -m bench.search`.
+
+1,000,000 announcements by default; `--size 100000 300000 1000000` measures each size in turn, each in a
+process of its own, and adds a table of the sizes side by side: the raw tantivy call and the service, p50 and
+p95, and the service's share of the raw call at p50. For each size it
 
 1. builds (or reuses) the shared corpus (bench/corpus.py) in var/bench/search/corpus-<size>.sqlite3 (or
    under `--work-dir`);
@@ -12,7 +16,11 @@
    scan over the table (the total and the newest 20 matches: the floor);
 4. prints a table and writes the figures into docs/search.md between the bench markers.
 
+With `--rounds N` the engine and the service are measured N times each, alternately, and every query of
+every round counts in the percentiles (steadier figures on a machine with other load).
+
     python -m bench.search --size 100000 --queries 100 --scan-queries 3 --work-dir /tmp/search-bench --no-doc
+    python -m bench.search --size 100000 300000 1000000     # issue 17's three sizes, one table
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import platform
 import random
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -160,6 +169,16 @@ def follow_rate(rows: int) -> dict[str, Any]:
     }
 
 
+def forget_queries() -> None:
+    """What the service keeps of a query it has met (the parsed query, its highlighting terms) is forgotten:
+    every measured query is a new one, as in a single round, whatever the warm-up or an earlier round did."""
+    from rulecenter.search import query, snippets
+
+    query.parse.cache_clear()
+    snippets._compiled.cache_clear()
+    snippets._regex.cache_clear()
+
+
 def measure_service(texts: list[str]) -> tuple[list[float], list[float], list[int]]:
     from rulecenter.search import indexer, selectors
     from rulecenter.search.query import Filters
@@ -170,6 +189,7 @@ def measure_service(texts: list[str]) -> tuple[list[float], list[float], list[in
     for text in texts[:10]:  # warm up: the reader, the segmenter, the OS cache
         indexer.catch_up_for_search()
         selectors.search(q=text, filters=Filters(), raw_page=None, size=20)
+    forget_queries()
     for text in texts:
         started, started_cpu = time.perf_counter(), time.thread_time()
         indexer.catch_up_for_search()  # what the page and the API do before the selector reads
@@ -247,7 +267,37 @@ def machine() -> dict[str, Any]:
     }
 
 
-def render(results: dict[str, Any]) -> str:
+def _ratio(results: dict[str, Any], figures: str) -> float:
+    """The service's p50 over the raw call's, by wall clock (`figures` "wall") or CPU time ("cpu")."""
+    source = results["cpu"] if figures == "cpu" else results
+    return float(source["service"]["p50"] / source["raw"]["p50"])
+
+
+def render_sizes(by_size: list[dict[str, Any]]) -> list[str]:
+    """Issue 17's table: engine and service side by side, one line per corpus size."""
+    lines = [
+        "| announcements | raw p50 | raw p95 | service p50 | service p95 | service ÷ raw at p50 | median matches |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for results in by_size:
+        cpu = results["cpu"]
+
+        def pair(
+            key: str, quantile: str, results: dict[str, Any] = results, cpu: dict[str, Any] = cpu
+        ) -> str:
+            return f"{cpu[key][quantile]:.2f} ms ({results[key][quantile]:.2f})"
+
+        lines.append(
+            f"| {results['corpus']['published']:,} | {pair('raw', 'p50')} | {pair('raw', 'p95')} | "
+            f"{pair('service', 'p50')} | {pair('service', 'p95')} | **{_ratio(results, 'cpu'):.2f}×** "
+            f"({_ratio(results, 'wall'):.2f}×) | {results['median_total']:,} |"
+        )
+    return lines
+
+
+def render(results: dict[str, Any], by_size: list[dict[str, Any]] | None = None) -> str:
+    """The docs block: every figure of `results` (the largest size measured), then all sizes side by side."""
+    by_size = by_size or [results]
     build, follow, size = results["build"], results["follow"], results["size"]
     wall = {key: results[key] for key in ("service", "raw", "scan")}
     cpu = results["cpu"]
@@ -272,10 +322,26 @@ def render(results: dict[str, Any]) -> str:
          None if rate_cpu is None else rate_cpu >= 5000,
          f"{rate:,} docs/s" if rate else "reused", f"{rate_cpu:,} docs/s" if rate_cpu else "reused"),
     ]  # fmt: skip
+    # Issue 17: the service within 1.5× of the engine at p50 at every size, p95 ≤ 10 ms at a million.
+    worst_wall = max(by_size, key=lambda one: _ratio(one, "wall"))
+    worst_cpu = max(by_size, key=lambda one: _ratio(one, "cpu"))
+    million = [one for one in by_size if one["size"] >= 1_000_000]
+    checks += [
+        ("issue 17: service ≤ 1.5× the raw engine call (p50), at every size measured",
+         _ratio(worst_wall, "wall") <= 1.5, _ratio(worst_cpu, "cpu") <= 1.5,
+         f"{_ratio(worst_wall, 'wall'):.2f}× at {worst_wall['size']:,}",
+         f"{_ratio(worst_cpu, 'cpu'):.2f}× at {worst_cpu['size']:,}"),
+        ("issue 17: service p95 ≤ 10 ms at 1,000,000",
+         million[-1]["service"]["p95"] <= 10 if million else None,
+         million[-1]["cpu"]["service"]["p95"] <= 10 if million else None,
+         f"{million[-1]['service']['p95']:.1f} ms" if million else "not measured",
+         f"{million[-1]['cpu']['service']['p95']:.1f} ms" if million else "not measured"),
+    ]  # fmt: skip
     machine = results["machine"]
     lines = [
         START,
-        f"Measured {results['finished_at'][:16].replace('T', ' ')} UTC with `python -m bench.search --size {size}` "
+        f"Measured {results['finished_at'][:16].replace('T', ' ')} UTC with `python -m bench.search --size "
+        f"{' '.join(str(one['size']) for one in by_size)}` "
         f"on {machine['cpus']} CPUs, Python {machine['python']}. 1-minute load average {machine['load_before']} "
         f"before and {machine['load_after']} after the run on {machine['cpus']} CPUs (other work on the machine "
         "counts too): where it nears or passes the CPU count, wall-clock figures include waiting for a CPU. "
@@ -324,8 +390,9 @@ def render(results: dict[str, Any]) -> str:
         f"| follower (outbox → index), batches of {follow['batch']} | {follow['rows']:,} rows in "
         f"{follow['seconds']} s — **{follow['rows_per_s']:,} rows/s** |",
         "",
-        f"Two-word queries ({wall['service']['n']} through the service and the engine, {wall['scan']['n']} "
-        f"for the scan; median {results['median_total']:,} matches), top 20 with snippets and the total:",
+        f"Two-word queries ({wall['service']['n']} through the service and the engine"
+        f"{rounds_note(results)}, {wall['scan']['n']} for the scan; median {results['median_total']:,} matches), "
+        "top 20 with snippets and the total:",
         "",
         "| | wall p50 | wall p95 | CPU p50 | CPU p95 |",
         "|---|---|---|---|---|",
@@ -341,7 +408,13 @@ def render(results: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "| target (issue 5) | wall clock | met | CPU time | met |",
+        "By corpus size — the same queries, CPU time (wall clock in brackets); the raw call searches with the "
+        "count and fetches the 20 stored documents, the service also parses and segments the query, re-ranks "
+        "by recency, groups rule versions, highlights and builds the page's results:",
+        "",
+        *render_sizes(by_size),
+        "",
+        "| target (issues 5, 17) | wall clock | met | CPU time | met |",
         "|---|---|---|---|---|",
         *[
             f"| {label} | {w_fig} | {met(w_ok)} | {c_fig} | {met(c_ok)} |"
@@ -350,6 +423,11 @@ def render(results: dict[str, Any]) -> str:
         END,
     ]
     return "\n".join(lines)
+
+
+def rounds_note(results: dict[str, Any]) -> str:
+    rounds = results.get("rounds", 1)
+    return f" in {rounds} alternating rounds" if rounds > 1 else ""
 
 
 def write_doc(block: str) -> None:
@@ -361,10 +439,74 @@ def write_doc(block: str) -> None:
     DOC.write_text(before + block + after, encoding="utf-8")
 
 
+def measure_size(args: argparse.Namespace, size: int) -> dict[str, Any]:
+    """Everything for one corpus size, in this process (Django is set up once, on that size's database)."""
+    work_dir = args.work_dir.resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    db = work_dir / f"corpus-{size}.sqlite3"
+    os.environ["RULECENTER_SEARCH_INDEX_DIR"] = str(work_dir / f"index-{size}")
+    os.environ["RULECENTER_SEARCH_NODE"] = NODE
+    load_before = round(os.getloadavg()[0], 2)
+    corpus.setup_django(db)
+    print(f"corpus: {db}", file=sys.stderr)
+    meta = corpus.ensure(db, size)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)  # the search tables, on an older corpus
+    build = build_index(force=args.force_index, size=size, work_dir=work_dir)
+
+    from rulecenter.search.backends import tantivy as engine
+
+    generation = engine.current_generation() or ""
+    texts = queries(args.queries)
+    print(
+        f"queries: {len(texts)} through the service and the engine, {args.rounds} round(s)", file=sys.stderr
+    )
+    raw: list[float] = []
+    raw_cpu: list[float] = []
+    service: list[float] = []
+    service_cpu: list[float] = []
+    totals: list[int] = []
+    for _round in range(args.rounds):
+        wall, cpu = measure_raw(texts)
+        raw += wall
+        raw_cpu += cpu
+        wall, cpu, totals = measure_service(texts)
+        service += wall
+        service_cpu += cpu
+    print(f"scan: {args.scan_queries} LIKE queries", file=sys.stderr)
+    scan, scan_cpu, _scan_totals = measure_scan(texts[: args.scan_queries])
+    follow = follow_rate(args.follow_rows)
+    results = {
+        "size": size,
+        "corpus": meta,
+        "build": build,
+        "index_bytes": directory_bytes(engine.generation_path(generation)),
+        "follow": follow,
+        "rounds": args.rounds,
+        "service": summary(service),
+        "raw": summary(raw),
+        "scan": summary(scan),
+        "cpu": {"service": summary(service_cpu), "raw": summary(raw_cpu), "scan": summary(scan_cpu)},
+        "median_total": int(statistics.median(totals)),
+        "machine": {**machine(), "load_before": load_before, "load_after": round(os.getloadavg()[0], 2)},
+        "finished_at": datetime.now(UTC).isoformat(),
+    }
+    (work_dir / f"results-{size}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=1_000_000, help="announcements in the corpus")
+    parser.add_argument(
+        "--size",
+        type=int,
+        nargs="+",
+        default=[1_000_000],
+        help="announcements in the corpus; several sizes are measured one after the other",
+    )
     parser.add_argument("--queries", type=int, default=200, help="two-word queries for service and engine")
+    parser.add_argument("--rounds", type=int, default=1, help="alternate engine and service this many times")
     parser.add_argument("--scan-queries", type=int, default=5, help="queries for the (slow) LIKE scan")
     parser.add_argument("--follow-rows", type=int, default=5_000, help="outbox rows for the follower rate")
     parser.add_argument("--force-index", action="store_true", help="rebuild the index even if one exists")
@@ -376,47 +518,24 @@ def main() -> None:
         help=f"where the corpus, the index and the results go (default {WORK_DIR.relative_to(ROOT)})",
     )
     args = parser.parse_args()
-
-    work_dir = args.work_dir.resolve()
-    work_dir.mkdir(parents=True, exist_ok=True)
-    db = work_dir / f"corpus-{args.size}.sqlite3"
-    os.environ["RULECENTER_SEARCH_INDEX_DIR"] = str(work_dir / f"index-{args.size}")
-    os.environ["RULECENTER_SEARCH_NODE"] = NODE
-    load_before = round(os.getloadavg()[0], 2)
-    corpus.setup_django(db)
-    print(f"corpus: {db}", file=sys.stderr)
-    meta = corpus.ensure(db, args.size)
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)  # the search tables, on an older corpus
-    build = build_index(force=args.force_index, size=args.size, work_dir=work_dir)
-
-    from rulecenter.search.backends import tantivy as engine
-
-    generation = engine.current_generation() or ""
-    texts = queries(args.queries)
-    print(f"queries: {len(texts)} through the service and the engine", file=sys.stderr)
-    raw, raw_cpu = measure_raw(texts)
-    service, service_cpu, totals = measure_service(texts)
-    print(f"scan: {args.scan_queries} LIKE queries", file=sys.stderr)
-    scan, scan_cpu, _scan_totals = measure_scan(texts[: args.scan_queries])
-    follow = follow_rate(args.follow_rows)
-    results = {
-        "size": args.size,
-        "corpus": meta,
-        "build": build,
-        "index_bytes": directory_bytes(engine.generation_path(generation)),
-        "follow": follow,
-        "service": summary(service),
-        "raw": summary(raw),
-        "scan": summary(scan),
-        "cpu": {"service": summary(service_cpu), "raw": summary(raw_cpu), "scan": summary(scan_cpu)},
-        "median_total": int(statistics.median(totals)),
-        "machine": {**machine(), "load_before": load_before, "load_after": round(os.getloadavg()[0], 2)},
-        "finished_at": datetime.now(UTC).isoformat(),
-    }
-    (work_dir / f"results-{args.size}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    block = render(results)
+    sizes = sorted(set(args.size))
+    if len(sizes) == 1:
+        by_size = [measure_size(args, sizes[0])]
+    else:
+        # Django is set up once per process, on one database: each size runs in a process of its own.
+        work_dir = args.work_dir.resolve()
+        passed = [
+            f"--queries={args.queries}", f"--rounds={args.rounds}", f"--scan-queries={args.scan_queries}",
+            f"--follow-rows={args.follow_rows}", f"--work-dir={work_dir}", "--no-doc",
+            *(["--force-index"] if args.force_index else []),
+        ]  # fmt: skip
+        for size in sizes:
+            print(f"\n== {size:,} announcements ==", file=sys.stderr)
+            subprocess.run(
+                [sys.executable, "-m", "bench.search", "--size", str(size), *passed], check=True, cwd=ROOT
+            )
+        by_size = [json.loads((work_dir / f"results-{size}.json").read_text()) for size in sizes]
+    block = render(by_size[-1], by_size)
     print(block.replace(START, "").replace(END, "").strip())
     if not args.no_doc:
         write_doc(block)

@@ -10,6 +10,7 @@ make the engine fail or show its error text.
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import tantivy
 
@@ -34,6 +35,8 @@ class ParsedQuery:
         return not self.words and not self.phrases
 
 
+# Popular queries come back again and again; a parsed query is immutable and costs segmenting to make.
+@lru_cache(maxsize=1024)
 def parse(raw: str) -> ParsedQuery:
     text = " ".join(segmenter.clean(raw).split())
     quoted = text.translate(_QUOTES)

@@ -170,9 +170,15 @@ def word_parts(word: str) -> list[str]:
     """
     if len(word) <= 2 or not _CJK.search(word):
         return []
+    return list(_word_parts(word))
+
+
+# A search asks twice per word (its highlights, its query), and the same words come back search after search.
+@lru_cache(maxsize=4096)
+def _word_parts(word: str) -> tuple[str, ...]:
     spans = [(start, end) for piece, start, end in _segmenter().tokenize(word, mode="search", hmm=False)]
     parts = [word[start:end] for start, end in spans if end - start < len(word)]
     covered = {index for start, end in spans if end - start < len(word) for index in range(start, end)}
     if len(covered) < len(word):
-        return []
-    return list(dict.fromkeys(analyzer().analyze(" ".join(parts))))
+        return ()
+    return tuple(dict.fromkeys(analyzer().analyze(" ".join(parts))))

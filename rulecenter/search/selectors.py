@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter, mul
 from typing import Any
 
 import tantivy
@@ -56,7 +57,9 @@ class QueryInvalid(ValueError):
     """A query the engine is not asked to run; the message says why, in the user's language."""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ sets each of its 19 fields through object.__setattr__, which cost
+# more than the rest of building a hit; nothing changes a hit once made.
+@dataclass(slots=True)
 class SearchHit:
     kind: str  # announcement | rule
     type: str
@@ -86,6 +89,10 @@ class SearchResults:
     pager: Pager
     suggestion: str | None
     took_ms: float
+
+
+# What a place on the page holds.
+_ANNOUNCEMENT, _RULE = 0, 1
 
 
 @dataclass(slots=True)
@@ -127,9 +134,19 @@ def _page_number(raw_page: str | None) -> int:
     return 1
 
 
-def _data(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> dict[str, Any]:
-    raw = searcher.doc(address).get_first("data")
-    return dict(json.loads(bytes(raw or b"{}")))
+_JSON = json.JSONDecoder()
+
+
+def _stored(searcher: tantivy.Searcher, addresses: Sequence[tantivy.DocAddress]) -> list[dict[str, Any]]:
+    """The stored JSON (`data`) of the page's hits: everything a result shows, with no database read.
+
+    Decoded as one array: one call into the decoder for the page instead of one per hit.
+    """
+    if not addresses:
+        return []
+    raws = [searcher.doc(address).get_first("data") or b"{}" for address in addresses]
+    found: list[dict[str, Any]] = _JSON.raw_decode((b"[" + b",".join(raws) + b"]").decode())[0]
+    return found
 
 
 def _rerank_window(needed: int) -> int:
@@ -141,13 +158,13 @@ def _reranked(
     searcher: tantivy.Searcher, hits: Sequence[tuple[float, tantivy.DocAddress]]
 ) -> list[tuple[float, tantivy.DocAddress]]:
     """BM25 scores times each document's recency factor, best first (documents.recency)."""
-    factors = searcher.fast_field_values(RECENCY, [address for _score, address in hits])
-    scored = [
-        (score * float(factor or 1.0), address)
-        for (score, address), factor in zip(hits, factors, strict=True)
-    ]
-    scored.sort(key=lambda hit: hit[0], reverse=True)
-    return scored
+    addresses = list(map(itemgetter(1), hits))
+    factors = searcher.fast_field_values(RECENCY, addresses)
+    if None in factors or 0.0 in factors:  # a factor missing (never written): as 1.0
+        factors = [float(factor or 1.0) for factor in factors]
+    # Builtins all the way (no Python-level loop); the sort is stable: equal scores keep tantivy's order.
+    scores = map(mul, map(itemgetter(0), hits), factors)
+    return sorted(zip(scores, addresses, strict=True), key=itemgetter(0), reverse=True)
 
 
 def _hit_count(result: tantivy.SearchResult) -> int:
@@ -209,10 +226,13 @@ class _Page:
     language: str | None
     urlconf: str | None
     prefix: str
+    announcement_url: str  # an announcement's address, `{0}` standing for its id
 
     @classmethod
     def current(cls, terms: tuple[str, ...], now: datetime) -> "_Page":
-        return cls(terms, now, get_language(), get_urlconf(), get_script_prefix())
+        urlconf, prefix = get_urlconf(), get_script_prefix()
+        announcement_url = _url_template("announcements:detail", urlconf, prefix, 1)
+        return cls(terms, now, get_language(), urlconf, prefix, announcement_url)
 
     def url(self, name: str, *args: object) -> str:
         return _url_template(name, self.urlconf, self.prefix, len(args)).format(*args)
@@ -229,17 +249,20 @@ def _label(kind: str, language: str | None) -> str:
     return kind
 
 
-def _announcement_hit(data: dict[str, Any], score: float, page: _Page) -> SearchHit:
+def _title(data: dict[str, Any], kind: int) -> str:
+    return data["t"] if kind == _ANNOUNCEMENT else f"《{data['t']}》"
+
+
+def _announcement_hit(data: dict[str, Any], score: float, page: _Page, title_html: Markup) -> SearchHit:
     kind = data.get("k", "")
-    terms = page.terms
     return SearchHit(
         kind=SOURCE_ANNOUNCEMENT,
         type=kind,
         type_label=page.label(kind),
         title=data["t"],
-        title_html=snippets.mark_all(data["t"], terms),
-        url=page.url("announcements:detail", data["id"]),
-        snippet=snippets.snippet(data.get("x", ""), terms),
+        title_html=title_html,
+        url=page.announcement_url.format(data["id"]),
+        snippet=snippets.snippet(data.get("x", ""), page.terms),
         date=datetime.fromisoformat(data["d"]),
         category=data.get("c", ""),
         category_name=data.get("cn", ""),
@@ -257,7 +280,7 @@ def _best_clause(clauses: list[list[str]], terms: Sequence[str]) -> list[str] | 
     return chosen
 
 
-def _rule_hit(data: dict[str, Any], group: _RuleGroup, page: _Page) -> SearchHit:
+def _rule_hit(data: dict[str, Any], group: _RuleGroup, page: _Page, title_html: Markup) -> SearchHit:
     terms, now = page.terms, page.now
     effective_at = datetime.fromisoformat(data["e"])
     superseded_at = datetime.fromisoformat(data["s"]) if data.get("s") else None
@@ -277,13 +300,12 @@ def _rule_hit(data: dict[str, Any], group: _RuleGroup, page: _Page) -> SearchHit
         current_url = page.url("rules:detail", data["slug"])
     source = " ".join(part for part in clause[2:] if part) if clause else (data.get("sum") or "")
     kind = data.get("k", "")
-    title = f"《{data['t']}》"
     return SearchHit(
         kind=SOURCE_RULE,
         type=kind,
         type_label=page.label(kind),
-        title=title,
-        title_html=snippets.mark_all(title, terms),
+        title=_title(data, _RULE),
+        title_html=title_html,
         url=url,
         snippet=snippets.snippet(source, terms),
         date=effective_at,
@@ -298,6 +320,25 @@ def _rule_hit(data: dict[str, Any], group: _RuleGroup, page: _Page) -> SearchHit
         current_url=current_url,
         history_url=page.url("rules:history", data["slug"]),
     )
+
+
+def _page_hits(
+    searcher: tantivy.Searcher, on_page: list[tuple[float, int, Any]], page: _Page
+) -> list[SearchHit]:
+    """The page's hits, read from the index and highlighted; nothing is done for a hit not shown.
+
+    `on_page` holds (score, _ANNOUNCEMENT, address) and (score, _RULE, _RuleGroup) places.
+    """
+    datas = _stored(searcher, [item.address if kind == _RULE else item for _score, kind, item in on_page])
+    titles = snippets.mark_all_of(
+        [_title(data, kind) for data, (_score, kind, _item) in zip(datas, on_page, strict=True)], page.terms
+    )
+    return [
+        _announcement_hit(data, score, page, title_html)
+        if kind == _ANNOUNCEMENT
+        else _rule_hit(data, item, page, title_html)
+        for data, title_html, (score, kind, item) in zip(datas, titles, on_page, strict=True)
+    ]
 
 
 def _sources(filters: Filters) -> tuple[bool, bool]:
@@ -358,16 +399,17 @@ def search(*, q: str, filters: Filters, raw_page: str | None, size: int) -> Sear
 
     total = announcement_total + len(groups)
     pager = pager_for(raw_page=raw_page, total=total, size=size, window=window)
-    merged: list[tuple[float, int, Any]] = [(score, 0, address) for score, address in announcement_hits]
-    merged += [(group.score, 1, group) for group in groups]
-    merged.sort(key=lambda item: item[0], reverse=True)
-    page = _Page.current(parsed.highlights, now)
-    hits: list[SearchHit] = []
-    for score, kind, item in merged[pager.offset : pager.offset + size]:
-        if kind == 0:
-            hits.append(_announcement_hit(_data(searcher, item), score, page))
-        else:
-            hits.append(_rule_hit(_data(searcher, item.address), item, page))
+    shown = slice(pager.offset, pager.offset + size)
+    if groups:
+        merged: list[tuple[float, int, Any]] = [
+            (s, _ANNOUNCEMENT, address) for s, address in announcement_hits
+        ]
+        merged += [(group.score, _RULE, group) for group in groups]
+        merged.sort(key=itemgetter(0), reverse=True)  # stable: announcements first at equal scores
+        on_page = merged[shown]
+    else:  # already in order
+        on_page = [(s, _ANNOUNCEMENT, address) for s, address in announcement_hits[shown]]
+    hits = _page_hits(searcher, on_page, _Page.current(parsed.highlights, now))
 
     suggestion = None
     if total == 0:

@@ -46,6 +46,8 @@ def test_a_view_s_own_policy_still_goes_through_django_csp() -> None:
     request = RequestFactory().get("/x")
     middleware = SitePolicyMiddleware(view)
     response = middleware(request)
+    assert isinstance(response, HttpResponse)
     assert "img-src 'self' data: https://images.example.com" in response["Content-Security-Policy"]
     plain = SitePolicyMiddleware(lambda request: HttpResponse("ok"))(RequestFactory().get("/y"))
+    assert isinstance(plain, HttpResponse)
     assert "images.example.com" not in plain["Content-Security-Policy"]

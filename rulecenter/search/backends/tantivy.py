@@ -262,6 +262,10 @@ class Reader:
             meta = 0
         return current.st_mtime_ns, current.st_ino, meta
 
+    def holds_index(self) -> bool:
+        """Whether an index is open, without looking at the files (`get` does)."""
+        return self._opened is not None
+
     def get(self) -> tuple[tantivy.Index, tantivy.Schema, str]:
         """The live index and its schema; raises IndexMissing when this node has none."""
         opened = self._opened

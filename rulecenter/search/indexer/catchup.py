@@ -54,6 +54,10 @@ def catch_up_for_search() -> None:
     """
     if not settings.RULECENTER_SEARCH_CATCH_UP_ON_READ:
         return
+    # Found current lately, and the reader holds an index: nothing to ask. The selector's reader still
+    # looks at the index files (two stat calls) before it searches; no need to look twice.
+    if engine.reader.holds_index() and _found_current_lately(_key()):
+        return
     try:
         _index, _schema, generation = engine.reader.get()
     except engine.IndexMissing:
@@ -74,13 +78,21 @@ def catch_up(*, current: str | None) -> CatchUp:
     again: under load, one look per interval instead of a query per search.
     """
     interval = settings.RULECENTER_SEARCH_CATCH_UP_MS / 1000
-    key = (node(), str(settings.RULECENTER_SEARCH_INDEX_DIR))
-    if current is not None and interval > 0 and _current.get(key, now=_clock()):
+    key = _key()
+    if current is not None and _found_current_lately(key):
         return CatchUp.CURRENT
     result = _catch_up(current=current)
     if result is not CatchUp.MISSING and interval > 0:
         _current.put(key, True, until=_clock() + interval)
     return result
+
+
+def _key() -> tuple[str, str]:
+    return node(), str(settings.RULECENTER_SEARCH_INDEX_DIR)
+
+
+def _found_current_lately(key: tuple[str, str]) -> bool:
+    return settings.RULECENTER_SEARCH_CATCH_UP_MS > 0 and bool(_current.get(key, now=_clock()))
 
 
 def _catch_up(*, current: str | None) -> CatchUp:

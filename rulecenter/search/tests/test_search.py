@@ -255,6 +255,34 @@ def test_pages_of_results(db: None) -> None:
     assert len(set(everything)) == 25
 
 
+def test_page_two_continues_exactly_where_page_one_ended(db: None) -> None:
+    """Pages of 12 show, in order, what one page of 30 shows: only the page's hits are read, none lost."""
+    now = timezone.now()
+    for number in range(30):
+        publish(f"第{number}号发货通知", "发货规则。" * (number % 4 + 1), at=now - timedelta(days=number))
+    whole = search("发货", size=30)
+    pages = [search("发货", size=12, page=str(number)) for number in (1, 2, 3)]
+    assert [len(page.hits) for page in pages] == [12, 12, 6]
+    assert [hit.title for page in pages for hit in page.hits] == titles(whole)
+    assert [str(hit.snippet) for page in pages for hit in page.hits] == [
+        str(hit.snippet) for hit in whole.hits
+    ]
+    assert {page.total for page in pages} == {whole.total} == {30}
+
+
+def test_pages_of_rules_and_announcements_together_keep_the_order_and_the_count(demo: None) -> None:
+    """协议 finds announcements and rules: pages of 3 show the one page of 20 in its order, each rule once."""
+    whole = search("协议")
+    shown = [(hit.kind, hit.title, hit.version, hit.versions_matched) for hit in whole.hits]
+    first = search("协议", size=3)
+    pages = [first] + [search("协议", size=3, page=str(n)) for n in range(2, first.pager.page_count + 1)]
+    paged = [(h.kind, h.title, h.version, h.versions_matched) for page in pages for h in page.hits]
+    assert first.total == whole.total == len(shown) > 3
+    assert paged == shown
+    rule_titles = [title for kind, title, _version, _matched in shown if kind == "rule"]
+    assert len(rule_titles) == len(set(rule_titles)) >= 2
+
+
 def test_a_page_past_the_end_is_not_found(db: None) -> None:
     publish("发货通知", "发货")
     with pytest.raises(selectors.PageNotFound):
