@@ -265,3 +265,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# API tokens answered from memory (issue 17, rulecenter/accounts/token_cache.py, docs/settings.md): a process keeps
+# a token's grant this long, so a revoked token stops on every node within it; the shared cache (Redis) keeps it
+# at most the second figure, under a generation that every revocation replaces.
+RULECENTER_TOKEN_MEMO_SECONDS = env_float("RULECENTER_TOKEN_MEMO_SECONDS", 1.0)
+RULECENTER_TOKEN_CACHE_SECONDS = env_int("RULECENTER_TOKEN_CACHE_SECONDS", 60)

@@ -27,6 +27,7 @@ __all__ = [
     "Actor",
     "RoleRequired",
     "actor_for",
+    "actor_of",
     "request_actor",
     "role_require",
     "role_require_any",
@@ -60,11 +61,23 @@ def actor_for(user: AbstractBaseUser | AnonymousUser, *, roles_limit: Iterable[s
     """The actor behind a request's user; `roles_limit` narrows it to a token's roles."""
     if not user.is_authenticated:
         return Actor(user_id=None, name="anonymous")
-    roles = user_roles(user)
+    return actor_of(
+        user_id=user.pk,
+        username=user.get_username(),
+        superuser=bool(getattr(user, "is_superuser", False)),
+        roles=user_roles(user),
+        roles_limit=roles_limit,
+    )
+
+
+def actor_of(
+    *, user_id: int, username: str, superuser: bool, roles: Iterable[str], roles_limit: Iterable[str] | None
+) -> Actor:
+    """The actor of an active user read without its row (a token's grant): `roles` are its role groups."""
+    held = STAFF_ROLES if superuser else frozenset(roles) & STAFF_ROLES
     if roles_limit is not None:
-        roles &= frozenset(roles_limit)
-    superuser = bool(getattr(user, "is_superuser", False)) and roles_limit is None
-    return Actor(user_id=user.pk, name=user.get_username(), roles=roles, superuser=superuser)
+        held &= frozenset(roles_limit)
+    return Actor(user_id=user_id, name=username, roles=held, superuser=superuser and roles_limit is None)
 
 
 def role_require(actor: Actor, role: Role) -> None:

@@ -1,27 +1,154 @@
 """Reads of accounts."""
 
+import functools
+import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, User
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import connection
-from django.db.models import Field, Q
+from django.db import DEFAULT_DB_ALIAS, connection
+from django.db.models import Field, ManyToManyField, Model
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from rulecenter.common.actors import Actor
 
 from .models import ApiToken, Member
+from .roles import STAFF_ROLES, actor_of
 from .services import TOKEN_PREFIX, token_hash
 
 
-def api_token_active(*, token: str, at: datetime | None = None) -> ApiToken | None:
-    """The token record for `token`, unrevoked, unexpired at `at` (now) and of an active user: one query."""
+def api_token_key(token: str) -> str | None:
+    """The stored hash a presented token is looked up by; None for what cannot be one of ours."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    unexpired = Q(expires_at__isnull=True) | Q(expires_at__gt=at or timezone.now())
+    return token_hash(token)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """What an unrevoked token of an active user allows: whose it is and the roles it acts in.
+
+    A value (kept in memory and in the shared cache by `token_cache`), not a row: `user()` gives a fresh
+    user object per request. Its expiry is checked at each use, so a kept grant never outlives it.
+    """
+
+    token_id: int
+    key_hash: str
+    user_id: int
+    username: str
+    is_staff: bool
+    is_superuser: bool
+    actor: Actor
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+    def is_expired_at(self, at: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= at
+
+    def user(self) -> User:
+        """The token's user with the fields a request reads (id, username, the flags) loaded; any other
+        field is read from the database when first touched, and a `save()` writes the loaded fields only.
+        """
+        loaded = {
+            "id": self.user_id,
+            "username": self.username,
+            "is_active": True,
+            "is_staff": self.is_staff,
+            "is_superuser": self.is_superuser,
+        }
+        model, names = _user_loaded_fields()
+        return model.from_db(DEFAULT_DB_ALIAS, names, [loaded[name] for name in names])
+
+
+@functools.cache
+def _user_loaded_fields() -> tuple[type[User], list[str]]:
+    model = get_user_model()
+    wanted = {"id", "username", "is_active", "is_staff", "is_superuser"}
+    return model, [f.attname for f in model._meta.concrete_fields if f.attname in wanted]
+
+
+@functools.cache
+def _grant_sql() -> str:
+    """One statement for a token's grant: the token, its user and the user's role groups (a row per group).
+
+    Plain SQL built once from the models' metadata, the same on SQLite and PostgreSQL: the ORM would
+    compile the query at every cold lookup, which costs more than running it. Parameters: the role names,
+    the key hash, True (the user is active).
+    """
+    q = connection.ops.quote_name
+    user_model = get_user_model()
+
+    def column(model: type[Model], name: str) -> str:
+        field = model._meta.get_field(name)
+        assert isinstance(field, Field)
+        assert field.column
+        return q(field.column)
+
+    def columns(alias: str, model: type[Model], *names: str) -> list[str]:
+        return [f"{alias}.{column(model, name)}" for name in names]
+
+    groups = user_model._meta.get_field("groups")
+    assert isinstance(groups, ManyToManyField)
+    selected = [
+        *columns("t", ApiToken, "id", "roles", "expires_at", "last_used_at"),
+        *columns("u", user_model, "id", user_model.USERNAME_FIELD, "is_staff", "is_superuser"),
+        *columns("g", Group, "name"),
+    ]
+    token, user, group = q(ApiToken._meta.db_table), q(user_model._meta.db_table), q(Group._meta.db_table)
+    user_id, group_name = column(user_model, "id"), column(Group, "name")
+    roles = ", ".join("%s" for _role in STAFF_ROLES)
     return (
-        ApiToken.objects.select_related("user")
-        .filter(unexpired, key_hash=token_hash(token), revoked_at__isnull=True, user__is_active=True)
-        .first()
+        f"SELECT {', '.join(selected)} FROM {token} t "  # noqa: S608 - names from the models, values are %s
+        f"JOIN {user} u ON u.{user_id} = t.{column(ApiToken, 'user')} "
+        f"LEFT JOIN {q(groups.m2m_db_table())} ug ON ug.{q(groups.m2m_column_name())} = u.{user_id} "
+        f"LEFT JOIN {group} g ON g.{column(Group, 'id')} = ug.{q(groups.m2m_reverse_name())} "
+        f"AND g.{group_name} IN ({roles}) "
+        f"WHERE t.{column(ApiToken, 'key_hash')} = %s AND t.{column(ApiToken, 'revoked_at')} IS NULL "
+        f"AND u.{column(user_model, 'is_active')} = %s"
+    )
+
+
+def _aware(value: object) -> datetime | None:
+    if value is None:
+        return None
+    moment = parse_datetime(value) if isinstance(value, str) else value
+    assert isinstance(moment, datetime)
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+
+
+def api_token_grant_read(*, key_hash: str) -> TokenGrant | None:
+    """The grant of the unrevoked token stored as `key_hash` if its user is active, in one statement.
+
+    Expired or not: the caller checks the expiry at each use (`TokenGrant.is_expired_at`).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_grant_sql(), [*sorted(STAFF_ROLES), key_hash, True])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    token_id, roles_limit, expires_at, last_used_at, user_id, username, is_staff, is_superuser, _ = rows[0]
+    if isinstance(roles_limit, str | bytes):
+        roles_limit = json.loads(roles_limit)
+    actor = actor_of(
+        user_id=user_id,
+        username=username,
+        superuser=bool(is_superuser),
+        roles=[row[8] for row in rows if row[8] is not None],
+        roles_limit=roles_limit,
+    )
+    return TokenGrant(
+        token_id=token_id,
+        key_hash=key_hash,
+        user_id=user_id,
+        username=username,
+        is_staff=bool(is_staff),
+        is_superuser=bool(is_superuser),
+        actor=actor,
+        expires_at=_aware(expires_at),
+        last_used_at=_aware(last_used_at),
     )
 
 

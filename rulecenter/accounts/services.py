@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -149,14 +150,14 @@ def api_token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
     return token
 
 
-def api_token_touch(*, token: ApiToken) -> None:
-    """Record that `token` was just used; skipped when it was recorded less than a minute ago."""
-    now = timezone.now()
-    if token.last_used_at is not None and now - token.last_used_at < TOKEN_TOUCH_INTERVAL:
-        return
-    # One UPDATE, no read-modify-write: concurrent requests with the same token cannot conflict.
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    token.last_used_at = now
+def api_token_touch(*, token_id: int, used_at: datetime) -> bool:
+    """Record that the token was used at `used_at`, unless a use less than a minute before it is recorded.
+
+    One guarded UPDATE, no read: several processes recording the same minute's use write the row once.
+    Run by the `api_token_use_record` task, never inside a request. True if it wrote.
+    """
+    recorded_long_ago = Q(last_used_at__isnull=True) | Q(last_used_at__lte=used_at - TOKEN_TOUCH_INTERVAL)
+    return bool(ApiToken.objects.filter(recorded_long_ago, pk=token_id).update(last_used_at=used_at))
 
 
 @transaction.atomic

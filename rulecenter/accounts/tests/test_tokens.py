@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
 
-from rulecenter.accounts import selectors, services
+from rulecenter.accounts import services, token_cache
 from rulecenter.accounts.models import ApiToken, Role
 from rulecenter.accounts.services import TOKEN_PREFIX, api_token_create, token_hash
 from rulecenter.announcements.models import Announcement
@@ -135,10 +135,11 @@ def test_the_active_token_is_read_in_one_query(editor: User, django_assert_num_q
         actor=SYSTEM, user=editor, expires_at=timezone.now() + timedelta(days=1)
     )
     with django_assert_num_queries(1):
-        found = selectors.api_token_active(token=token)
+        found = token_cache.token_grant(token=token)
     assert found is not None
-    assert found.user.username == "editor"
-    assert selectors.api_token_active(token=token, at=timezone.now() + timedelta(days=2)) is None
+    assert found.user().username == "editor"
+    assert found.actor.roles == {"editor"}
+    assert token_cache.token_grant(token=token, at=timezone.now() + timedelta(days=2)) is None
 
 
 def test_an_expiry_in_the_past_is_refused(editor: User) -> None:
