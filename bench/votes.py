@@ -64,6 +64,7 @@ local counter = 0
 ok, bad = 0, 0
 local threads = {}
 local path = "/"
+local method = "POST"
 
 function setup(thread)
   thread:set("id", #threads)
@@ -72,11 +73,13 @@ end
 
 function init(args)
   path = args[1]
+  method = args[3] or "POST"
   for line in io.lines(args[2]) do tokens[#tokens + 1] = line end
   counter = id * 100003
 end
 
 function request()
+  if method == "GET" then return wrk.format("GET", path) end
   counter = counter + 1
   local token = tokens[(counter % #tokens) + 1]
   local choice = (counter % 3 == 0) and "reevaluate" or "support"
@@ -402,12 +405,14 @@ class Server:
             self.kill(signal.SIGKILL)
 
 
-def wrk(path: str, *, seconds: int, threads: int, connections: int, server: Server) -> dict[str, float]:
+def wrk(
+    path: str, *, seconds: int, threads: int, connections: int, server: Server, method: str = "POST"
+) -> dict[str, float]:
     script = VAR / "vote.lua"
     script.write_text(LUA)
     argv = [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s",
-        "-s", str(script), f"http://{HOST}:{PORT}{path}", "--", path, str(VAR / "tokens.txt"),
+        "-s", str(script), f"http://{HOST}:{PORT}{path}", "--", path, str(VAR / "tokens.txt"), method,
     ]  # fmt: skip
     cpu_before = server.cpu_seconds()
     done = subprocess.run(argv, capture_output=True, text=True)
@@ -507,7 +512,15 @@ def run_database(name: str, args: argparse.Namespace) -> DatabaseResult:
     server = Server(env, args.workers, log)
     with server.running():
         for path in (GET_PATH, ceiling_path, votes_path):  # warm every worker's connection and caches
-            wrk(path, seconds=2, threads=args.threads, connections=args.connections, server=server)
+            method = "GET" if path == GET_PATH else "POST"
+            wrk(
+                path,
+                seconds=2,
+                threads=args.threads,
+                connections=args.connections,
+                server=server,
+                method=method,
+            )
         ceiling_cpu, votes_cpu, ratios, cpu_ratios, p99s = [], [], [], [], []
         get_cpu, post_shares, votes_shares = [], [], []
         ok_total = 0
@@ -518,6 +531,7 @@ def run_database(name: str, args: argparse.Namespace) -> DatabaseResult:
                 threads=args.threads,
                 connections=args.connections,
                 server=server,
+                method="GET",
             )
             ceiling = wrk(
                 ceiling_path,
