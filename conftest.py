@@ -57,9 +57,13 @@ def _role_groups_survive_flush(django_db_setup: None, django_db_blocker: Any) ->
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
+    from rulecenter.accounts.token_cache import process_forget
+
     cache.clear()
+    process_forget()
     yield
     cache.clear()
+    process_forget()
 
 
 @pytest.fixture(autouse=True)

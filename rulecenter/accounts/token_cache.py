@@ -150,6 +150,13 @@ def grants_forget() -> None:
         transaction.on_commit(_forget_now, robust=True)
 
 
+def process_forget() -> None:
+    """Forget what this process keeps (grants and last-use marks), nothing shared: for a test whose database was
+    rolled back under the memo without any change hook firing (token strings repeat across tests, ids do not)."""
+    _memo.forget()
+    _touched.clear()
+
+
 def _forget_now() -> None:
     _memo.forget()
     shared = _shared_cache()
