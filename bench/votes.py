@@ -338,8 +338,8 @@ def reset_database(name: str) -> str:
 def server_argv(workers: int) -> list[str]:
     return [
         sys.executable, "-m", "granian", "--interface", "wsgi", "--host", HOST, "--port", str(PORT),
-        "--workers", str(workers), "--no-ws", "--respawn-failed-workers", "--respawn-interval", "0.5",
-        "config.wsgi:application",
+        "--workers", str(workers), "--blocking-threads", "4", "--no-ws", "--respawn-failed-workers",
+        "--respawn-interval", "0.5", "config.wsgi:application",
     ]  # fmt: skip
 
 
