@@ -29,11 +29,11 @@ def test_every_response_carries_django_csp_s_policy(client: Client, path: str) -
 def test_a_changed_policy_is_sent_at_once(client: Client, settings: Settings) -> None:
     client.get("/news/")  # built and kept
     settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": [SELF], "img-src": [NONE]}}
-    assert (
-        client.get("/news/")["Content-Security-Policy"]
-        == build_policy()
-        == "img-src 'none'; default-src 'self'"
-    )
+    # The directives' order is django-csp's affair (it differs between runs): compare them as a set.
+    assert directives(client.get("/news/")["Content-Security-Policy"]) == {
+        "default-src 'self'",
+        "img-src 'none'",
+    }
     settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"default-src": [NONE]}}
     assert directives(client.get("/news/")["Content-Security-Policy-Report-Only"]) == {"default-src 'none'"}
 
