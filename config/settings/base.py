@@ -75,8 +75,9 @@ MIDDLEWARE = [
     # Last: turns a locked-out sign-in into rulecenter's 429 page (AXES_LOCKOUT_CALLABLE).
     "axes.middleware.AxesMiddleware",
 ]
-# AxesBackend first: a locked-out account or address is refused before any password is checked.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesBackend", "django.contrib.auth.backends.ModelBackend"]
+# AxesBackend first: a locked-out account or address is refused before any password is checked. Then
+# Django's ModelBackend, reading the signed-in user (and their member row) from memory on a warm process.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesBackend", "rulecenter.accounts.backends.SignedInBackend"]
 
 ROOT_URLCONF = "config.urls"
 # Members sign in on the site (the admin's login takes staff only).

@@ -14,7 +14,7 @@ class AccountsConfig(AppConfig):
         from rulecenter.common.changes import content_changed
 
         from . import receivers
-        from .models import ApiToken
+        from .models import ApiToken, Member
 
         user_model = get_user_model()
         content_changed.connect(receivers.content_changed, dispatch_uid="accounts_token_grants")
@@ -27,6 +27,12 @@ class AccountsConfig(AppConfig):
         )
         post_save.connect(
             receivers.deleted_or_renamed, sender=Group, dispatch_uid="accounts_grants_group_saved"
+        )
+        post_save.connect(
+            receivers.member_changed, sender=Member, dispatch_uid="accounts_grants_member_saved"
+        )
+        post_delete.connect(
+            receivers.member_changed, sender=Member, dispatch_uid="accounts_grants_member_deleted"
         )
         for model, name in ((user_model, "user"), (ApiToken, "token"), (Group, "group")):
             post_delete.connect(

@@ -1,4 +1,4 @@
-"""What makes kept token grants stale, wherever the write comes from (token_cache explains the design).
+"""What makes kept token grants and signed-in users stale, wherever the write comes from (token_cache explains the design).
 
 Services announce through the change hook (a token revoked, a user changed); writes that only Django sees —
 the admin's user form toggling `is_active` or superuser, `user.groups.add/remove/clear`, a group renamed or
@@ -11,8 +11,9 @@ from rulecenter.common.changes import ChangeAction, ContentChange, ContentKind
 
 from .token_cache import grants_forget
 
-# Fields whose change cannot take a grant away: a sign-in, a token's last use.
-HARMLESS_USER_FIELDS = frozenset({"last_login", "password"})
+# Fields whose change cannot take a grant away: a sign-in, a token's last use. A password change does not end a
+# token, but it ends the user's other sign-in sessions, so the kept user (token_cache.signed_in_user) goes.
+HARMLESS_USER_FIELDS = frozenset({"last_login"})
 HARMLESS_TOKEN_FIELDS = frozenset({"last_used_at", "name"})
 
 
@@ -38,6 +39,11 @@ def token_saved(*, created: bool, update_fields: frozenset[str] | None, **kwargs
 def user_groups_changed(*, action: str, **kwargs: Any) -> None:
     if action in {"post_add", "post_remove", "post_clear"}:
         grants_forget()
+
+
+def member_changed(**kwargs: Any) -> None:
+    """A member saved or deleted (verified, joined on): the signed-in user kept with that row goes."""
+    grants_forget()
 
 
 def deleted_or_renamed(**kwargs: Any) -> None:

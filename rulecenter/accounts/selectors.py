@@ -152,6 +152,11 @@ def api_token_grant_read(*, key_hash: str) -> TokenGrant | None:
     )
 
 
+def user_signed_in_read(*, user_id: int) -> User | None:
+    """The user `user_id` with their member row (or its absence) in one statement, active or not."""
+    return User.objects.select_related("member").filter(pk=user_id).first()
+
+
 def api_token_expired_at(*, token: str, at: datetime | None = None) -> datetime | None:
     """When `token` expired, if it is an unrevoked token of an active user that has expired by `at`."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:

@@ -1,4 +1,5 @@
-"""API tokens answered from memory: a warm process serves a known token without a query or a round trip.
+"""API tokens and signed-in users answered from memory: a warm process serves a known token, or the user
+(with their member row) a sign-in session names, without a query or a round trip.
 
 A token's grant (`selectors.TokenGrant`: whose token, the roles it acts in, its expiry) is looked up in
 three layers, each only when the one before has nothing:
@@ -27,6 +28,11 @@ Changes through the services arrive by the change hook (`content_changed`: a tok
 changed); writes that only Django sees (the admin's user form, `user.groups`, `User.save()`) by model
 signals. Both are connected in `receivers`.
 
+Signed-in users (`signed_in_user`, through `backends.SignedInBackend`) go through the same three layers
+under the same generation, keyed by the user's id: a vote page no longer reads the user and then the member
+for every request. A password change forgets them too (it ends the user's other sessions, which Django
+checks against the user's password hash).
+
 Only grants are kept: a refused token is asked of the database each time (the refusal path, which
 `RULECENTER_API_ANON_RATE` limits per address), and a grant's expiry is checked at every use.
 
@@ -36,13 +42,16 @@ per token after the request's transaction (if any) commits, and written by one g
 processes, and no request writes to it.
 """
 
+import copy
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.dummy import DummyCache
@@ -63,11 +72,13 @@ logger = logging.getLogger("rulecenter.accounts")
 
 GENERATION_KEY = "rc:token-grants:generation"
 GRANT_KEY = "rc:token-grant:{key_hash}"
+USER_KEY = "rc:signed-in-user:{user_id}"
 # Enough for every token in steady use on one process; full, the memo starts afresh (common.memo).
 MEMO_ENTRIES = 4096
 TOUCHED_ENTRIES = 16384
 
 _memo: ProcessMemo[str, TokenGrant] = ProcessMemo(max_entries=MEMO_ENTRIES)
+_users: ProcessMemo[int, User] = ProcessMemo(max_entries=MEMO_ENTRIES)
 _clock = time.monotonic
 # key hash → when this process last had the token's use recorded (or saw it recorded): the task is enqueued
 # at most once a minute per token per process.
@@ -109,10 +120,16 @@ def _shared_cache() -> BaseCache | None:
 
 
 def _grant_shared_or_read(key_hash: str) -> TokenGrant | None:
+    return _shared_or_read(
+        GRANT_KEY.format(key_hash=key_hash), lambda: selectors.api_token_grant_read(key_hash=key_hash)
+    )
+
+
+def _shared_or_read[T](key: str, read: Callable[[], T | None]) -> T | None:
+    """The shared cache's entry at `key` if it carries the current generation; else `read()`, stored there."""
     shared = _shared_cache()
     if shared is None:
-        return selectors.api_token_grant_read(key_hash=key_hash)
-    key = GRANT_KEY.format(key_hash=key_hash)
+        return read()
     try:
         found = shared.get_many([GENERATION_KEY, key])
         generation = found.get(GENERATION_KEY)
@@ -122,21 +139,52 @@ def _grant_shared_or_read(key_hash: str) -> TokenGrant | None:
         else:
             kept = found.get(key)
             if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == generation:
-                grant: TokenGrant = kept[1]
-                return grant
+                value: T = kept[1]
+                return value
     except Exception:
-        # Tokens must keep working while the cache is down: the database answers instead.
+        # Sign-ins must keep working while the cache is down: the database answers instead.
         logger.warning("token grants: the shared cache is unavailable", exc_info=True)
-        return selectors.api_token_grant_read(key_hash=key_hash)
+        return read()
     # Read after the generation: a change committed before this read has already replaced it, so an entry
     # stored below with an older generation is never believed.
-    read = selectors.api_token_grant_read(key_hash=key_hash)
-    if read is not None and generation is not None:
+    value_read = read()
+    if value_read is not None and generation is not None:
         try:
-            shared.set(key, (generation, read), timeout=settings.RULECENTER_TOKEN_CACHE_SECONDS)
+            shared.set(key, (generation, value_read), timeout=settings.RULECENTER_TOKEN_CACHE_SECONDS)
         except Exception:
             logger.warning("token grants: the shared cache is unavailable", exc_info=True)
-    return read
+    return value_read
+
+
+def signed_in_user(*, user_id: int) -> User | None:
+    """The user a signed-in session names, with their member row (or its absence) loaded, from the same
+    layers and under the same generation as token grants: no query on a warm process, where Django's
+    backend reads the user and the vote page then the member (issue 17).
+
+    Active or not: the caller (`backends.SignedInBackend`) checks. Each call gets its own copy, so nothing a
+    request sets on its user (a permission cache, a changed field) reaches another request.
+    """
+    seconds = float(settings.RULECENTER_TOKEN_MEMO_SECONDS)
+    now = _clock()  # before the read, as for grants
+    user = _users.get(user_id, now=now) if seconds > 0 else None
+    if user is None:
+        user = _shared_or_read(
+            USER_KEY.format(user_id=user_id), lambda: selectors.user_signed_in_read(user_id=user_id)
+        )
+        if user is None:
+            return None
+        if seconds > 0:
+            _users.put(user_id, user, until=now + seconds)
+    return _own_copy(user)
+
+
+def _own_copy(user: User) -> User:
+    # Model.__getstate__ copies the instance's state and its cache of related rows; the member is copied too.
+    copied = copy.copy(user)
+    related = copied._state.fields_cache
+    if related.get("member") is not None:
+        related["member"] = copy.copy(related["member"])
+    return copied
 
 
 def grants_forget() -> None:
@@ -154,11 +202,13 @@ def process_forget() -> None:
     """Forget what this process keeps (grants and last-use marks), nothing shared: for a test whose database was
     rolled back under the memo without any change hook firing (token strings repeat across tests, ids do not)."""
     _memo.forget()
+    _users.forget()
     _touched.clear()
 
 
 def _forget_now() -> None:
     _memo.forget()
+    _users.forget()
     shared = _shared_cache()
     if shared is None:
         return
@@ -191,4 +241,5 @@ def token_use_record(grant: TokenGrant, *, at: datetime | None = None) -> None:
 def _forget_on_setting_changed(*, setting: str, **kwargs: Any) -> None:
     if setting in {"RULECENTER_TOKEN_MEMO_SECONDS", "RULECENTER_TOKEN_CACHE_SECONDS", "CACHES"}:
         _memo.forget()
+        _users.forget()
         _touched.clear()
