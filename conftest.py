@@ -58,12 +58,15 @@ def _role_groups_survive_flush(django_db_setup: None, django_db_blocker: Any) ->
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     from rulecenter.accounts.token_cache import process_forget
+    from rulecenter.common.memo import ProcessMemo
 
     cache.clear()
     process_forget()
+    ProcessMemo.forget_every()
     yield
     cache.clear()
     process_forget()
+    ProcessMemo.forget_every()
 
 
 @pytest.fixture(autouse=True)

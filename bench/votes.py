@@ -505,7 +505,7 @@ def run_database(name: str, args: argparse.Namespace) -> DatabaseResult:
         flush=True,
     )
 
-    ceiling_path = "/bench/api/constant-vote"
+    ceiling_path = "/api/bench/constant-vote"
     votes_path = f"/api/v1/consultations/{facts['consultations']['http']}/votes"
     log = VAR / f"server-{name}.log"
     log.unlink(missing_ok=True)

@@ -29,7 +29,8 @@ def constant_vote(request: HttpRequest, payload: VoteIn) -> Status[dict[str, str
 
 
 urlpatterns = [
-    path("bench/api/", bench_api.urls),
+    # Under /api/ like the votes endpoint, so the page-only middleware skips it as it skips the API.
+    path("api/bench/", bench_api.urls),
     path("bench/constant/", constant, name="bench-constant"),  # the GET ceiling on the same server
     *project_urlpatterns,
 ]

@@ -22,7 +22,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -126,12 +127,7 @@ def limit_hit(*, scope: str, ident: str, rate: Rate) -> float | None:
     now = time.time()
     key, window = _window_key(scope, ident, rate, now)
     try:
-        cache.add(key, 0, timeout=rate.seconds + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=rate.seconds + 1)
-            count = 1
+        count = _count(key, timeout=rate.seconds + 1)
     except Exception:
         # A limit protects the site; an unreachable cache must not take the site down with it.
         logger.warning("rate limit %s not checked: the cache is unavailable", scope, exc_info=True)
@@ -139,6 +135,29 @@ def limit_hit(*, scope: str, ident: str, rate: Rate) -> float | None:
     if count <= rate.count:
         return None
     return max(1.0, (window + 1) * rate.seconds - now)
+
+
+def _count(key: str, *, timeout: int) -> int:
+    """Add one to the window's counter and return it.
+
+    On Redis one round trip: INCR and EXPIRE … NX in a pipeline (Django's `incr` asks EXISTS first and needs
+    an `add` for a new window: three round trips). Elsewhere `incr` first — the window has usually begun —
+    and `add` only for its first request.
+    """
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, RedisCache):
+        stored = backend.make_and_validate_key(key)
+        pipeline = backend._cache.get_client(stored, write=True).pipeline(transaction=False)
+        pipeline.incr(stored)
+        pipeline.expire(stored, timeout, nx=True)
+        count, _expiry_set = pipeline.execute()
+        return int(count)
+    try:
+        return int(backend.incr(key))
+    except ValueError:  # the window's first request
+        if backend.add(key, 1, timeout=timeout):
+            return 1
+        return int(backend.incr(key))  # another request added it in between
 
 
 def limit_check(request: HttpRequest, *, scope: str, setting: str, ident: str | None = None) -> float | None:

@@ -6,17 +6,28 @@ so a caller (and its tests) keep one clock of their own and the memo does no tim
 dict's own atomic operations are enough under the GIL, and a lost race only costs a second fetch.
 """
 
+import weakref
 from collections.abc import Callable
 
 
 class ProcessMemo[K, V]:
     """At most `max_entries` values, each until an instant; full, it starts afresh rather than evicting."""
 
+    _every: "weakref.WeakSet[ProcessMemo[object, object]]" = weakref.WeakSet()
+
     def __init__(self, *, max_entries: int = 256) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self.max_entries = max_entries
         self._entries: dict[K, tuple[float, V]] = {}
+        ProcessMemo._every.add(self)  # type: ignore[arg-type]
+
+    @classmethod
+    def forget_every(cls) -> None:
+        """Empty every memo of this process: for tests, whose database is rolled back under the memos without
+        any change hook firing (and whose ids then repeat)."""
+        for memo in list(cls._every):
+            memo.forget()
 
     def __len__(self) -> int:
         return len(self._entries)

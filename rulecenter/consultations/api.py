@@ -7,7 +7,6 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import P, QueryEx, Router
@@ -27,6 +26,7 @@ from rulecenter.common.problems import (
     problems,
 )
 from rulecenter.common.text import local_minute, markdown_to_html
+from rulecenter.common.urls import reverse_fast
 from rulecenter.rules import selectors as rule_selectors
 
 from . import selectors, services
@@ -80,7 +80,7 @@ def _site(request: HttpRequest, path: str) -> str:
 
 
 def _tally_url(request: HttpRequest, consultation: Consultation) -> str:
-    return _site(request, reverse("api:consultation_tally", args=[consultation.pk]))
+    return _site(request, reverse_fast("api:consultation_tally", consultation.pk))
 
 
 def _rule_ref(request: HttpRequest, version: "RuleVersion") -> RuleRef:

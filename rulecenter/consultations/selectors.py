@@ -1,5 +1,6 @@
 """Reads of consultations. The tally is one GROUP BY over the standing votes, so it is the votes."""
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -11,6 +12,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from rulecenter.accounts import selectors as account_selectors
+from rulecenter.common.memo import ProcessMemo
 from rulecenter.rules import selectors as rule_selectors
 from rulecenter.rules.diff import ClauseDiff, VersionDiff, diff_versions
 from rulecenter.rules.models import RuleVersion
@@ -83,6 +85,11 @@ def consultations_holding(*, version_ids: Iterable[int]) -> list[Consultation]:
 
 
 VOTE_TARGET_SECONDS = 30
+# In front of the shared cache, each process keeps the vote target this long (unpickling it from the cache
+# cost as much as the vote's statements): an extended close reaches every process within it.
+VOTE_TARGET_MEMO_SECONDS = 1.0
+_vote_targets: ProcessMemo[int, Consultation] = ProcessMemo(max_entries=64)
+_clock = time.monotonic
 
 
 def _vote_target_key(pk: int) -> str:
@@ -97,18 +104,27 @@ def consultation_for_vote(*, pk: int) -> Consultation | None:
     stale copy turns into a refusal, never into a wrong acceptance: options and opening time are frozen once
     it opens, and its close can only be moved later (services.consultation_update, which also drops the
     entry). A scheduled consultation is never cached: its opening may still move.
+
+    Each process also keeps the copy it read for VOTE_TARGET_MEMO_SECONDS, shared by its requests, which
+    only read it.
     """
-    key = _vote_target_key(pk)
-    consultation: Consultation | None = cache.get(key)
+    now = _clock()
+    consultation = _vote_targets.get(pk, now=now)
     if consultation is not None:
         return consultation
-    consultation = Consultation.objects.filter(pk=pk).prefetch_related("options").first()
-    if consultation is not None and consultation.opens_at <= timezone.now():
+    key = _vote_target_key(pk)
+    consultation = cache.get(key)
+    if consultation is None:
+        consultation = Consultation.objects.filter(pk=pk).prefetch_related("options").first()
+        if consultation is None or consultation.opens_at > timezone.now():
+            return consultation
         cache.set(key, consultation, timeout=VOTE_TARGET_SECONDS)
-    return consultation
+    return _vote_targets.put(pk, consultation, until=now + VOTE_TARGET_MEMO_SECONDS)
 
 
 def forget_vote_target(*, pk: int) -> None:
+    """Drop the kept vote target: here at once, in other processes within VOTE_TARGET_MEMO_SECONDS."""
+    _vote_targets.forget()
     cache.delete(_vote_target_key(pk))
 
 

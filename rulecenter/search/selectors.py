@@ -18,7 +18,6 @@ from typing import Any
 
 import tantivy
 from django.conf import settings
-from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -27,6 +26,7 @@ from markupsafe import Markup
 from rulecenter.announcements.models import Announcement
 from rulecenter.common.pagination import PageNotFound as PageNotFound
 from rulecenter.common.pagination import Pager, pager_for
+from rulecenter.common.urls import path_template, reverse_fast
 from rulecenter.rules import selectors as rule_selectors
 from rulecenter.rules.models import Rule, RuleVersion
 
@@ -205,18 +205,6 @@ def _rule_groups(
     return list(groups.values())
 
 
-_URL_SLOT = 987654321
-
-
-@lru_cache(maxsize=64)
-def _url_template(name: str, urlconf: str | None, prefix: str, slots: int) -> str:
-    # reverse() costs ~40 µs; a page of results needs twenty of them. Reverse once, fill in the ids.
-    path = reverse(name, args=[_URL_SLOT + n for n in range(slots)])
-    for n in range(slots):
-        path = path.replace(str(_URL_SLOT + n), f"{{{n}}}")
-    return path
-
-
 @dataclass(frozen=True, slots=True)
 class _Page:
     """What every hit of one page is rendered with, looked up once per search."""
@@ -224,18 +212,14 @@ class _Page:
     terms: tuple[str, ...]
     now: datetime
     language: str | None
-    urlconf: str | None
-    prefix: str
     announcement_url: str  # an announcement's address, `{0}` standing for its id
 
     @classmethod
     def current(cls, terms: tuple[str, ...], now: datetime) -> "_Page":
-        urlconf, prefix = get_urlconf(), get_script_prefix()
-        announcement_url = _url_template("announcements:detail", urlconf, prefix, 1)
-        return cls(terms, now, get_language(), urlconf, prefix, announcement_url)
+        return cls(terms, now, get_language(), path_template("announcements:detail", 1))
 
     def url(self, name: str, *args: object) -> str:
-        return _url_template(name, self.urlconf, self.prefix, len(args)).format(*args)
+        return reverse_fast(name, *args)
 
     def label(self, kind: str) -> str:
         return _label(kind, self.language)

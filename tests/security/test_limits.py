@@ -323,3 +323,32 @@ def test_waits_read_in_the_largest_sensible_unit() -> None:
     assert [limits.wait_text(s) for s in (0.2, 59.5, 119, 900, 7200)] == [
         "1 秒", "60 秒", "119 秒", "15 分钟", "2 小时",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["locmem", "redis"])
+def test_a_window_counts_each_request_once_and_ends_on_time(settings: Settings, backend: str) -> None:
+    """The counter itself, on the test cache and on Redis (one pipelined round trip there): the third
+    request of a 2-per-10 s window waits for the window's end, and the counter lives about one window."""
+    if backend == "redis":
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": "redis://127.0.0.1:6379/15",
+                "KEY_PREFIX": f"limits-test-{uuid.uuid4().hex}",
+            }
+        }
+    rate = limits.Rate(2, 10)
+    start = 1_800_000_000.0  # a window's beginning (a multiple of 10)
+    with time_machine.travel(start + 3, tick=False):
+        waits = [limits.limit_hit(scope="t", ident="one", rate=rate) for _ in range(3)]
+        assert limits.limit_hit(scope="t", ident="two", rate=rate) is None
+    assert waits == [None, None, 7.0]
+    with time_machine.travel(start + 10, tick=False):
+        assert limits.limit_hit(scope="t", ident="one", rate=rate) is None  # the next window
+    if backend == "redis":
+        from django.core.cache import cache
+
+        key, _window = limits._window_key("t", "one", rate, start + 10)
+        stored = cache.make_and_validate_key(key)
+        ttl = cache._cache.get_client(stored).ttl(stored)  # type: ignore[attr-defined]
+        assert 0 < ttl <= rate.seconds + 1
