@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -129,7 +130,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {
+    CACHES: dict[str, dict[str, Any]] = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
     }
     TASKS = {
@@ -138,8 +139,15 @@ if REDIS_URL:
     RQ_QUEUES = {"default": {"URL": REDIS_URL}}
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
 else:
+    # Each process's own. Room for the limits' counters of every client of a busy minute (two per voting
+    # member): at LocMem's default of 300 entries it culled a third of them on every new key, which cost
+    # more than the vote and let the limits forget their counts.
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "rulecenter"},
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "rulecenter",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        },
     }
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

@@ -72,3 +72,19 @@ class ApiToken(models.Model):
 
     def is_expired_at(self, at: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= at
+
+
+class GrantGeneration(models.Model):
+    """One row: a number raised, in the change's own transaction, by every change that can take a token's
+    grant or a signed-in user away (token_cache). Each process reads it at most once per
+    RULECENTER_TOKEN_MEMO_SECONDS and forgets what it keeps when it has moved."""
+
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("授权代次")
+        verbose_name_plural = _("授权代次")
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="grantgeneration_one_row")]
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -41,9 +41,11 @@ def user_groups_changed(*, action: str, **kwargs: Any) -> None:
         grants_forget()
 
 
-def member_changed(**kwargs: Any) -> None:
-    """A member saved or deleted (verified, joined on): the signed-in user kept with that row goes."""
-    grants_forget()
+def member_changed(*, created: bool = False, **kwargs: Any) -> None:
+    """A member changed or deleted (verified, joined on): the signed-in user kept with that row goes. A new
+    member takes nothing away."""
+    if not created:
+        grants_forget()
 
 
 def deleted_or_renamed(**kwargs: Any) -> None:

@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 
 from rulecenter.common.actors import Actor
 
-from .models import ApiToken, Member
+from .models import ApiToken, GrantGeneration, Member
 from .roles import STAFF_ROLES, actor_of
 from .services import TOKEN_PREFIX, token_hash
 
@@ -150,6 +150,15 @@ def api_token_grant_read(*, key_hash: str) -> TokenGrant | None:
         expires_at=_aware(expires_at),
         last_used_at=_aware(last_used_at),
     )
+
+
+def grant_generation_read() -> int:
+    """The grants' generation (`GrantGeneration`): 0 before any change has raised it."""
+    table = connection.ops.quote_name(GrantGeneration._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT value FROM {table} WHERE id = 1")  # noqa: S608 - the table's name from the model
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 def user_signed_in_read(*, user_id: int) -> User | None:

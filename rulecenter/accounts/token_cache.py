@@ -4,29 +4,30 @@
 A token's grant (`selectors.TokenGrant`: whose token, the roles it acts in, its expiry) is looked up in
 three layers, each only when the one before has nothing:
 
-1. **This process's memo** (`common.memo.ProcessMemo`), kept `RULECENTER_TOKEN_MEMO_SECONDS` (1 s) from
-   the moment it was read below: nothing leaves the process.
+1. **This process's memo** (`common.memo.ProcessMemo`): nothing leaves the process.
 2. **The shared cache**, when it is one (Redis, memcached, the database or file cache): every process reads
    the same entries. LocMem is each process's own, so with it this layer is skipped rather than trusted.
-   An entry stays `RULECENTER_TOKEN_CACHE_SECONDS` and counts only while it carries the current
-   *generation* (below); the generation and the entry come in one round trip (`get_many`).
 3. **One plain SQL statement** (`selectors.api_token_grant_read`: the token, its user and its role groups).
 
-Invalidation: a generation key and a memo of at most a second, rather than deleting entries or telling
-processes. Anything that can take a grant away — a token revoked, a user disabled, renamed or deleted, a
-role group added to or taken from a user, a group renamed or deleted — calls `grants_forget`, which gives
-the shared generation key a new random value, at once and again after the change commits, and empties
-this process's memo. Every shared entry read under an older generation is then ignored:
-- deleting the token's entry instead would race with a request that read the database just before the
-  commit and stores its answer just after (its entry carries the old generation, so it is ignored), and a
-  user change would have to find every token of that user;
-- no process is told anything: each asks the shared layer (or, without one, the database) again at most
-  `RULECENTER_TOKEN_MEMO_SECONDS` after it last did, so a revoked token stops on every node within that
-  time (1 s) after the revoking call returns, and the process that revoked it stops at once. The cost is
-  one round trip per token per second per process; a token in steady use costs no query at all.
+What is kept in the first two layers is tagged with the *generation* it was read under and counts only
+while that is still the current one, for at most `RULECENTER_TOKEN_CACHE_SECONDS` (60 s).
+
+The generation is one row (`GrantGeneration`). Anything that can take a grant away — a token revoked, a
+user disabled, renamed, deleted or given a new password, a role group added to or taken from a user, a group
+renamed or deleted, a member's row changed — calls `grants_forget`, which raises it by one *in the change's
+own transaction* and empties this process's memo (again once the change commits). Each process reads the
+row again at most `RULECENTER_TOKEN_MEMO_SECONDS` (1 s) after it last did — one tiny query per second per
+process, whatever the number of tokens — and a new value empties its memo. So:
+- a revoked token stops on every node within that second after the revoking transaction commits, and at
+  once in the process that revoked it;
+- an answer read from the database just before the change committed and kept just after carries the older
+  generation, so no process that has seen the new one believes it (deleting entries instead would race
+  with it, and a user change would have to find every token of that user);
+- no process is told anything and a token in steady use — a partner's tool, a member re-voting — costs no
+  query at all for a minute, then one read.
 Changes through the services arrive by the change hook (`content_changed`: a token revoked, a user
-changed); writes that only Django sees (the admin's user form, `user.groups`, `User.save()`) by model
-signals. Both are connected in `receivers`.
+changed); writes that only Django sees (the admin's user and member forms, `user.groups`, `User.save()`) by
+model signals. Both are connected in `receivers`.
 
 Signed-in users (`signed_in_user`, through `backends.SignedInBackend`) go through the same three layers
 under the same generation, keyed by the user's id: a vote page no longer reads the user and then the member
@@ -44,9 +45,10 @@ processes, and no request writes to it.
 
 import copy
 import logging
-import secrets
+import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -63,36 +65,71 @@ from django.utils import timezone
 
 from rulecenter.common.memo import ProcessMemo
 
-from . import selectors
+from . import selectors, services
 from .selectors import TokenGrant
 from .services import TOKEN_TOUCH_INTERVAL
 from .tasks import api_token_use_record
 
 logger = logging.getLogger("rulecenter.accounts")
 
-GENERATION_KEY = "rc:token-grants:generation"
 GRANT_KEY = "rc:token-grant:{key_hash}"
 USER_KEY = "rc:signed-in-user:{user_id}"
 # Enough for every token in steady use on one process; full, the memo starts afresh (common.memo).
 MEMO_ENTRIES = 4096
 TOUCHED_ENTRIES = 16384
 
-_memo: ProcessMemo[str, TokenGrant] = ProcessMemo(max_entries=MEMO_ENTRIES)
-_users: ProcessMemo[int, User] = ProcessMemo(max_entries=MEMO_ENTRIES)
+# Each value with the generation it was read under.
+_memo: ProcessMemo[str, tuple[int, TokenGrant]] = ProcessMemo(max_entries=MEMO_ENTRIES)
+_users: ProcessMemo[int, tuple[int, User]] = ProcessMemo(max_entries=MEMO_ENTRIES)
 _clock = time.monotonic
 # key hash → when this process last had the token's use recorded (or saw it recorded): the task is enqueued
 # at most once a minute per token per process.
 _touched: dict[str, datetime] = {}
 
 
+@dataclass(slots=True)
+class _Seen:
+    """The generation as this process last read it, and when (on `_clock`)."""
+
+    generation: int | None = None
+    checked_at: float = -math.inf
+
+
+_seen = _Seen()
+
+
+def _memo_seconds() -> float:
+    return float(settings.RULECENTER_TOKEN_MEMO_SECONDS)
+
+
+def _generation(now: float) -> int:
+    """The current generation, read again if this process last read it RULECENTER_TOKEN_MEMO_SECONDS ago
+    or more; when it has moved, this process's memos are emptied."""
+    seen = _seen.generation
+    if seen is not None and now - _seen.checked_at < _memo_seconds():
+        return seen
+    current = selectors.grant_generation_read()
+    if current != seen:
+        _memo.forget()
+        _users.forget()
+    _seen.generation, _seen.checked_at = current, now
+    return current
+
+
+def _kept[K, V](memo: ProcessMemo[K, tuple[int, V]], key: K, *, now: float, generation: int) -> V | None:
+    found = memo.get(key, now=now)
+    return found[1] if found is not None and found[0] == generation else None
+
+
 def token_grant_kept(*, token: str, at: datetime | None = None) -> TokenGrant | None:
-    """The grant this process read for `token` within RULECENTER_TOKEN_MEMO_SECONDS, if it has not expired
-    by `at` (now): no query, no round trip. None says nothing about the token: ask `token_grant`."""
+    """The grant this process keeps for `token` under the current generation, if it has not expired by
+    `at` (now): no query (but the generation's, once a second). None says nothing about the token: ask
+    `token_grant`."""
     key_hash = selectors.api_token_key(token)
-    seconds = float(settings.RULECENTER_TOKEN_MEMO_SECONDS)
-    if key_hash is None or seconds <= 0:
+    if key_hash is None or _memo_seconds() <= 0:
         return None
-    grant = _memo.get(key_hash, now=_clock())
+    now = _clock()
+    grant = _kept(_memo, key_hash, now=now, generation=_generation(now))
     return None if grant is None or grant.is_expired_at(at or timezone.now()) else grant
 
 
@@ -101,16 +138,34 @@ def token_grant(*, token: str, at: datetime | None = None) -> TokenGrant | None:
     key_hash = selectors.api_token_key(token)
     if key_hash is None:
         return None
-    seconds = float(settings.RULECENTER_TOKEN_MEMO_SECONDS)
-    now = _clock()  # before the read: a kept grant is never older than `seconds`
-    grant = _memo.get(key_hash, now=now) if seconds > 0 else None
-    if grant is None:
-        grant = _grant_shared_or_read(key_hash)
-        if grant is None:
+    grant = _kept_or_read(
+        _memo,
+        key_hash,
+        GRANT_KEY.format(key_hash=key_hash),
+        lambda: selectors.api_token_grant_read(key_hash=key_hash),
+    )
+    return None if grant is None or grant.is_expired_at(at or timezone.now()) else grant
+
+
+def _kept_or_read[K, V](
+    memo: ProcessMemo[K, tuple[int, V]], key: K, shared_key: str, read: Callable[[], V | None]
+) -> V | None:
+    """The value kept here or in the shared cache under the current generation; else `read()`, kept in both.
+
+    The generation is taken before the read: a change committed after it raises the generation, so what
+    the read returns is kept under the older one and not believed once the change is seen.
+    """
+    if _memo_seconds() <= 0:
+        return read()
+    now = _clock()
+    generation = _generation(now)
+    value = _kept(memo, key, now=now, generation=generation)
+    if value is None:
+        value = _shared_or_read(shared_key, read, generation=generation)
+        if value is None:
             return None
-        if seconds > 0:
-            _memo.put(key_hash, grant, until=now + seconds)
-    return None if grant.is_expired_at(at or timezone.now()) else grant
+        memo.put(key, (generation, value), until=now + settings.RULECENTER_TOKEN_CACHE_SECONDS)
+    return value
 
 
 def _shared_cache() -> BaseCache | None:
@@ -119,36 +174,22 @@ def _shared_cache() -> BaseCache | None:
     return None if isinstance(backend, LocMemCache | DummyCache) else backend
 
 
-def _grant_shared_or_read(key_hash: str) -> TokenGrant | None:
-    return _shared_or_read(
-        GRANT_KEY.format(key_hash=key_hash), lambda: selectors.api_token_grant_read(key_hash=key_hash)
-    )
-
-
-def _shared_or_read[T](key: str, read: Callable[[], T | None]) -> T | None:
-    """The shared cache's entry at `key` if it carries the current generation; else `read()`, stored there."""
+def _shared_or_read[T](key: str, read: Callable[[], T | None], *, generation: int) -> T | None:
+    """The shared cache's entry at `key` if it carries `generation`; else `read()`, stored there."""
     shared = _shared_cache()
     if shared is None:
         return read()
     try:
-        found = shared.get_many([GENERATION_KEY, key])
-        generation = found.get(GENERATION_KEY)
-        if generation is None:
-            shared.add(GENERATION_KEY, secrets.token_hex(8), timeout=None)
-            generation = shared.get(GENERATION_KEY)
-        else:
-            kept = found.get(key)
-            if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == generation:
-                value: T = kept[1]
-                return value
+        kept = shared.get(key)
     except Exception:
         # Sign-ins must keep working while the cache is down: the database answers instead.
         logger.warning("token grants: the shared cache is unavailable", exc_info=True)
         return read()
-    # Read after the generation: a change committed before this read has already replaced it, so an entry
-    # stored below with an older generation is never believed.
+    if isinstance(kept, tuple) and len(kept) == 2 and kept[0] == generation:
+        value: T = kept[1]
+        return value
     value_read = read()
-    if value_read is not None and generation is not None:
+    if value_read is not None:
         try:
             shared.set(key, (generation, value_read), timeout=settings.RULECENTER_TOKEN_CACHE_SECONDS)
         except Exception:
@@ -164,18 +205,13 @@ def signed_in_user(*, user_id: int) -> User | None:
     Active or not: the caller (`backends.SignedInBackend`) checks. Each call gets its own copy, so nothing a
     request sets on its user (a permission cache, a changed field) reaches another request.
     """
-    seconds = float(settings.RULECENTER_TOKEN_MEMO_SECONDS)
-    now = _clock()  # before the read, as for grants
-    user = _users.get(user_id, now=now) if seconds > 0 else None
-    if user is None:
-        user = _shared_or_read(
-            USER_KEY.format(user_id=user_id), lambda: selectors.user_signed_in_read(user_id=user_id)
-        )
-        if user is None:
-            return None
-        if seconds > 0:
-            _users.put(user_id, user, until=now + seconds)
-    return _own_copy(user)
+    user = _kept_or_read(
+        _users,
+        user_id,
+        USER_KEY.format(user_id=user_id),
+        lambda: selectors.user_signed_in_read(user_id=user_id),
+    )
+    return None if user is None else _own_copy(user)
 
 
 def _own_copy(user: User) -> User:
@@ -188,35 +224,29 @@ def _own_copy(user: User) -> User:
 
 
 def grants_forget() -> None:
-    """Stop believing every kept grant, here at once and on every process within the memo's lifetime.
-
-    Called inside the transaction of the change and once more after it commits: a process that read the
-    database in between keeps the old answer no longer than its memo's lifetime.
+    """Make every kept grant and signed-in user void: raise the generation in the caller's transaction, and
+    empty this process's memos at once and again after that transaction commits (another thread of this
+    process may read the old answer in between). Other processes follow within RULECENTER_TOKEN_MEMO_SECONDS
+    of the commit.
     """
-    _forget_now()
-    if connection.in_atomic_block and not any(entry[1] is _forget_now for entry in connection.run_on_commit):
-        transaction.on_commit(_forget_now, robust=True)
+    services.grant_generation_raise()
+    _forget_here()
+    if connection.in_atomic_block and not any(entry[1] is _forget_here for entry in connection.run_on_commit):
+        transaction.on_commit(_forget_here, robust=True)
 
 
 def process_forget() -> None:
-    """Forget what this process keeps (grants and last-use marks), nothing shared: for a test whose database was
-    rolled back under the memo without any change hook firing (token strings repeat across tests, ids do not)."""
-    _memo.forget()
-    _users.forget()
+    """Forget what this process keeps (grants, users, the generation read, last-use marks), nothing shared:
+    for a test whose database was rolled back under the memo without any change hook firing (token strings
+    repeat across tests, ids do not)."""
+    _forget_here()
     _touched.clear()
 
 
-def _forget_now() -> None:
+def _forget_here() -> None:
     _memo.forget()
     _users.forget()
-    shared = _shared_cache()
-    if shared is None:
-        return
-    try:
-        shared.set(GENERATION_KEY, secrets.token_hex(8), timeout=None)
-    except Exception:
-        # The entries then end with RULECENTER_TOKEN_CACHE_SECONDS; say so loudly.
-        logger.error("token grants: the generation could not be replaced in the shared cache", exc_info=True)
+    _seen.generation, _seen.checked_at = None, -math.inf
 
 
 def token_use_record(grant: TokenGrant, *, at: datetime | None = None) -> None:
@@ -240,6 +270,4 @@ def token_use_record(grant: TokenGrant, *, at: datetime | None = None) -> None:
 @receiver(setting_changed)
 def _forget_on_setting_changed(*, setting: str, **kwargs: Any) -> None:
     if setting in {"RULECENTER_TOKEN_MEMO_SECONDS", "RULECENTER_TOKEN_CACHE_SECONDS", "CACHES"}:
-        _memo.forget()
-        _users.forget()
-        _touched.clear()
+        process_forget()

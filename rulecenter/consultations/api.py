@@ -255,13 +255,12 @@ def consultation_vote(request: HttpRequest, consultation_id: int, payload: VoteI
         )
     except services.VoteRefused as refused:
         raise Problem(REFUSALS[refused.kind], refused.messages[0]) from None
-    labels = {option.key: option.label for option in selectors.options_of(consultation)}
     return Status(
         201,
         VoteOut(
             consultation=consultation.pk,
             choice=vote.choice,
-            label=labels[vote.choice],
+            label=selectors.options_by_key(consultation)[vote.choice].label,
             reason=vote.reason,
             submitted_at=timezone.localtime(vote.submitted_at),
             tally_url=_tally_url(request, consultation),

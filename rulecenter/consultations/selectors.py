@@ -132,6 +132,16 @@ def options_of(consultation: Consultation) -> list[ConsultationOption]:
     return list(consultation.options.all())
 
 
+def options_by_key(consultation: Consultation) -> dict[str, ConsultationOption]:
+    """The options by key, worked out once per consultation object: a vote looks them up twice, and the
+    vote target (`consultation_for_vote`) is one object shared by a process's votes for a second. Options
+    are frozen once a consultation opens, and an object read before never outlives its request."""
+    kept: dict[str, ConsultationOption] | None = consultation.__dict__.get("_options_by_key")
+    if kept is None:
+        kept = consultation.__dict__["_options_by_key"] = {o.key: o for o in consultation.options.all()}
+    return kept
+
+
 def tally_visible(*, consultation: Consultation, at: datetime) -> bool:
     """The live tally is public unless the setting hides it until the window has closed."""
     hidden = settings.RULECENTER_CONSULTATION_TALLY_HIDDEN_UNTIL_CLOSE

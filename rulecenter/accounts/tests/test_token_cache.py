@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 from urllib.parse import quote
 
 import pytest
@@ -31,7 +32,7 @@ from django.test.utils import CaptureQueriesContext
 from django_tasks_db.models import DBTaskResult
 from pytest_django.fixtures import Settings
 
-from rulecenter.accounts import services, token_cache
+from rulecenter.accounts import selectors, services, token_cache
 from rulecenter.accounts.models import ApiToken, Role
 from rulecenter.accounts.selectors import api_token_key
 from rulecenter.common.actors import SYSTEM
@@ -71,12 +72,21 @@ def token_of(user: User, **fields: Any) -> tuple[ApiToken, str]:
 def test_a_warm_process_answers_a_known_token_with_no_query(
     client: Client, django_assert_num_queries: Any
 ) -> None:
-    """The first request reads the token in one statement; the next ones within the second read nothing."""
+    """The first request reads the grants' generation and the token, one statement each; the next ones
+    read nothing — for a minute, but for the generation once a second."""
     _record, token = token_of(user_create("editor", roles=(Role.EDITOR,)))
-    with django_assert_num_queries(1):
-        first = whoami(client, token)
-    with django_assert_num_queries(0):
-        second = whoami(client, token)
+    with time_machine.travel(NOW, tick=False):
+        with django_assert_num_queries(2):
+            first = whoami(client, token)
+        with django_assert_num_queries(0):
+            second = whoami(client, token)
+        clock = token_cache._clock()
+        # 59 s on: the generation only (unchanged, so the grant still counts)
+        with patch.object(token_cache, "_clock", lambda: clock + 59), django_assert_num_queries(1):
+            assert whoami(client, token).status_code == 200
+        # a minute on: the generation and the token again
+        with patch.object(token_cache, "_clock", lambda: clock + 61), django_assert_num_queries(2):
+            assert whoami(client, token).status_code == 200
     editor = User.objects.get(username="editor")
     assert first.json() == second.json() == {"user": editor.pk, "username": "editor", "roles": ["editor"]}
 
@@ -165,6 +175,34 @@ def test_this_process_stops_a_token_at_once_when_it_is_revoked_disabled_or_loses
     assert whoami(client, chief_token).json()["roles"] == ["editor"]
     Group.objects.filter(name=Role.EDITOR.value).get().user_set.remove(chief)  # from the group's side
     assert whoami(client, chief_token).json()["roles"] == []
+
+
+@pytest.mark.django_db
+def test_the_generation_moves_with_the_change_s_own_transaction() -> None:
+    """Raised inside the revoking transaction: rolled back with it, a revocation that never happened takes
+    nothing away anywhere; committed, every process sees both together."""
+    record, _token = token_of(user_create("editor"))
+    before = selectors.grant_generation_read()
+
+    class Undone(Exception):
+        pass
+
+    inside: list[int] = []
+
+    def revoke_then_fail() -> None:
+        with transaction.atomic():
+            services.api_token_revoke(actor=SYSTEM, token=record)
+            inside.append(selectors.grant_generation_read())
+            raise Undone
+
+    with pytest.raises(Undone):
+        revoke_then_fail()
+    assert inside[0] > before  # raised by the change hook and the model signal…
+    assert selectors.grant_generation_read() == before  # …and rolled back with the revocation
+    record.refresh_from_db()
+    assert record.revoked_at is None
+    services.api_token_revoke(actor=SYSTEM, token=record)
+    assert selectors.grant_generation_read() > before
 
 
 @pytest.mark.django_db

@@ -104,7 +104,7 @@ def vote_cast(
     if not user.is_authenticated:
         raise VoteRefused(_(VOTE_ANONYMOUS), kind="anonymous")
     _check_open(consultation, now)
-    options = {option.key: option for option in selectors.options_of(consultation)}
+    options = selectors.options_by_key(consultation)
     option = options.get(choice)
     if option is None:
         choices = "、".join(f"{o.key}（{o.label}）" for o in options.values())
