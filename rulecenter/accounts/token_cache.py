@@ -74,13 +74,16 @@ logger = logging.getLogger("rulecenter.accounts")
 
 GRANT_KEY = "rc:token-grant:{key_hash}"
 USER_KEY = "rc:signed-in-user:{user_id}"
-# Enough for every token in steady use on one process; full, the memo starts afresh (common.memo).
-MEMO_ENTRIES = 4096
+# Enough for every token in use within a minute on one process — a consultation's last evening brings tens
+# of thousands of members — at about 1 KB a grant (~30 MB at most); full, a memo starts afresh (common.memo),
+# which at 4,096 made every token of 20,000 in rotation a read. Signed-in page users are fewer and larger.
+MEMO_ENTRIES = 32_768
+USER_MEMO_ENTRIES = 8_192
 TOUCHED_ENTRIES = 16384
 
 # Each value with the generation it was read under.
 _memo: ProcessMemo[str, tuple[int, TokenGrant]] = ProcessMemo(max_entries=MEMO_ENTRIES)
-_users: ProcessMemo[int, tuple[int, User]] = ProcessMemo(max_entries=MEMO_ENTRIES)
+_users: ProcessMemo[int, tuple[int, User]] = ProcessMemo(max_entries=USER_MEMO_ENTRIES)
 _clock = time.monotonic
 # key hash → when this process last had the token's use recorded (or saw it recorded): the task is enqueued
 # at most once a minute per token per process.
