@@ -20,7 +20,8 @@ For each database it
    restarted; afterwards every vote acknowledged with a 2xx must be in the ledger and each member's standing
    vote must be their last acknowledged one or a later one.
 
-Each measurement is bounded (≤ 20 s). Servers listen on 127.0.0.1:8411 and are stopped at the end.
+Each measurement is bounded (≤ 20 s). Servers listen on 127.0.0.1:8411 and are stopped at the end. Each
+worker runs `WEB_THREADS` threads (4 unless set), as `rulecenter serve` does.
 """
 
 from __future__ import annotations
@@ -338,8 +339,8 @@ def reset_database(name: str) -> str:
 def server_argv(workers: int) -> list[str]:
     return [
         sys.executable, "-m", "granian", "--interface", "wsgi", "--host", HOST, "--port", str(PORT),
-        "--workers", str(workers), "--blocking-threads", "4", "--no-ws", "--respawn-failed-workers",
-        "--respawn-interval", "0.5", "config.wsgi:application",
+        "--workers", str(workers), "--blocking-threads", os.environ.get("WEB_THREADS", "4"), "--no-ws",
+        "--respawn-failed-workers", "--respawn-interval", "0.5", "config.wsgi:application",
     ]  # fmt: skip
 
 

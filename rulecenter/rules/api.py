@@ -23,7 +23,7 @@ from rulecenter.common.text import INSTANT_OUT_OF_RANGE, instant_representable, 
 
 from . import selectors, services
 from .models import Rule, RuleVersion
-from .views import versions_diff
+from .rendered import versions_diff
 
 RULE_UNKNOWN = "规则“{slug}”不存在。"
 VERSION_UNKNOWN = "《{rule}》没有第 {number} 版（或尚未公示）。"

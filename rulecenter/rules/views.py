@@ -1,13 +1,10 @@
 """Public rule pages: library, point in time, history, diff, downloads, bundles with exit requests."""
 
 import json
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -23,14 +20,13 @@ from rulecenter.common.text import (
     INSTANT_OUT_OF_RANGE,
     instant_representable,
     local_minute,
-    markdown_to_html,
     markdown_to_text,
 )
 
 from . import selectors, services
 from .clauses import parse_clauses
-from .diff import VersionDiff, diff_versions, inline_html, side_by_side_html
 from .models import Rule, RuleVersion
+from .rendered import clauses_html, frozen_cached, versions_diff
 
 RULE_UNKNOWN = "规则“{slug}”不存在。"
 VERSION_UNKNOWN = "《{rule}》没有第 {number} 版（或尚未公示）。"
@@ -75,67 +71,6 @@ def _version_or_404(rule: Rule, raw: str | None) -> RuleVersion:
     if version is None:
         raise Http404(_(VERSION_UNKNOWN).format(rule=rule.title, number=(raw or "")[:12]))
     return version
-
-
-def clauses_html(version: RuleVersion) -> list[dict[str, str]]:
-    """The version's clauses rendered to HTML, cached: a noticed version's text never changes."""
-    key = f"rules:clauses:{version.pk}:{version.updated_at.timestamp()}"
-    rendered: list[dict[str, str]] | None = cache.get(key)
-    if rendered is None:
-        rendered = [
-            {
-                "anchor": c.anchor,
-                "label": c.label,
-                "title": c.title,
-                "html": markdown_to_html(c.text),
-                "level": str(c.level),
-            }
-            for c in parse_clauses(version.text)
-        ]
-        cache.set(key, rendered, timeout=24 * 3600)
-    return rendered
-
-
-FROZEN_CACHE_SECONDS = 24 * 3600
-
-
-def _frozen_key(*versions: RuleVersion) -> str | None:
-    """A cache key for what is derived from these versions' texts alone, or None while one is not noticed.
-
-    A noticed version is public record and never edited (corrections are new versions); `updated_at` is in
-    the key all the same, so not even a repair by hand in the database can serve a stale page.
-    """
-    now = timezone.now()
-    if not all(version.is_noticed_at(now) for version in versions):
-        return None
-    return ":".join(f"{version.pk}@{version.updated_at.timestamp()}" for version in versions)
-
-
-def versions_diff(old: RuleVersion, new: RuleVersion) -> tuple[VersionDiff, list[dict[str, Any]]]:
-    """Two versions compared, with each clause's inline and side-by-side HTML: cached once both are noticed."""
-    key = _frozen_key(old, new)
-    cached: tuple[VersionDiff, list[dict[str, Any]]] | None = cache.get(f"rules:diff:{key}") if key else None
-    if cached is not None:
-        return cached
-    result = diff_versions(old.text, new.text)
-    rows = [
-        {"diff": clause, "inline": inline_html(clause), "sides": side_by_side_html(clause)}
-        for clause in result.clauses
-    ]
-    if key:
-        cache.set(f"rules:diff:{key}", (result, rows), timeout=FROZEN_CACHE_SECONDS)
-    return result, rows
-
-
-def _frozen_cached[T](name: str, version: RuleVersion, compute: Callable[[], T]) -> T:
-    key = _frozen_key(version)
-    if key is None:
-        return compute()
-    value: T | None = cache.get(f"rules:{name}:{key}")
-    if value is None:
-        value = compute()
-        cache.set(f"rules:{name}:{key}", value, timeout=FROZEN_CACHE_SECONDS)
-    return value
 
 
 @require_safe
@@ -242,7 +177,7 @@ def version_as_dict(version: RuleVersion, *, status: str) -> dict[str, object]:
         "effective_at": version.effective_at.isoformat() if version.effective_at else None,
         "buffer_ends_at": version.buffer_ends_at.isoformat() if version.buffer_ends_at else None,
         "text": version.text,
-        "clauses": _frozen_cached(
+        "clauses": frozen_cached(
             "download-clauses",
             version,
             lambda: [
@@ -267,7 +202,7 @@ def version_download(request: HttpRequest, slug: str, number: str, fmt: str) -> 
         body = header + version.text.rstrip() + "\n"
         content_type = "text/markdown; charset=utf-8"
     else:
-        text = _frozen_cached("download-text", version, lambda: markdown_to_text_blocks(version.text))
+        text = frozen_cached("download-text", version, lambda: markdown_to_text_blocks(version.text))
         body = f"《{rule.title}》第 {version.number} 版\n\n" + text
         content_type = "text/plain; charset=utf-8"
     response = HttpResponse(body, content_type=content_type)

@@ -24,6 +24,7 @@ from rulecenter.common.actors import SYSTEM
 from rulecenter.ingest import extract as extract_module
 from rulecenter.ingest import listing, planning, services
 from rulecenter.ingest.extract import extract
+from rulecenter.rules import rendered as rule_rendered
 from rulecenter.rules import services as rule_services
 from rulecenter.rules import views as rule_views
 from rulecenter.rules.clauses import parse_clauses
@@ -260,7 +261,8 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         calls["parse"] += 1
         return original_parse(text)
 
-    monkeypatch.setattr(rule_views, "diff_versions", diff)
+    monkeypatch.setattr(rule_rendered, "diff_versions", diff)
+    monkeypatch.setattr(rule_rendered, "parse_clauses", parse)
     monkeypatch.setattr(rule_views, "parse_clauses", parse)
     return calls
 
