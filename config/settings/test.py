@@ -24,3 +24,7 @@ RULECENTER_API_ANON_RATE = "1000000/min"
 RULECENTER_VOTE_RATE = "1000000/min"
 RULECENTER_SEARCH_RATE = "1000000/min"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# Each process reads the grants' generation on its first token or sign-in after a test begins (conftest
+# forgets it) and not again within the test: query counts do not depend on how long a test takes. Tests of
+# the once-a-second reading set 1.0 themselves (accounts/tests/test_token_cache.py).
+RULECENTER_TOKEN_MEMO_SECONDS = 3600.0
