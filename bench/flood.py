@@ -34,6 +34,7 @@ import re
 import signal
 import socket
 import statistics
+import string
 import subprocess
 import sys
 import threading
@@ -126,29 +127,6 @@ def env_for(*, limits: bool, proxied: bool = False) -> dict[str, str]:
     return env
 
 
-NGINX_CONF = """\
-worker_processes 1;
-daemon off;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log error;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/tmp/body;
-    proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi;
-    uwsgi_temp_path {prefix}/tmp/uwsgi;
-    scgi_temp_path {prefix}/tmp/scgi;
-    include {deploy}/rulecenter-http.conf;
-    upstream rulecenter_app {{ server {host}:{port}; keepalive 32; }}
-    server {{
-        listen {host}:{nginx_port};
-        include {deploy}/rulecenter-locations.conf;
-    }}
-}}
-"""
-
-
 @contextlib.contextmanager
 def nginx() -> Iterator[None]:
     """nginx on NGINX_PORT in front of the server, with the shipped per-address limits (deploy/nginx/)."""
@@ -157,9 +135,15 @@ def nginx() -> Iterator[None]:
     prefix = VAR / "nginx"
     (prefix / "tmp").mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
+    template = string.Template((ROOT / "deploy" / "nginx" / "rulecenter-local.conf.template").read_text())
     conf.write_text(
-        NGINX_CONF.format(
-            prefix=prefix, deploy=ROOT / "deploy" / "nginx", host=HOST, port=PORT, nginx_port=NGINX_PORT
+        template.substitute(
+            prefix=prefix,
+            deploy=ROOT / "deploy" / "nginx",
+            connections=4096,
+            upstream=f"{HOST}:{PORT}",
+            keepalive=32,
+            listen=f"{HOST}:{NGINX_PORT}",
         )
     )
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -257,9 +241,11 @@ class Browser:
             return status or 599
         form = urlencode({"username": username, "password": password, "csrfmiddlewaretoken": found.group(1)})
         status, _ = self.request(
-            "POST", "/consultations/sign-in/", form.encode(),
+            "POST",
+            "/consultations/sign-in/",
+            form.encode(),
             **{"Content-Type": "application/x-www-form-urlencoded", "Referer": f"http://{HOST}:{self.port}/"},
-        )  # fmt: skip
+        )
         return status
 
 

@@ -7,6 +7,7 @@ import http.client
 import json
 import shutil
 import socket
+import string
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,27 +22,7 @@ SIGN_IN = "/consultations/sign-in/"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CONF = """\
-worker_processes 1;
-daemon off;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log error;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    include {deploy}/rulecenter-http.conf;
-    upstream rulecenter_app {{ server {upstream}; keepalive 4; }}
-    server {{
-        listen 127.0.0.1:{port};
-        include {deploy}/rulecenter-locations.conf;
-    }}
-}}
-"""
+TEMPLATE = ROOT / "deploy" / "nginx" / "rulecenter-local.conf.template"
 
 
 def free_port() -> int:
@@ -57,8 +38,16 @@ def front(live_server: LiveServer, settings: Settings, tmp_path: Path) -> Iterat
     port = free_port()
     conf = tmp_path / "nginx.conf"
     upstream = live_server.url.removeprefix("http://")
+    (tmp_path / "tmp").mkdir()
     conf.write_text(
-        CONF.format(prefix=tmp_path, deploy=ROOT / "deploy" / "nginx", upstream=upstream, port=port)
+        string.Template(TEMPLATE.read_text()).substitute(
+            prefix=tmp_path,
+            deploy=ROOT / "deploy" / "nginx",
+            connections=256,
+            upstream=upstream,
+            keepalive=4,
+            listen=f"127.0.0.1:{port}",
+        )
     )
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     checked = subprocess.run(
