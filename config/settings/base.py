@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "rulecenter.search",
     "rulecenter.ingest",
     "rulecenter.consultations",
+    "rulecenter.notifications",
     "rulecenter.audit",
     "rulecenter.site",
 ]
@@ -209,6 +210,12 @@ RULECENTER_LIFECYCLE_GRACE_SECONDS = env_int("RULECENTER_LIFECYCLE_GRACE_SECONDS
 # Four eyes (issue 11): scheduling or publishing needs an approval by someone other than the last author.
 RULECENTER_FOUR_EYES = env_bool("RULECENTER_FOUR_EYES", True)
 RULECENTER_SITE_URL = os.environ.get("RULECENTER_SITE_URL", "http://127.0.0.1:8000")
+
+# Webhooks (docs/notifications.md): never to loopback, private or reserved addresses unless allowed (tests,
+# a receiver on the same network); each attempt bounded; an endpoint failing this long is disabled.
+RULECENTER_WEBHOOK_ALLOW_PRIVATE = env_bool("RULECENTER_WEBHOOK_ALLOW_PRIVATE", False)
+RULECENTER_WEBHOOK_TIMEOUT_SECONDS = env_float("RULECENTER_WEBHOOK_TIMEOUT_SECONDS", 10.0)
+RULECENTER_WEBHOOK_DISABLE_AFTER_DAYS = env_int("RULECENTER_WEBHOOK_DISABLE_AFTER_DAYS", 5)
 # Search (issue 5): each app node keeps its own tantivy replica, fed from the outbox (docs/search.md).
 RULECENTER_SEARCH_NODE = os.environ.get("RULECENTER_SEARCH_NODE") or os.uname().nodename
 RULECENTER_SEARCH_INDEX_DIR = Path(os.environ.get("RULECENTER_SEARCH_INDEX_DIR", VAR_DIR / "search"))

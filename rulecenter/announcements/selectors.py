@@ -7,7 +7,7 @@ that SQLite and PostgreSQL both run; the tests run them on both.
 
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -305,6 +305,11 @@ def announcement_neighbours(*, announcement: Announcement) -> tuple[Announcement
         .first()
     )
     return newer, older
+
+
+def announcements_with_category(*, ids: Iterable[int]) -> list[Announcement]:
+    """These announcements, each with its category, whatever their status (for what follows a change)."""
+    return list(Announcement.objects.filter(pk__in=list(ids)).select_related("category").order_by("id"))
 
 
 def announcements_titled(*, titles: Sequence[str]) -> list[Announcement]:

@@ -299,6 +299,11 @@ def versions_with_rule() -> QuerySet[RuleVersion]:
     return RuleVersion.objects.select_related("rule").order_by("rule__title")
 
 
+def versions_with_rule_and_category(*, ids: Iterable[int]) -> list[RuleVersion]:
+    """These versions, each with its rule and the rule's category (for what follows a change)."""
+    return list(versions_with_rule().filter(pk__in=list(ids)).select_related("rule__category").order_by("id"))
+
+
 def version_by_slug_and_number(*, slug: str, number: int) -> RuleVersion | None:
     """Any version of a rule, drafts included (consultations are held on drafts, before their notice)."""
     if not _is_slug(slug, 100):

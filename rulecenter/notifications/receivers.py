@@ -1,0 +1,89 @@
+"""Events from the change hook: what subscribers hear of, written in the change's own transaction.
+
+announcement.published / .corrected / .withdrawn — an announcement (topics: all, its category); one created
+already published counts as published if dated within a day (an import of the archive tells no one);
+rule.noticed / rule.effective — a rule version's notice (公示) and taking effect (生效), run by the
+lifecycle runner at their times (topics: all, the rule, its category).
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from rulecenter.announcements import selectors as announcement_selectors
+from rulecenter.announcements.models import Announcement
+from rulecenter.common.changes import ChangeAction, ContentChange, ContentKind
+from rulecenter.rules import selectors as rule_selectors
+
+from . import services
+
+ANNOUNCEMENT_EVENTS = {
+    ChangeAction.PUBLISHED: "announcement.published",
+    ChangeAction.CORRECTED: "announcement.corrected",
+    ChangeAction.WITHDRAWN: "announcement.withdrawn",
+}
+VERSION_EVENTS = {ChangeAction.NOTICED: "rule.noticed", ChangeAction.EFFECTIVE: "rule.effective"}
+# An announcement created already published is news if dated within this.
+RECENT = timedelta(days=1)
+
+
+def _site(path: str) -> str:
+    return f"{settings.RULECENTER_SITE_URL.rstrip('/')}{path}"
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _announcement_event(change: ContentChange) -> str | None:
+    if change.action in ANNOUNCEMENT_EVENTS:
+        return ANNOUNCEMENT_EVENTS[change.action]
+    # Created already published: news of the day (an import of today's items, a rule's notice) is news;
+    # an import of the archive is not.
+    if change.action == ChangeAction.CREATED and change.data.get("status") == Announcement.Status.PUBLISHED:
+        published_at = change.data.get("published_at")
+        if isinstance(published_at, str) and datetime.fromisoformat(published_at) >= timezone.now() - RECENT:
+            return "announcement.published"
+    return None
+
+
+def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
+    event_type = _announcement_event(change) if change.kind == ContentKind.ANNOUNCEMENT else None
+    if event_type is not None:
+        for announcement in announcement_selectors.announcements_with_category(ids=change.ids):
+            services.event_record(
+                type=event_type,
+                topics=[f"category:{announcement.category.slug}"],
+                data={
+                    "id": announcement.pk,
+                    "title": announcement.title,
+                    "kind": announcement.kind,
+                    "category": announcement.category.slug,
+                    "published_at": _iso(announcement.published_at),
+                    "url": _site(announcement.get_absolute_url()),
+                },
+            )
+    elif change.kind == ContentKind.RULE_VERSION and change.action in VERSION_EVENTS:
+        for version in rule_selectors.versions_with_rule_and_category(ids=change.ids):
+            rule = version.rule
+            topics = [f"rule:{rule.slug}"]
+            if rule.category_id is not None:
+                topics.append(f"category:{rule.category.slug}")
+            data = {
+                "rule": rule.slug,
+                "title": rule.title,
+                "version": version.number,
+                "summary": version.summary,
+                "major": version.major,
+                "notice_at": _iso(version.notice_at),
+                "effective_at": _iso(version.effective_at),
+                "url": _site(rule.get_absolute_url()),
+                "version_url": _site(version.get_absolute_url()),
+            }
+            if version.number > 1:
+                diff = reverse("rules:diff", args=[rule.slug])
+                data["diff_url"] = _site(f"{diff}?from={version.number - 1}&to={version.number}")
+            services.event_record(type=VERSION_EVENTS[change.action], topics=topics, data=data)

@@ -1,0 +1,341 @@
+"""Webhooks end to end: a subscriber's real HTTP receiver, checked with the `standardwebhooks` package.
+
+The worker runs as in production (`rulecenter db_worker`, once); the receiver is a real server on
+loopback, which the tests allow (`RULECENTER_WEBHOOK_ALLOW_PRIVATE`) except where they check the refusal.
+"""
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from pytest_django.fixtures import Settings
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from rulecenter.accounts import services as account_services
+from rulecenter.accounts.tests.factories import bearer, token_for, user_create
+from rulecenter.announcements import services as announcement_services
+from rulecenter.announcements.tests.factories import approved_draft, category_create
+from rulecenter.common.actors import SYSTEM
+from rulecenter.notifications import services, webhooks
+from rulecenter.notifications.models import Delivery, Event, Subscription
+from rulecenter.rules.lifecycle import lifecycle_run_due
+from rulecenter.rules.tests.factories import rule_create, scheduled_version
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the worker commits and closes, as in production
+
+API = "/api/v1/subscriptions"
+
+
+@dataclass
+class Receiver:
+    """A webhook endpoint: records each request and answers the next status of `answers` (then 200)."""
+
+    url: str
+    answers: list[int] = field(default_factory=list)
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            status = state.answers.pop(0) if state.answers else 200
+            self.send_response(status)
+            if status in (429, 503):
+                self.send_header("Retry-After", "120")
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/rules"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def loopback_allowed(settings: Settings) -> None:
+    settings.RULECENTER_WEBHOOK_ALLOW_PRIVATE = True
+    settings.RULECENTER_WEBHOOK_TIMEOUT_SECONDS = 5
+
+
+def services_token(user: Any) -> str:
+    """A read-only token, as a partner's software holds."""
+    _record, token = account_services.api_token_create(actor=SYSTEM, user=user, roles=[])
+    return token
+
+
+def work() -> None:
+    """What `rulecenter db_worker` does, once: every task whose time has come."""
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+
+
+def subscribe(client: Client, headers: dict[str, str], **body: str) -> Any:
+    return client.post(
+        API, {"channel": "webhook", "topic": "all", **body}, content_type="application/json", headers=headers
+    )
+
+
+def publish(title: str = "《发货规范》更新", **fields: Any) -> None:
+    draft = approved_draft(title=title, **fields)
+    announcement_services.announcement_publish(actor=SYSTEM, announcement=draft)
+
+
+def test_publishing_reaches_a_subscriber_signed_as_standard_webhooks_says(
+    client: Client, receiver: Receiver
+) -> None:
+    partner = bearer(services_token(user_create("erp-partner")))  # a read-only partner token
+    created = subscribe(client, partner, target=receiver.url)
+    assert created.status_code == 201, created.content
+    secret = created.json()["secret"]
+    assert secret.startswith("whsec_")
+    assert "secret" not in client.get(API, headers=partner).json()["items"][0]  # shown once
+
+    publish()
+    assert receiver.received == []  # no web request waits for a delivery
+    work()
+
+    ((headers, body),) = receiver.received
+    payload = Webhook(secret).verify(body, headers)  # the independent verifier accepts it
+    assert payload["type"] == "announcement.published"
+    assert payload["data"]["title"] == "《发货规范》更新"
+    assert payload["data"]["url"].startswith("http://127.0.0.1:8000/news/")
+    assert headers["webhook-id"].startswith("msg_")
+
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(body.replace("发货".encode(), "退货".encode()), headers)  # tampered
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)), pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(body, headers)  # replayed six minutes later
+
+    log = client.get(f"{API}/{created.json()['id']}/deliveries", headers=partner).json()
+    assert log["count"] == 1
+    assert log["items"][0] | {"latency_ms": 0, "last_attempt_at": None, "occurred_at": None} == {
+        "message_id": headers["webhook-id"], "event": "announcement.published", "status": "succeeded",
+        "attempts": 1, "response_status": 200, "error": "", "next_attempt_at": None,
+        "latency_ms": 0, "last_attempt_at": None, "occurred_at": None,
+    }  # fmt: skip
+
+
+def test_a_failed_attempt_is_retried_with_the_same_id_until_it_succeeds(
+    client: Client, receiver: Receiver
+) -> None:
+    member = bearer(token_for(user_create("merchant")))
+    assert subscribe(client, member, target=receiver.url).status_code == 201
+    receiver.answers = [500, 503]
+    publish()
+    work()
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.response_status) == ("pending", 1, 500)
+    assert delivery.next_attempt_at is not None
+    assert delivery.last_attempt_at is not None
+    first_retry = delivery.next_attempt_at - delivery.last_attempt_at
+    assert timedelta(seconds=4) <= first_retry <= timedelta(seconds=6)  # 5 s ± 20%
+
+    with time_machine.travel(delivery.next_attempt_at + timedelta(seconds=1)):
+        work()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.response_status) == ("pending", 2, 503)
+    assert delivery.next_attempt_at - delivery.last_attempt_at >= timedelta(seconds=120)  # Retry-After: 120
+
+    with time_machine.travel(delivery.next_attempt_at + timedelta(seconds=1)):
+        work()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("succeeded", 3)
+    assert len({headers["webhook-id"] for headers, _body in receiver.received}) == 1
+    assert len(receiver.received) == 3
+
+
+def test_410_gone_disables_the_subscription_and_nothing_more_is_sent(
+    client: Client, receiver: Receiver
+) -> None:
+    member = bearer(token_for(user_create("merchant")))
+    subscription_id = subscribe(client, member, target=receiver.url).json()["id"]
+    receiver.answers = [410]
+    publish("第一条")
+    work()
+    listed = client.get(API, headers=member).json()["items"][0]
+    assert listed["active"] is False
+    assert "410" in listed["disabled_reason"]
+    assert Delivery.objects.get().status == "failed"
+
+    publish("第二条")
+    work()
+    assert len(receiver.received) == 1
+    assert Delivery.objects.count() == 1
+
+    message_id = Delivery.objects.get().message_id
+    again = client.post(f"{API}/{subscription_id}/deliveries/{message_id}/redeliver", headers=member)
+    assert again.status_code == 202
+    work()
+    assert [headers["webhook-id"] for headers, _body in receiver.received] == [message_id, message_id]
+    assert client.get(API, headers=member).json()["items"][0]["active"] is True
+
+
+def test_only_subscribers_of_the_topic_hear_of_it(client: Client, receiver: Receiver) -> None:
+    category_create(slug="shipping", name="发货")
+    category_create(slug="refunds", name="退款")
+    member = bearer(token_for(user_create("merchant")))
+    assert subscribe(client, member, target=receiver.url, topic="category:shipping").status_code == 201
+    publish("退款规则", category=category_create(slug="refunds"))
+    work()
+    assert receiver.received == []
+    publish("发货规则", category=category_create(slug="shipping"))
+    work()
+    ((_headers, body),) = receiver.received
+    assert json.loads(body)["data"]["category"] == "shipping"
+
+
+def test_a_change_rolled_back_tells_no_one(client: Client, receiver: Receiver) -> None:
+    member = bearer(token_for(user_create("merchant")))
+    assert subscribe(client, member, target=receiver.url).status_code == 201
+    draft = approved_draft(title="撤销的发布")
+
+    class Undone(Exception):
+        pass
+
+    def publish_then_fail() -> None:
+        with transaction.atomic():
+            announcement_services.announcement_publish(actor=SYSTEM, announcement=draft)
+            raise Undone
+
+    with pytest.raises(Undone):
+        publish_then_fail()
+    work()
+    assert (Event.objects.count(), receiver.received) == (0, [])
+
+
+def test_an_internal_address_is_refused_unless_allowed(
+    client: Client, receiver: Receiver, settings: Settings
+) -> None:
+    settings.RULECENTER_WEBHOOK_ALLOW_PRIVATE = False
+    member = bearer(token_for(user_create("merchant")))
+    refused = subscribe(client, member, target=receiver.url)
+    assert refused.status_code == 422
+    assert "内部或保留地址" in json.dumps(refused.json(), ensure_ascii=False)
+    for url in (
+        "http://10.1.2.3/",
+        "http://[::1]/x",
+        "http://169.254.169.254/latest/meta-data",
+        "ftp://example.com/",
+    ):
+        with pytest.raises(webhooks.TargetRefused):
+            webhooks.url_check(url)
+    # A name resolving to loopback passes the form check and is refused when it is resolved, unsent.
+    hostname_url = receiver.url.replace("127.0.0.1", "localhost")
+    outcome = webhooks.post(hostname_url, body=b"{}", headers={})
+    assert outcome.status is None
+    assert "内部或保留地址" in outcome.error
+    assert receiver.received == []
+
+
+def test_subscriptions_are_their_owner_s_alone(client: Client, receiver: Receiver) -> None:
+    alice = bearer(token_for(user_create("alice")))
+    bob = bearer(token_for(user_create("bob")))
+    mine = subscribe(client, alice, target=receiver.url).json()["id"]
+    assert client.get(API, headers=bob).json() == {"count": 0, "items": []}
+    assert client.get(f"{API}/{mine}/deliveries", headers=bob).status_code == 404
+    assert client.delete(f"{API}/{mine}", headers=bob).status_code == 404
+    assert client.delete(f"{API}/{mine}", headers=alice).status_code == 204
+    assert not Subscription.objects.exists()
+    assert client.get(API).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"channel": "email", "target": "a@example.com"}, "channel", "尚未开放"),
+        (
+            {"target": "https://example.com/h", "topic": "rule:no-such-rule"},
+            "topic",
+            "没有标识为“no-such-rule”的公开规则",
+        ),
+        ({"target": "https://example.com/h", "topic": "weird"}, "topic", "主题“weird”无效"),
+        ({"target": "https://example.com/h", "frequency": "daily"}, "frequency", "只能是 immediate"),
+        ({"target": "https://user:pw@example.com/h"}, "target", "不能带用户名或密码"),
+    ],
+)
+def test_bad_subscriptions_are_refused_with_the_reason_and_store_nothing(
+    client: Client, body: dict[str, str], field: str, message: str
+) -> None:
+    member = bearer(token_for(user_create("merchant")))
+    refused = subscribe(client, member, **body)
+    assert refused.status_code == 422, refused.content
+    errors = {error["loc"][-1]: error["msg"] for error in refused.json()["errors"]}
+    assert message in errors[field]
+    assert not Subscription.objects.exists()
+
+
+def test_fan_out_runs_once_per_event_whatever_the_repeats(receiver: Receiver) -> None:
+    owner = user_create("merchant")
+    for n in range(3):
+        services.subscription_create(
+            actor=SYSTEM,
+            owner=owner,
+            channel="webhook",
+            target=f"{receiver.url}?n={n}",
+            topic="all",
+            frequency="immediate",
+        )
+    with transaction.atomic():
+        event = services.event_record(type="announcement.published", topics=[], data={"title": "x"})
+    assert services.event_fan_out(event_id=event.pk) == 3
+    assert services.event_fan_out(event_id=event.pk) == 0
+    work()
+    assert Delivery.objects.filter(status="succeeded").count() == 3
+    assert len(receiver.received) == 3
+
+
+def test_refusals_speak_english_when_asked(client: Client) -> None:
+    member = {**bearer(token_for(user_create("merchant"))), "Accept-Language": "en"}
+    refused = subscribe(client, member, channel="email", target="a@example.com")
+    errors = {error["loc"][-1]: error["msg"] for error in refused.json()["errors"]}
+    assert (
+        errors["channel"] == "The “email” channel is not open yet: for now you can subscribe with a webhook."
+    )
+
+
+def test_a_rule_change_is_told_at_its_notice_and_when_it_takes_effect(
+    client: Client, receiver: Receiver
+) -> None:
+    notice_at = timezone.now() + timedelta(hours=1)
+    with time_machine.travel(notice_at - timedelta(days=1)):
+        rule = rule_create(slug="shipping")
+        other = rule_create(slug="refunds", title="退款规则")
+        scheduled_version(rule, notice_at=notice_at, days=8)
+        scheduled_version(other, notice_at=notice_at, days=8)
+        member = bearer(token_for(user_create("merchant")))
+        # Only public rules can be subscribed to by name: before its notice "shipping" is not one yet.
+        assert subscribe(client, member, target=receiver.url, topic="rule:shipping").status_code == 422
+    with time_machine.travel(notice_at + timedelta(seconds=1)):
+        lifecycle_run_due()
+        assert subscribe(client, member, target=receiver.url, topic="rule:shipping").status_code == 201
+    with time_machine.travel(notice_at + timedelta(days=8, seconds=1)):
+        lifecycle_run_due()
+        work()
+    types = [json.loads(body)["type"] for _headers, body in receiver.received]
+    assert types == ["rule.effective"]  # subscribed after the notice; the other rule never
+    data = json.loads(receiver.received[0][1])["data"]
+    assert (data["rule"], data["version"]) == ("shipping", 1)
+    assert data["version_url"] == "http://127.0.0.1:8000" + reverse("rules:version", args=["shipping", 1])
