@@ -280,10 +280,12 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # The webhook client logs every request at INFO; the delivery log keeps what matters.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
-# API tokens answered from memory (issue 17, rulecenter/accounts/token_cache.py, docs/settings.md): a process keeps
-# a token's grant this long, so a revoked token stops on every node within it; the shared cache (Redis) keeps it
-# at most the second figure, under a generation that every revocation replaces.
+# API tokens answered from memory (issue 17, rulecenter/accounts/token_cache.py, docs/settings.md): a process reads
+# the grants' generation at most this often, so a revoked token stops on every node within it; what it read is
+# kept (in the process, and in a shared cache) at most the second figure, while the generation stays the same.
 RULECENTER_TOKEN_MEMO_SECONDS = env_float("RULECENTER_TOKEN_MEMO_SECONDS", 1.0)
 RULECENTER_TOKEN_CACHE_SECONDS = env_int("RULECENTER_TOKEN_CACHE_SECONDS", 60)
