@@ -339,3 +339,19 @@ def test_a_rule_change_is_told_at_its_notice_and_when_it_takes_effect(
     data = json.loads(receiver.received[0][1])["data"]
     assert (data["rule"], data["version"]) == ("shipping", 1)
     assert data["version_url"] == "http://127.0.0.1:8000" + reverse("rules:version", args=["shipping", 1])
+
+
+def test_redelivery_of_an_unknown_or_someone_else_s_delivery_is_a_404_and_sends_nothing(
+    client: Client, receiver: Receiver
+) -> None:
+    alice = bearer(token_for(user_create("alice")))
+    bob = bearer(token_for(user_create("bob")))
+    mine = subscribe(client, alice, target=receiver.url).json()["id"]
+    publish()
+    work()
+    message_id = Delivery.objects.get().message_id
+    assert client.post(f"{API}/{mine}/deliveries/msg_nothing/redeliver", headers=alice).status_code == 404
+    assert client.post(f"{API}/{mine}/deliveries/{message_id}/redeliver", headers=bob).status_code == 404
+    work()
+    assert len(receiver.received) == 1
+    assert Delivery.objects.get().attempts == 1
