@@ -14,6 +14,7 @@ urlpatterns = [
     path("search/", include("rulecenter.search.urls")),
     path("consultations/", include("rulecenter.consultations.urls")),
     path("audit/", include("rulecenter.audit.urls")),
+    path("notifications/", include("rulecenter.notifications.urls")),
     path("calendar/", calendar.calendar_page, name="calendar"),
     path("calendar.ics", calendar.calendar_ics, name="calendar_ics"),
     path("feeds/", include("rulecenter.announcements.feed_urls")),

@@ -1,5 +1,6 @@
 """Settings shared by every environment. Everything that differs between machines comes from the environment."""
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -216,6 +217,33 @@ RULECENTER_SITE_URL = os.environ.get("RULECENTER_SITE_URL", "http://127.0.0.1:80
 RULECENTER_WEBHOOK_ALLOW_PRIVATE = env_bool("RULECENTER_WEBHOOK_ALLOW_PRIVATE", False)
 RULECENTER_WEBHOOK_TIMEOUT_SECONDS = env_float("RULECENTER_WEBHOOK_TIMEOUT_SECONDS", 10.0)
 RULECENTER_WEBHOOK_DISABLE_AFTER_DAYS = env_int("RULECENTER_WEBHOOK_DISABLE_AFTER_DAYS", 5)
+# First attempts are sent in batches of this many per task (e-mails of a batch share one SMTP connection).
+RULECENTER_DELIVERY_BATCH = env_int("RULECENTER_DELIVERY_BATCH", 50)
+# Daily digests go out at this hour (TIME_ZONE); weekly ones on Mondays at the same hour.
+RULECENTER_DIGEST_HOUR = env_int("RULECENTER_DIGEST_HOUR", 8)
+# E-mail (docs/notifications.md) through Django 6.1's mailers, set from the classic variables: SMTP unless
+# EMAIL_BACKEND names another backend (a django-anymail provider such as
+# anymail.backends.amazon_ses.EmailBackend, configured by the ANYMAIL JSON object).
+EMAIL_BACKEND_PATH = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_SMTP = "django.core.mail.backends.smtp.EmailBackend"
+MAILERS: dict[str, dict[str, Any]] = {
+    "default": {
+        "BACKEND": EMAIL_BACKEND_PATH,
+        "OPTIONS": {
+            "host": os.environ.get("EMAIL_HOST", "localhost"),
+            "port": env_int("EMAIL_PORT", 25),
+            "username": os.environ.get("EMAIL_HOST_USER", ""),
+            "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": env_bool("EMAIL_USE_TLS", False),
+            "use_ssl": env_bool("EMAIL_USE_SSL", False),
+            "timeout": env_int("EMAIL_TIMEOUT", 10),
+        }
+        if EMAIL_BACKEND_PATH == EMAIL_SMTP
+        else {},
+    }
+}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "规则中心 <rules@localhost>")
+ANYMAIL = json.loads(os.environ.get("ANYMAIL") or "{}")
 # Search (issue 5): each app node keeps its own tantivy replica, fed from the outbox (docs/search.md).
 RULECENTER_SEARCH_NODE = os.environ.get("RULECENTER_SEARCH_NODE") or os.uname().nodename
 RULECENTER_SEARCH_INDEX_DIR = Path(os.environ.get("RULECENTER_SEARCH_INDEX_DIR", VAR_DIR / "search"))
@@ -255,6 +283,8 @@ RULECENTER_API_RATE = os.environ.get("RULECENTER_API_RATE", "600/min")
 RULECENTER_API_ANON_RATE = os.environ.get("RULECENTER_API_ANON_RATE", "120/min")
 RULECENTER_VOTE_RATE = os.environ.get("RULECENTER_VOTE_RATE", "10/min")
 RULECENTER_SEARCH_RATE = os.environ.get("RULECENTER_SEARCH_RATE", "30/min")
+# Subscribing an e-mail address without an account (each sends a confirmation e-mail), per client address.
+RULECENTER_SUBSCRIBE_RATE = os.environ.get("RULECENTER_SUBSCRIBE_RATE", "10/h")
 # A proxy in front (nginx, deploy/nginx/) replaces X-Forwarded-For with the client's address: limits count that
 # address instead of the proxy's. Off, the header is ignored (anyone can send it). Production also believes the
 # proxy's X-Forwarded-Proto then (production.py).

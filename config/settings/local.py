@@ -33,3 +33,8 @@ def _local_secret_key(path: Path) -> str:
 
 if not os.environ.get("SECRET_KEY"):
     SECRET_KEY = _local_secret_key(VAR_DIR / "secret_key")
+
+# No mail server named: `make run` prints the e-mails it would send on the worker's console instead of
+# retrying a server that is not there.
+if not os.environ.get("EMAIL_BACKEND") and not os.environ.get("EMAIL_HOST"):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from rulecenter.accounts.roles import actor_for
 
 from . import services
-from .models import Delivery, Event, Subscription
+from .models import Delivery, Digest, DigestRun, Event, Subscription
 
 REDELIVERED = "已安排重新投递 {count} 条。"
 
@@ -28,11 +28,14 @@ class ReadOnly:
 
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnly, admin.ModelAdmin[Subscription]):
-    list_display = ["id", "owner", "channel", "target", "topic", "frequency", "created_at", "disabled_at"]
-    list_filter = ["channel", "frequency", "disabled_at"]
+    list_display = [
+        "id", "owner", "channel", "target", "topic", "frequency", "language", "created_at", "confirmed_at",
+        "disabled_at",
+    ]  # fmt: skip
+    list_filter = ["channel", "frequency", "language", "disabled_at"]
     search_fields = ["owner__username", "target", "topic"]
     list_select_related = ["owner"]
-    exclude = ["secret"]
+    exclude = ["secret", "robot_secret"]
 
 
 @admin.register(Event)
@@ -66,3 +69,26 @@ class DeliveryAdmin(ReadOnly, admin.ModelAdmin[Delivery]):
         for delivery in deliveries:
             services.delivery_redeliver(actor=actor, delivery=delivery)
         self.message_user(request, _(REDELIVERED).format(count=len(deliveries)), messages.SUCCESS)
+
+
+@admin.register(DigestRun)
+class DigestRunAdmin(ReadOnly, admin.ModelAdmin[DigestRun]):
+    """Every digest run, so an operator sees what went out for each period (and that none ran twice)."""
+
+    list_display = ["period_end", "frequency", "started_at", "finished_at", "digests", "deliveries"]
+    list_filter = ["frequency"]
+    date_hierarchy = "period_end"
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Digest)
+class DigestAdmin(ReadOnly, admin.ModelAdmin[Digest]):
+    list_display = ["address", "run", "status", "attempts", "sent_at", "message_id", "error"]
+    list_filter = ["status", "run__frequency"]
+    search_fields = ["address", "message_id"]
+    list_select_related = ["run"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

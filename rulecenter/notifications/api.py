@@ -4,6 +4,7 @@ delivery log, with any valid token (docs/notifications.md)."""
 from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from ninja import Router
 from ninja.responses import Status
@@ -35,6 +36,8 @@ def _out(request: HttpRequest, subscription: Subscription) -> dict[str, object]:
         "target": subscription.target,
         "topic": subscription.topic,
         "frequency": subscription.frequency,
+        "language": subscription.language,
+        "confirmed": subscription.confirmed_at is not None,
         "active": subscription.active,
         "created_at": subscription.created_at,
         "disabled_at": subscription.disabled_at,
@@ -88,10 +91,11 @@ def subscription_list(request: HttpRequest) -> dict[str, object]:
     auth=BearerTokenAuth(),
     url_name="subscription_create",
     operation_id="subscription_create",
-    summary="订阅（webhook）",
+    summary="订阅（webhook、电子邮件、钉钉 / 企业微信 / 飞书机器人）",
     description="订阅全部变更（all）、一个栏目或规则分类（category:<标识>）或一条规则（rule:<标识>）。"
     "Webhook 按 Standard Webhooks 签名（webhook-id、webhook-timestamp、webhook-signature 请求头）；"
-    "签名密钥只在这里返回一次。网址不能指向内部地址。",
+    "签名密钥只在这里返回一次。网址不能指向内部地址。电子邮件先发确认邮件，确认后才发送；"
+    "机器人每个每分钟最多 20 条，超出的排队。",
 )
 def subscription_create(request: HttpRequest, payload: SubscriptionIn) -> Status[dict[str, object]]:
     user: User = request.auth  # type: ignore[attr-defined]
@@ -102,8 +106,10 @@ def subscription_create(request: HttpRequest, payload: SubscriptionIn) -> Status
         target=payload.target,
         topic=payload.topic,
         frequency=payload.frequency,
+        language=get_language() or "zh-hans",
+        robot_secret=payload.robot_secret,
     )
-    return Status(201, {**_out(request, subscription), "secret": subscription.secret})
+    return Status(201, {**_out(request, subscription), "secret": subscription.secret or None})
 
 
 @router.delete(

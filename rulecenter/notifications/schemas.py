@@ -6,12 +6,15 @@ from ninja import Field, Schema
 
 class SubscriptionIn(Schema):
     channel: Literal["webhook", "email", "dingtalk", "wecom", "feishu"] = Field(
-        description="渠道；目前开放 webhook", examples=["webhook"]
+        description="渠道：webhook、email（先发确认邮件，确认后生效）、dingtalk、wecom、feishu",
+        examples=["webhook"],
     )
     target: str = Field(
         min_length=1,
         max_length=2000,
-        description="接收地址（webhook 为 https 网址）",
+        description="接收地址：webhook 与机器人为网址（钉钉 https://oapi.dingtalk.com/robot/send?access_token=…，"
+        "企业微信 https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…，飞书 https://open.feishu.cn/open-apis/bot/v2/hook/…），"
+        "email 为电子邮件地址",
         examples=["https://erp.example.com/hooks/rules"],
     )
     topic: str = Field(
@@ -21,7 +24,12 @@ class SubscriptionIn(Schema):
         examples=["all", "rule:shipping-conduct"],
     )
     frequency: Literal["immediate", "daily", "weekly"] = Field(
-        default="immediate", description="webhook 只能 immediate"
+        default="immediate", description="email 可选 daily、weekly 汇总；webhook 与机器人只能 immediate"
+    )
+    robot_secret: str = Field(
+        default="",
+        max_length=200,
+        description="钉钉机器人“加签”的密钥（SEC…）或飞书机器人的签名校验密钥；不设则不签",
     )
 
 
@@ -31,6 +39,8 @@ class SubscriptionOut(Schema):
     target: str
     topic: str
     frequency: str
+    language: str = Field(description="通知所用的语言（订阅时请求的语言）")
+    confirmed: bool = Field(description="email 订阅在地址的主人点击确认邮件里的链接后才生效")
     active: bool
     created_at: datetime
     disabled_at: datetime | None = None
@@ -39,7 +49,9 @@ class SubscriptionOut(Schema):
 
 
 class SubscriptionCreated(SubscriptionOut):
-    secret: str = Field(description="签名密钥（whsec_…）：只在创建时返回这一次，请妥善保存")
+    secret: str | None = Field(
+        description="webhook 与机器人的签名密钥（whsec_…，Standard Webhooks）：只在创建时返回这一次，请妥善保存；email 为 null"
+    )
 
 
 class SubscriptionList(Schema):

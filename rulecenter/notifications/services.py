@@ -8,16 +8,22 @@ the receiver asks (`Retry-After` on 429/5xx), for about three days; `410 Gone` d
 once, and so does failing without a single success for `RULECENTER_WEBHOOK_DISABLE_AFTER_DAYS`.
 """
 
+import contextlib
+import hashlib
 import json
 import random
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import mailers
+from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,8 +31,8 @@ from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.common.actors import Actor
 from rulecenter.rules import selectors as rule_selectors
 
-from . import signing, webhooks
-from .models import Delivery, Event, Subscription
+from . import mail, robots, signing, webhooks
+from .models import Delivery, Digest, DigestRun, Event, RobotSend, Subscription
 
 # Retries after the first attempt fails (Standard Webhooks' schedule, stretched to about three days).
 RETRY_SCHEDULE = (
@@ -37,17 +43,32 @@ JITTER = 0.2
 LEASE_MARGIN = timedelta(seconds=30)
 MAX_RETRY_AFTER = timedelta(hours=24)
 MAX_SUBSCRIPTIONS_PER_OWNER = 100
+DIGESTS = ("daily", "weekly")
+ROBOT_WINDOW = timedelta(minutes=1)
+ROBOT_KEEP = timedelta(hours=1)
+# How long a robot is blocked when told it sent too fast (DingTalk: ten minutes).
+ROBOT_BLOCKED = {
+    "dingtalk": timedelta(minutes=10),
+    "wecom": timedelta(minutes=1),
+    "feishu": timedelta(minutes=1),
+}
 
-CHANNEL_NOT_YET = "“{channel}”渠道尚未开放：目前可以订阅 webhook。"
+ROBOTS = ("dingtalk", "wecom", "feishu")
 TOPIC_INVALID = "主题“{topic}”无效：请用 all、category:<标识> 或 rule:<标识>。"
 TOPIC_UNKNOWN_CATEGORY = "没有标识为“{slug}”的栏目或规则分类。"
 TOPIC_UNKNOWN_RULE = "没有标识为“{slug}”的公开规则。"
 TOPIC_CONSULTATION_NOT_YET = "意见征集的通知尚未开放：请先订阅 all 或规则。"
-FREQUENCY_WEBHOOK = "Webhook 即时发送，频率只能是 immediate。"
+FREQUENCY_WEBHOOK = "Webhook 和机器人即时发送，频率只能是 immediate。"
+EMAIL_INVALID = "“{address}”不是有效的电子邮件地址。"
+ROBOT_SECRET_ONLY = "只有钉钉和飞书机器人需要签名密钥。"  # noqa: S105 - a message
+ROBOT_SECRET_TOO_LONG = "签名密钥最长 200 个字符。"  # noqa: S105 - a message
+ALREADY = "已经有同样的订阅（编号 {pk}）。"
+LANGUAGE_UNKNOWN = "不支持的语言“{language}”。"
 TOO_MANY = "每个账户最多 {limit} 个订阅。"
 NOT_YOURS = "这不是你的订阅。"
 DISABLED_GONE = "接收方回复 410 Gone"
 DISABLED_FAILING = "连续 {days} 天投递失败"
+DISABLED_REFUSED = "收件服务器拒收这个地址"
 
 
 def _is_owner(actor: Actor, subscription: Subscription) -> bool:
@@ -72,40 +93,129 @@ def topic_check(topic: str) -> str:
     return topic
 
 
-@transaction.atomic
-def subscription_create(
-    *, actor: Actor, owner: User, channel: str, target: str, topic: str, frequency: str
-) -> Subscription:
-    """A subscription of `owner` (the actor's own user, unless the actor manages accounts). Webhooks get a
-    signing secret, on the returned object only this once (it is kept to sign with, never shown again)."""
-    if not (actor.is_system or actor.superuser or actor.user_id == owner.pk):
-        raise PermissionDenied(_(NOT_YOURS))
+def _address_normalised(address: str) -> str:
+    local, sep, domain = address.strip().rpartition("@")
+    return f"{local}@{domain.lower()}" if sep else address.strip()
+
+
+def _target_errors(channel: str, target: str, frequency: str, robot_secret: str) -> dict[str, str]:
     errors: dict[str, str] = {}
-    if channel != Subscription.Channel.WEBHOOK:
-        errors["channel"] = _(CHANNEL_NOT_YET).format(channel=channel[:20])
+    if channel == Subscription.Channel.EMAIL:
+        try:
+            validate_email(target)
+        except ValidationError:
+            errors["target"] = _(EMAIL_INVALID).format(address=target[:100])
     else:
         try:
             webhooks.url_check(target)
-        except webhooks.TargetRefused as refused:
+            if channel in ROBOTS:
+                robots.target_check(channel, target, any_host=bool(settings.RULECENTER_WEBHOOK_ALLOW_PRIVATE))
+        except webhooks.TargetRefused as refused:  # robots.TargetRefused is one too
             errors["target"] = str(refused)
         if frequency != Subscription.Frequency.IMMEDIATE:
             errors["frequency"] = _(FREQUENCY_WEBHOOK)
+    if robot_secret and channel not in ("dingtalk", "feishu"):
+        errors["robot_secret"] = _(ROBOT_SECRET_ONLY)
+    elif len(robot_secret) > 200:
+        errors["robot_secret"] = _(ROBOT_SECRET_TOO_LONG)
+    return errors
+
+
+@transaction.atomic
+def subscription_create(
+    *,
+    actor: Actor,
+    owner: User | None,
+    channel: str,
+    target: str,
+    topic: str,
+    frequency: str,
+    language: str = "zh-hans",
+    robot_secret: str = "",
+) -> Subscription:
+    """A subscription of `owner` (the actor's own user, unless the actor manages accounts; None for a
+    visitor's e-mail address). Webhooks and robots get a signing secret, on the returned object only this
+    once (it is kept to sign with, never shown again) and are confirmed at once; an e-mail address is sent
+    a confirmation and told nothing else until it is confirmed (double opt-in)."""
+    if owner is None:
+        if channel != Subscription.Channel.EMAIL:
+            raise PermissionDenied(_(NOT_YOURS))
+    elif not (actor.is_system or actor.superuser or actor.user_id == owner.pk):
+        raise PermissionDenied(_(NOT_YOURS))
+    if channel == Subscription.Channel.EMAIL:
+        target = _address_normalised(target)
+    robot_secret = robot_secret.strip()  # pasted from the group's settings, often with a stray space
+    errors = _target_errors(channel, target, frequency, robot_secret)
+    if language not in dict(settings.LANGUAGES):
+        errors["language"] = _(LANGUAGE_UNKNOWN).format(language=language[:10])
     try:
         topic_check(topic)
     except ValidationError as refused:
         errors.update({key: value[0] for key, value in refused.message_dict.items()})
-    if Subscription.objects.filter(owner=owner).count() >= MAX_SUBSCRIPTIONS_PER_OWNER:
+    if owner is not None and Subscription.objects.filter(owner=owner).count() >= MAX_SUBSCRIPTIONS_PER_OWNER:
         errors["__all__"] = _(TOO_MANY).format(limit=MAX_SUBSCRIPTIONS_PER_OWNER)
     if errors:
         raise ValidationError(errors)
-    return Subscription.objects.create(
+    same = Subscription.objects.filter(owner=owner, channel=channel, target=target, topic=topic).first()
+    if same is not None and owner is not None:
+        raise ValidationError({"__all__": _(ALREADY).format(pk=same.pk)})
+    if same is not None:
+        # A visitor asking again: the confirmation is sent again, and nothing tells them more than that.
+        if same.confirmed_at is None:
+            _confirmation_queue(same)
+        return same
+    is_email = channel == Subscription.Channel.EMAIL
+    subscription = Subscription.objects.create(
         owner=owner,
         channel=channel,
         target=target,
         topic=topic,
         frequency=frequency,
-        secret=signing.secret_new(),
+        language=language,
+        secret="" if is_email else signing.secret_new(),
+        robot_secret=robot_secret,
+        confirmed_at=None if is_email else timezone.now(),
     )
+    if is_email:
+        _confirmation_queue(subscription)
+    return subscription
+
+
+def _confirmation_queue(subscription: Subscription) -> None:
+    from .tasks import confirmation_send
+
+    pk = subscription.pk
+    transaction.on_commit(lambda: confirmation_send.enqueue(subscription_id=pk), robust=True)
+
+
+def confirmation_send(*, subscription_id: int) -> bool:
+    """Send an unconfirmed e-mail subscription its confirmation (the worker's job); whether it went."""
+    subscription = Subscription.objects.filter(pk=subscription_id, confirmed_at__isnull=True).first()
+    if subscription is None:
+        return False
+    return mail.send(mail.confirmation_message(subscription)).succeeded
+
+
+@transaction.atomic
+def subscription_confirm(*, token: str) -> Subscription | None:
+    """Confirm the e-mail subscription a genuine, recent confirmation token names; None if there is none."""
+    pk = mail.confirm_token_read(token)
+    subscription = Subscription.objects.select_for_update().filter(pk=pk).first() if pk else None
+    if subscription is not None and subscription.confirmed_at is None:
+        subscription.confirmed_at = timezone.now()
+        subscription.save(update_fields=["confirmed_at"])
+    return subscription
+
+
+@transaction.atomic
+def subscriptions_unsubscribe(*, token: str) -> int | None:
+    """End the subscriptions an unsubscribe link names (the link is the proof: it was mailed to the
+    address); the number ended, or None for a token that is not genuine."""
+    ids = mail.unsubscribe_token_read(token)
+    if ids is None:
+        return None
+    _total, per_model = Subscription.objects.filter(pk__in=ids, channel=Subscription.Channel.EMAIL).delete()
+    return per_model.get("notifications.Subscription", 0)
 
 
 @transaction.atomic
@@ -128,39 +238,81 @@ def event_record(
     return event
 
 
+def digest_period_end(frequency: str, after: datetime) -> datetime:
+    """When the daily or weekly digest that takes something happening at `after` goes out: the next
+    `RULECENTER_DIGEST_HOUR` o'clock (local time) after it — for weekly, the next Monday's."""
+    local = timezone.localtime(after)
+    end = local.replace(hour=int(settings.RULECENTER_DIGEST_HOUR), minute=0, second=0, microsecond=0)
+    if end <= local:
+        end += timedelta(days=1)
+    if frequency == Subscription.Frequency.WEEKLY:
+        end += timedelta(days=(7 - end.weekday()) % 7)
+    return end
+
+
 def event_fan_out(*, event_id: int) -> int:
-    """One delivery per active webhook subscription whose topic the event concerns and that existed when it
-    occurred (none twice, whatever the number of runs); each is queued for its first attempt. The number of
-    deliveries created."""
-    from .tasks import delivery_attempt
+    """One delivery per active subscription whose topic the event concerns and that existed when it
+    occurred (none twice, whatever the number of runs; one per e-mail address, however many of its topics
+    the event concerns). Immediate ones are queued for their first attempt in batches; a digest's wait for
+    the end of its period. The number of deliveries created."""
+    from .tasks import deliveries_attempt, digest_run
 
     now = timezone.now()
+    period_ends = {frequency: digest_period_end(frequency, now) for frequency in ("daily", "weekly")}
+    digest_frequencies: set[str] = set()
     with transaction.atomic():
         event = Event.objects.select_for_update().filter(pk=event_id).first()
         if event is None or event.fanned_out_at is not None:
             return 0
         # Those who had subscribed when it happened: a worker that runs late tells no one the news it missed.
-        subscriptions = Subscription.objects.filter(
-            channel=Subscription.Channel.WEBHOOK,
-            topic__in=event.topics,
-            disabled_at__isnull=True,
-            created_at__lte=event.occurred_at,
-        ).values_list("pk", flat=True)
-        created = Delivery.objects.bulk_create(
-            [
-                Delivery(
-                    event=event, subscription_id=pk, message_id=signing.message_id_new(), next_attempt_at=now
-                )
-                for pk in subscriptions.iterator(chunk_size=2000)
-            ],
-            batch_size=1000,
-            ignore_conflicts=True,
+        subscriptions = (
+            Subscription.objects.filter(
+                topic__in=event.topics,
+                disabled_at__isnull=True,
+                confirmed_at__isnull=False,
+                created_at__lte=event.occurred_at,
+            )
+            .order_by("channel", "frequency", "target", "id")
+            .values_list("pk", "channel", "frequency", "target")
         )
+        created = 0
+        batch: list[Delivery] = []
+        previous: tuple[str, str, str] | None = None
+        for pk, channel, frequency, target in subscriptions.iterator(chunk_size=2000):
+            if channel == Subscription.Channel.EMAIL:
+                if previous == (channel, frequency, target):
+                    continue  # the same address again, for another of its topics
+                previous = (channel, frequency, target)
+            due = period_ends.get(frequency, now)
+            if frequency in period_ends:
+                digest_frequencies.add(frequency)
+            batch.append(
+                Delivery(
+                    event=event, subscription_id=pk, message_id=signing.message_id_new(), next_attempt_at=due
+                )
+            )
+            if len(batch) >= 1000:
+                created += len(Delivery.objects.bulk_create(batch, ignore_conflicts=True))
+                batch = []
+        created += len(Delivery.objects.bulk_create(batch, ignore_conflicts=True))
         event.fanned_out_at = now
         event.save(update_fields=["fanned_out_at"])
-        ids = list(Delivery.objects.filter(event=event).values_list("pk", flat=True))
-        transaction.on_commit(lambda: [delivery_attempt.enqueue(delivery_id=pk) for pk in ids], robust=True)
-    return len(created)
+        ids = list(
+            Delivery.objects.filter(event=event, next_attempt_at__lte=now)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        size = int(settings.RULECENTER_DELIVERY_BATCH)
+
+        def enqueue() -> None:
+            for start in range(0, len(ids), size):
+                deliveries_attempt.enqueue(delivery_ids=ids[start : start + size])
+            for frequency in sorted(digest_frequencies):
+                at = period_ends[frequency]
+                digest_run.using(run_after=at).enqueue(frequency=frequency, period_end=at.isoformat())
+
+        transaction.on_commit(enqueue, robust=True)
+    return created
 
 
 def event_body(event: Event) -> bytes:
@@ -172,10 +324,31 @@ def event_body(event: Event) -> bytes:
 
 
 def _lease() -> timedelta:
-    return timedelta(seconds=float(settings.RULECENTER_WEBHOOK_TIMEOUT_SECONDS)) + LEASE_MARGIN
+    mail_timeout = settings.MAILERS.get("default", {}).get("OPTIONS", {}).get("timeout") or 0
+    seconds = max(float(settings.RULECENTER_WEBHOOK_TIMEOUT_SECONDS), float(mail_timeout))
+    return timedelta(seconds=seconds) + LEASE_MARGIN
 
 
-def _claim(delivery_id: int, now: datetime) -> tuple[Delivery, bytes] | None:
+def _robot(target: str) -> str:
+    return hashlib.sha256(target.encode()).hexdigest()
+
+
+def _robot_slot(subscription: Subscription, now: datetime) -> datetime | None:
+    """Take one of the robot's sends of the last minute (in the claim's transaction), or say when one
+    frees up. Every subscription naming the robot is locked first, so two workers never both take the
+    twentieth (SQLite's IMMEDIATE transactions serialise the same way)."""
+    list(Subscription.objects.select_for_update().filter(target=subscription.target).values_list("pk"))
+    robot = _robot(subscription.target)
+    window = RobotSend.objects.filter(robot=robot, sent_at__gt=now - ROBOT_WINDOW).order_by("sent_at")
+    recent = list(window.values_list("sent_at", flat=True)[: robots.PER_MINUTE])
+    if len(recent) >= robots.PER_MINUTE:
+        return recent[0] + ROBOT_WINDOW + timedelta(milliseconds=100)
+    RobotSend.objects.create(robot=robot, sent_at=now)
+    RobotSend.objects.filter(robot=robot, sent_at__lt=now - ROBOT_KEEP).delete()
+    return None
+
+
+def _claim(delivery_id: int, now: datetime) -> Delivery | None:
     """Take the delivery's next attempt if it is due, or None: one short transaction."""
     from .tasks import delivery_attempt
 
@@ -183,7 +356,10 @@ def _claim(delivery_id: int, now: datetime) -> tuple[Delivery, bytes] | None:
         delivery = (
             Delivery.objects.select_for_update()
             .select_related("event", "subscription")
-            .filter(pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+            .filter(
+                pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now, digest__isnull=True
+            )
+            .exclude(subscription__frequency__in=DIGESTS)
             .first()
         )
         if delivery is None:
@@ -193,6 +369,16 @@ def _claim(delivery_id: int, now: datetime) -> tuple[Delivery, bytes] | None:
             delivery.error = delivery.subscription.disabled_reason[:500]
             delivery.save(update_fields=["status", "next_attempt_at", "error"])
             return None
+        if delivery.subscription.channel in ROBOTS:
+            free_at = _robot_slot(delivery.subscription, now)
+            if free_at is not None:
+                delivery.next_attempt_at = free_at
+                delivery.save(update_fields=["next_attempt_at"])
+                transaction.on_commit(
+                    lambda: delivery_attempt.using(run_after=free_at).enqueue(delivery_id=delivery_id),
+                    robust=True,
+                )
+                return None
         lease_end = now + _lease()
         delivery.attempts += 1
         delivery.last_attempt_at, delivery.next_attempt_at = now, lease_end
@@ -201,51 +387,116 @@ def _claim(delivery_id: int, now: datetime) -> tuple[Delivery, bytes] | None:
         transaction.on_commit(
             lambda: delivery_attempt.using(run_after=lease_end).enqueue(delivery_id=delivery_id), robust=True
         )
-    return delivery, event_body(delivery.event)
+    return delivery
 
 
-def _next_attempt(delivery: Delivery, outcome: webhooks.Outcome, now: datetime) -> datetime | None:
-    if delivery.attempts > len(RETRY_SCHEDULE):
-        return None
-    wait = RETRY_SCHEDULE[delivery.attempts - 1] * random.uniform(1 - JITTER, 1 + JITTER)
-    if outcome.retry_after is not None and outcome.status in (429, 503):
-        wait = max(wait, min(timedelta(seconds=outcome.retry_after), MAX_RETRY_AFTER))
-    return now + wait
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one attempt came to, whatever the channel."""
+
+    succeeded: bool
+    status: int | None = None  # the HTTP status, for webhooks and robots
+    latency_ms: int = 0
+    error: str = ""
+    retry_after: float | None = None  # seconds the receiver asked us to wait
+    gone: str = ""  # why the subscription ends now (410 Gone, an address refused for good)
 
 
-def delivery_attempt(*, delivery_id: int) -> str | None:
-    """Make the delivery's due attempt and record it: its status after, or None if nothing was due."""
-    from .tasks import delivery_attempt as attempt_task
-
-    claimed = _claim(delivery_id, timezone.now())
-    if claimed is None:
-        return None
-    delivery, body = claimed
-    subscription = delivery.subscription
+def _send_webhook(delivery: Delivery) -> Attempt:
+    subscription, body = delivery.subscription, event_body(delivery.event)
     timestamp = int(timezone.now().timestamp())
     headers = signing.headers(
         secret=subscription.secret, message_id=delivery.message_id, timestamp=timestamp, body=body
     )
     outcome = webhooks.post(subscription.target, body=body, headers=headers)
+    retry_after = outcome.retry_after if outcome.status in (429, 503) else None
+    gone = _(DISABLED_GONE) if outcome.status == 410 else ""
+    return Attempt(outcome.succeeded, outcome.status, outcome.latency_ms, outcome.error, retry_after, gone)
+
+
+def _send_robot(delivery: Delivery) -> Attempt:
+    subscription, event = delivery.subscription, delivery.event
+    payload = robots.message(subscription.channel, event.type, event.data, language=subscription.language)
+    url, body, headers = robots.signed_request(
+        subscription.channel,
+        subscription.target,
+        payload,
+        secret=subscription.robot_secret,
+        now=timezone.now(),
+    )
+    # Signed per Standard Webhooks too, so a relay in between can tell the message is ours.
+    timestamp = int(timezone.now().timestamp())
+    headers = {
+        **signing.headers(
+            secret=subscription.secret, message_id=delivery.message_id, timestamp=timestamp, body=body
+        ),
+        **headers,
+    }
+    outcome = webhooks.post(url, body=body, headers=headers, read_body=True)
+    answer = robots.outcome(subscription.channel, outcome.status, outcome.body)
+    error = outcome.error or answer.error
+    if answer.rate_limited:
+        # Told it sent too fast (another sender shares the robot): wait as long as the platform blocks it.
+        blocked = robots.RATE_LIMITED_WAIT.get(subscription.channel, ROBOT_WINDOW).total_seconds()
+        return Attempt(False, outcome.status, outcome.latency_ms, error, blocked)
+    gone = _(DISABLED_GONE) if outcome.status == 410 else ""
+    return Attempt(answer.succeeded, outcome.status, outcome.latency_ms, error, outcome.retry_after, gone)
+
+
+def _send_email(delivery: Delivery, connection: Any = None) -> Attempt:
+    message = mail.event_message(delivery.subscription, delivery.event, delivery.message_id)
+    sent = mail.send(message, connection)
+    return Attempt(
+        sent.succeeded, None, sent.latency_ms, sent.error, None, _(DISABLED_REFUSED) if sent.permanent else ""
+    )
+
+
+def _next_attempt(delivery: Delivery, attempt: Attempt, now: datetime) -> datetime | None:
+    if delivery.attempts > len(RETRY_SCHEDULE):
+        return None
+    wait = RETRY_SCHEDULE[delivery.attempts - 1] * random.uniform(1 - JITTER, 1 + JITTER)
+    if attempt.retry_after is not None:
+        wait = max(wait, min(timedelta(seconds=attempt.retry_after), MAX_RETRY_AFTER))
+    return now + wait
+
+
+def delivery_attempt(*, delivery_id: int, connection: Any = None) -> str | None:
+    """Make the delivery's due attempt and record it: its status after, or None if nothing was due.
+    `connection`: an open mail connection to send through (a batch shares one)."""
+    from .tasks import delivery_attempt as attempt_task
+
+    delivery = _claim(delivery_id, timezone.now())
+    if delivery is None:
+        return None
+    channel = delivery.subscription.channel
+    if channel == Subscription.Channel.EMAIL:
+        attempt = _send_email(delivery, connection)
+    elif channel in ROBOTS:
+        attempt = _send_robot(delivery)
+    else:
+        attempt = _send_webhook(delivery)
     now = timezone.now()
+    disabled = False
     with transaction.atomic():
         delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
-        subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
-        delivery.response_status, delivery.latency_ms = outcome.status, outcome.latency_ms
-        delivery.error = outcome.error
+        subscription = Subscription.objects.select_for_update().get(pk=delivery.subscription_id)
+        delivery.response_status, delivery.latency_ms = attempt.status, attempt.latency_ms
+        delivery.error = attempt.error
         retry_at = None
-        if outcome.succeeded:
+        if attempt.succeeded:
             delivery.status, delivery.next_attempt_at = Delivery.Status.SUCCEEDED, None
             subscription.failing_since = None
         else:
             subscription.failing_since = subscription.failing_since or now
             days = int(settings.RULECENTER_WEBHOOK_DISABLE_AFTER_DAYS)
-            if outcome.status == 410:
-                subscription.disabled_at, subscription.disabled_reason = now, _(DISABLED_GONE)
-            elif now - subscription.failing_since >= timedelta(days=days):
-                subscription.disabled_at = now
-                subscription.disabled_reason = _(DISABLED_FAILING).format(days=days)
-            retry_at = None if subscription.disabled_at else _next_attempt(delivery, outcome, now)
+            if subscription.disabled_at is None:
+                if attempt.gone:
+                    subscription.disabled_at, subscription.disabled_reason = now, attempt.gone[:200]
+                elif now - subscription.failing_since >= timedelta(days=days):
+                    subscription.disabled_at = now
+                    subscription.disabled_reason = _(DISABLED_FAILING).format(days=days)
+                disabled = subscription.disabled_at is not None
+            retry_at = None if subscription.disabled_at else _next_attempt(delivery, attempt, now)
             delivery.status = Delivery.Status.PENDING if retry_at else Delivery.Status.FAILED
             delivery.next_attempt_at = retry_at
         delivery.save()
@@ -255,7 +506,188 @@ def delivery_attempt(*, delivery_id: int) -> str | None:
             transaction.on_commit(
                 lambda: attempt_task.using(run_after=at).enqueue(delivery_id=delivery_id), robust=True
             )
+        if disabled and subscription.owner_id is not None:
+            _owner_told_queue(subscription)
     return delivery.status
+
+
+def deliveries_attempt(*, delivery_ids: list[int]) -> int:
+    """A batch of first attempts, one after another, e-mails through one SMTP connection; the number that
+    succeeded."""
+    connection = _mailer_opened()
+    succeeded = 0
+    try:
+        for pk in delivery_ids:
+            if delivery_attempt(delivery_id=pk, connection=connection) == Delivery.Status.SUCCEEDED:
+                succeeded += 1
+    finally:
+        with contextlib.suppress(Exception):
+            connection.close()
+    return succeeded
+
+
+def _mailer_opened() -> Any:
+    """The default mailer with its connection opened, for a batch to share (if the server cannot be
+    reached now, each message tries again and records why it failed)."""
+    connection = mailers.default
+    with contextlib.suppress(Exception):
+        connection.open()
+    return connection
+
+
+def _owner_told_queue(subscription: Subscription) -> None:
+    from .tasks import owner_told
+
+    pk = subscription.pk
+    transaction.on_commit(lambda: owner_told.enqueue(subscription_id=pk), robust=True)
+
+
+def owner_told(*, subscription_id: int) -> bool:
+    """E-mail the owner of a subscription that was just disabled (if their account has an address)."""
+    subscription = Subscription.objects.select_related("owner").filter(pk=subscription_id).first()
+    if subscription is None or subscription.owner is None or not subscription.owner.email:
+        return False
+    return mail.send(mail.disabled_message(subscription)).succeeded
+
+
+def _digest_due(frequency: str, period_end: datetime) -> Any:
+    return Delivery.objects.filter(
+        status=Delivery.Status.PENDING,
+        digest__isnull=True,
+        subscription__channel=Subscription.Channel.EMAIL,
+        subscription__frequency=frequency,
+        next_attempt_at__lte=period_end,
+    )
+
+
+def digest_run(*, frequency: str, period_end: datetime) -> int:
+    """The daily or weekly digest of one period: one e-mail per address with every event of all its
+    subscriptions since its last digest, none for an address with nothing new; recorded (`DigestRun`), so
+    any number of runs — a worker killed midway, two workers at once — send each digest once. The number
+    of digests sent by this run."""
+    now = timezone.now()
+    if period_end > now or frequency not in DIGESTS:
+        return 0
+    with transaction.atomic():
+        run, _created = DigestRun.objects.get_or_create(frequency=frequency, period_end=period_end)
+        if run.finished_at is not None:
+            return 0
+        addresses = (
+            _digest_due(frequency, period_end)
+            .order_by("subscription__target")
+            .values_list("subscription__target", "subscription__language")
+            .distinct()
+        )
+        batch: list[Digest] = []
+        for address, language in addresses.iterator(chunk_size=2000):
+            batch.append(
+                Digest(run=run, address=address, language=language, message_id=signing.message_id_new())
+            )
+            if len(batch) >= 1000:
+                Digest.objects.bulk_create(batch, ignore_conflicts=True)
+                batch = []
+        Digest.objects.bulk_create(batch, ignore_conflicts=True)
+    sent = 0
+    connection = _mailer_opened()
+    try:
+        for pk in Digest.objects.filter(run=run, status=Digest.Status.PENDING).values_list("pk", flat=True):
+            if _digest_send(pk, run, connection):
+                sent += 1
+    finally:
+        with contextlib.suppress(Exception):
+            connection.close()
+    with transaction.atomic():
+        run = DigestRun.objects.select_for_update().get(pk=run.pk)
+        if not Digest.objects.filter(run=run, status=Digest.Status.PENDING).exists():
+            run.finished_at = timezone.now()
+        run.digests = Digest.objects.filter(run=run, status=Digest.Status.SENT).count()
+        run.deliveries = Delivery.objects.filter(digest__run=run).count()
+        run.save(update_fields=["finished_at", "digests", "deliveries"])
+    return sent
+
+
+def _digest_claim(digest_id: int, run: DigestRun, now: datetime) -> tuple[Digest, list[Delivery]] | None:
+    from .tasks import digest_run as digest_task
+
+    with transaction.atomic():
+        digest = (
+            Digest.objects.select_for_update()
+            .filter(pk=digest_id, status=Digest.Status.PENDING)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .first()
+        )
+        if digest is None:
+            return None
+        # Its events: those it already took (an attempt cut short) and any due since for the address.
+        _digest_due(run.frequency, run.period_end).filter(subscription__target=digest.address).update(
+            digest=digest
+        )
+        deliveries = list(
+            Delivery.objects.filter(digest=digest)
+            .select_related("event")
+            .order_by("event__occurred_at", "pk")
+        )
+        if not deliveries:  # everything it was to carry was unsubscribed since
+            digest.delete()
+            return None
+        lease_end = now + _lease()
+        digest.attempts += 1
+        digest.next_attempt_at = lease_end
+        digest.save(update_fields=["attempts", "next_attempt_at"])
+        at, frequency = lease_end, run.frequency
+        period = run.period_end.isoformat()
+        transaction.on_commit(
+            lambda: digest_task.using(run_after=at).enqueue(frequency=frequency, period_end=period),
+            robust=True,
+        )
+    return digest, deliveries
+
+
+def _digest_send(digest_id: int, run: DigestRun, connection: Any) -> bool:
+    claimed = _digest_claim(digest_id, run, timezone.now())
+    if claimed is None:
+        return False
+    digest, deliveries = claimed
+    events = list({delivery.event_id: delivery.event for delivery in deliveries}.values())
+    message = mail.digest_message(
+        address=digest.address,
+        language=digest.language,
+        frequency=run.frequency,
+        period_end=run.period_end,
+        events=events,
+        subscription_ids=sorted({delivery.subscription_id for delivery in deliveries}),
+        message_id=digest.message_id,
+    )
+    sent = mail.send(message, connection)
+    now = timezone.now()
+    with transaction.atomic():
+        digest = Digest.objects.select_for_update().get(pk=digest.pk)
+        digest.error = sent.error
+        if sent.succeeded:
+            digest.status, digest.sent_at, digest.next_attempt_at = Digest.Status.SENT, now, None
+            Delivery.objects.filter(digest=digest).update(
+                status=Delivery.Status.SUCCEEDED,
+                next_attempt_at=None,
+                attempts=digest.attempts,
+                last_attempt_at=now,
+            )
+        elif sent.permanent or digest.attempts > len(RETRY_SCHEDULE):
+            digest.status, digest.next_attempt_at = Digest.Status.FAILED, None
+            Delivery.objects.filter(digest=digest).update(
+                status=Delivery.Status.FAILED, next_attempt_at=None, error=sent.error[:500]
+            )
+        else:
+            wait = RETRY_SCHEDULE[digest.attempts - 1] * random.uniform(1 - JITTER, 1 + JITTER)
+            digest.next_attempt_at = now + wait
+            at, frequency, period = digest.next_attempt_at, run.frequency, run.period_end.isoformat()
+            from .tasks import digest_run as digest_task
+
+            transaction.on_commit(
+                lambda: digest_task.using(run_after=at).enqueue(frequency=frequency, period_end=period),
+                robust=True,
+            )
+        digest.save()
+    return sent.succeeded
 
 
 @transaction.atomic

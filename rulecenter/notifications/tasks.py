@@ -1,5 +1,7 @@
 """Notifications' background work: no web request waits for a delivery."""
 
+from datetime import datetime
+
 from django.tasks import task
 
 from . import services
@@ -15,3 +17,27 @@ def event_fan_out(event_id: int) -> int:
 def delivery_attempt(delivery_id: int) -> str | None:
     """Make a delivery's due attempt (nothing if it is not due: a lease's safety net, a repeat)."""
     return services.delivery_attempt(delivery_id=delivery_id)
+
+
+@task()
+def deliveries_attempt(delivery_ids: list[int]) -> int:
+    """First attempts of a batch of deliveries (e-mails through one connection)."""
+    return services.deliveries_attempt(delivery_ids=delivery_ids)
+
+
+@task()
+def digest_run(frequency: str, period_end: str) -> int:
+    """Send the digests of one period (each once, however many times this runs)."""
+    return services.digest_run(frequency=frequency, period_end=datetime.fromisoformat(period_end))
+
+
+@task()
+def confirmation_send(subscription_id: int) -> bool:
+    """Mail an e-mail subscription's confirmation link (double opt-in)."""
+    return services.confirmation_send(subscription_id=subscription_id)
+
+
+@task()
+def owner_told(subscription_id: int) -> bool:
+    """Tell a subscription's owner by e-mail that it was disabled, and why."""
+    return services.owner_told(subscription_id=subscription_id)

@@ -5,7 +5,7 @@ the host is resolved once, every address it has must be public (`ipaddress.is_gl
 `RULECENTER_WEBHOOK_ALLOW_PRIVATE` is on, and the request goes to that very address — with the URL's host
 in `Host` and, for https, in the TLS server name, so the certificate is still checked against it — so a
 DNS answer that changes between the check and the connection (rebinding) changes nothing. Redirects are
-not followed (a 3xx is a failure), nothing of the response but its status and `Retry-After` is read, and
+not followed (a 3xx is a failure), nothing of the response but its status, `Retry-After` and (for chat robots, which answer in it) the first 64 KiB of its body is read, and
 the whole attempt is bounded by `RULECENTER_WEBHOOK_TIMEOUT_SECONDS`.
 """
 
@@ -29,6 +29,7 @@ URL_UNRESOLVED = "无法解析主机“{host}”。"
 URL_PRIVATE = "“{host}”指向内部或保留地址（{address}），不能作为 Webhook 地址。"
 URL_TOO_LONG = "网址最长 {limit} 个字符。"
 URL_MAX_CHARS = 2000
+BODY_MAX_BYTES = 65536
 
 
 class TargetRefused(ValueError):
@@ -41,6 +42,7 @@ class Outcome:
     latency_ms: int
     error: str = ""
     retry_after: float | None = None  # seconds the receiver asked us to wait (429, 503)
+    body: bytes = b""  # the response's first BODY_MAX_BYTES, when asked for (chat robots answer in it)
 
     @property
     def succeeded(self) -> bool:
@@ -129,8 +131,18 @@ def _client() -> httpx.Client:
     return client
 
 
-def post(url: str, *, body: bytes, headers: dict[str, str]) -> Outcome:
-    """POST `body` to `url` at its checked address; never raises for what the network or receiver does."""
+def _read_capped(response: httpx.Response) -> bytes:
+    read = bytearray()
+    for chunk in response.iter_bytes():
+        read += chunk
+        if len(read) >= BODY_MAX_BYTES:
+            break
+    return bytes(read[:BODY_MAX_BYTES])
+
+
+def post(url: str, *, body: bytes, headers: dict[str, str], read_body: bool = False) -> Outcome:
+    """POST `body` to `url` at its checked address; never raises for what the network or receiver does.
+    With `read_body`, the answer's first 64 KiB are kept (never more, whatever the receiver sends)."""
     started = time.monotonic()
     try:
         address = address_for(url)
@@ -149,9 +161,14 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Outcome:
         client = _client()
         request = client.build_request("POST", pinned, content=body, headers=sent, extensions=extensions)
         response = client.send(request, stream=True)
-        response.close()  # the body is not read
+        try:
+            answer = _read_capped(response) if read_body else b""
+        finally:
+            response.close()  # the rest of the body is not read
     except httpx.HTTPError as failed:
         latency = round((time.monotonic() - started) * 1000)
         return Outcome(None, latency, f"{type(failed).__name__}: {failed}"[:500])
     latency = round((time.monotonic() - started) * 1000)
-    return Outcome(response.status_code, latency, "", _retry_after(response.headers.get("retry-after")))
+    return Outcome(
+        response.status_code, latency, "", _retry_after(response.headers.get("retry-after")), answer
+    )

@@ -265,7 +265,9 @@ def test_subscriptions_are_their_owner_s_alone(client: Client, receiver: Receive
 @pytest.mark.parametrize(
     ("body", "field", "message"),
     [
-        ({"channel": "email", "target": "a@example.com"}, "channel", "尚未开放"),
+        ({"channel": "email", "target": "not-an-address"}, "target", "不是有效的电子邮件地址"),
+        ({"channel": "dingtalk", "target": "https://example.com/not-a-robot"}, "target", "钉钉"),
+        ({"target": "https://example.com/h", "robot_secret": "SEC1"}, "robot_secret", "只有钉钉和飞书"),
         (
             {"target": "https://example.com/h", "topic": "rule:no-such-rule"},
             "topic",
@@ -309,11 +311,9 @@ def test_fan_out_runs_once_per_event_whatever_the_repeats(receiver: Receiver) ->
 
 def test_refusals_speak_english_when_asked(client: Client) -> None:
     member = {**bearer(token_for(user_create("merchant"))), "Accept-Language": "en"}
-    refused = subscribe(client, member, channel="email", target="a@example.com")
+    refused = subscribe(client, member, channel="email", target="not-an-address")
     errors = {error["loc"][-1]: error["msg"] for error in refused.json()["errors"]}
-    assert (
-        errors["channel"] == "The “email” channel is not open yet: for now you can subscribe with a webhook."
-    )
+    assert errors["target"] == "“not-an-address” is not a valid e-mail address."
 
 
 def test_a_rule_change_is_told_at_its_notice_and_when_it_takes_effect(
