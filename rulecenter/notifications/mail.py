@@ -23,18 +23,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from .events import EVENT_LABELS
 from .models import Event, Subscription
 
 CONFIRM_SALT = "rulecenter.notifications.confirm"
 UNSUBSCRIBE_SALT = "rulecenter.notifications.unsubscribe"
 CONFIRM_MAX_AGE = 7 * 24 * 3600
-EVENT_LABELS = {
-    "announcement.published": "公告发布",
-    "announcement.corrected": "公告更正",
-    "announcement.withdrawn": "公告撤回",
-    "rule.noticed": "规则变更公示",
-    "rule.effective": "规则变更生效",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +97,8 @@ def event_item(event: Event) -> dict[str, Any]:
         "notice_at": _local(data.get("notice_at")),
         "effective_at": _local(data.get("effective_at")),
         "published_at": _local(data.get("published_at")),
+        "opens_at": _local(data.get("opens_at")),
+        "closes_at": _local(data.get("closes_at")),
         "link": data.get("diff_url") or data.get("version_url") or data.get("url") or site_url("/"),
         "major": bool(data.get("major")),
     }

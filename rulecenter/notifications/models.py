@@ -119,6 +119,8 @@ class Event(models.Model):
     topics = models.JSONField(_("主题"), default=list)  # the topics it concerns, "all" always among them
     data = models.JSONField(_("内容"), default=dict)
     occurred_at = models.DateTimeField(_("发生时间"))
+    # For an event the clock raises (a consultation opening, closing soon): written once, whoever runs it.
+    key = models.CharField(_("唯一键"), max_length=200, null=True, blank=True, unique=True, editable=False)
     fanned_out_at = models.DateTimeField(_("分发时间"), null=True, blank=True)
 
     class Meta:

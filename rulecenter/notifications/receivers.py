@@ -3,7 +3,10 @@
 announcement.published / .corrected / .withdrawn — an announcement (topics: all, its category); one created
 already published counts as published if dated within a day (an import of the archive tells no one);
 rule.noticed / rule.effective — a rule version's notice (公示) and taking effect (生效), run by the
-lifecycle runner at their times (topics: all, the rule, its category).
+lifecycle runner at their times (topics: all, the rule, its category);
+consultation.opened / .closing — raised by the worker at the window's opening and 24 hours before it closes,
+scheduled when a consultation is created or its window changes; consultation.closed — when it closes and its
+result is drafted (topics: all, the consultation, the rules it consults on).
 """
 
 from datetime import datetime, timedelta
@@ -16,6 +19,7 @@ from django.utils import timezone
 from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.announcements.models import Announcement
 from rulecenter.common.changes import ChangeAction, ContentChange, ContentKind
+from rulecenter.consultations import selectors as consultation_selectors
 from rulecenter.rules import selectors as rule_selectors
 
 from . import services
@@ -50,6 +54,26 @@ def _announcement_event(change: ContentChange) -> str | None:
     return None
 
 
+def _consultation_changed(change: ContentChange) -> None:
+    """Created or its window changed: its moments scheduled. Closed (its result drafted): told now."""
+    for pk in change.ids:
+        consultation = consultation_selectors.consultation_get_any(pk=pk)
+        if consultation is None:
+            continue
+        if change.action in (ChangeAction.CREATED, ChangeAction.UPDATED):
+            services.consultation_moments_schedule(
+                consultation_id=pk, opens_at=consultation.opens_at, closes_at=consultation.closes_at
+            )
+        elif (
+            change.action == ChangeAction.RESULT_DRAFTED and consultation.closes_at >= timezone.now() - RECENT
+        ):
+            topics, data = services.consultation_event_data(consultation)
+            services.event_record(
+                type="consultation.closed", topics=topics, data=data, at=consultation.closes_at,
+                key=f"consultation.closed:{pk}",
+            )  # fmt: skip
+
+
 def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
     event_type = _announcement_event(change) if change.kind == ContentKind.ANNOUNCEMENT else None
     if event_type is not None:
@@ -66,6 +90,8 @@ def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
                     "url": _site(announcement.get_absolute_url()),
                 },
             )
+    elif change.kind == ContentKind.CONSULTATION:
+        _consultation_changed(change)
     elif change.kind == ContentKind.RULE_VERSION and change.action in VERSION_EVENTS:
         for version in rule_selectors.versions_with_rule_and_category(ids=change.ids):
             rule = version.rule

@@ -33,6 +33,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from . import webhooks
+from .events import EVENT_LABELS
 
 DINGTALK, WECOM, FEISHU = "dingtalk", "wecom", "feishu"
 HOSTS: dict[str, tuple[str, ...]] = {
@@ -74,17 +75,11 @@ FORM_WRONG = "{platform}的网址应形如 {example}。"
 KEY_MISSING = "{platform}的网址缺少 {param}：请从群设置里复制完整的 Webhook 地址。"
 
 # Labels: the same msgids as the e-mails' (mail.py, the templates), so one translation serves both.
-EVENT_LABELS = {
-    "announcement.published": "公告发布",
-    "announcement.corrected": "公告更正",
-    "announcement.withdrawn": "公告撤回",
-    "rule.noticed": "规则变更公示",
-    "rule.effective": "规则变更生效",
-}
 EVENT_OTHER = "规则中心"
 MAJOR = "重大变更"
 VERSION = "第 %(number)s 版"
 NOTICE_AT, EFFECTIVE_AT, PUBLISHED_AT = "公示", "生效", "发布"
+OPENS_AT, CLOSES_AT = "开始", "截止"
 LINKS = (("diff_url", "查看变更对照"), ("version_url", "查看这一版"), ("url", "查看详情"))
 
 NO_REPLY = "没有收到回复。"
@@ -266,6 +261,7 @@ def _item(event_type: str, data: Mapping[str, Any]) -> _Item:
     ]
     if not times[1][1]:
         times.append((_(PUBLISHED_AT), _local(data.get("published_at"))))
+    times += [(_(OPENS_AT), _local(data.get("opens_at"))), (_(CLOSES_AT), _local(data.get("closes_at")))]
     link, link_label = _link(data)
     return _Item(
         kind=kind,

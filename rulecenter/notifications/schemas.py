@@ -20,7 +20,7 @@ class SubscriptionIn(Schema):
     topic: str = Field(
         min_length=1,
         max_length=80,
-        description="all、category:<标识> 或 rule:<标识>",
+        description="all、category:<标识>、rule:<标识> 或 consultation:<编号>",
         examples=["all", "rule:shipping-conduct"],
     )
     frequency: Literal["immediate", "daily", "weekly"] = Field(

@@ -15,6 +15,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -29,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.common.actors import Actor
+from rulecenter.consultations import selectors as consultation_selectors
 from rulecenter.rules import selectors as rule_selectors
 
 from . import mail, robots, signing, webhooks
@@ -54,10 +56,10 @@ ROBOT_BLOCKED = {
 }
 
 ROBOTS = ("dingtalk", "wecom", "feishu")
-TOPIC_INVALID = "主题“{topic}”无效：请用 all、category:<标识> 或 rule:<标识>。"
+TOPIC_INVALID = "主题“{topic}”无效：请用 all、category:<标识>、rule:<标识> 或 consultation:<编号>。"
 TOPIC_UNKNOWN_CATEGORY = "没有标识为“{slug}”的栏目或规则分类。"
 TOPIC_UNKNOWN_RULE = "没有标识为“{slug}”的公开规则。"
-TOPIC_CONSULTATION_NOT_YET = "意见征集的通知尚未开放：请先订阅 all 或规则。"
+TOPIC_UNKNOWN_CONSULTATION = "没有编号为 {pk} 的公开意见征集。"
 FREQUENCY_WEBHOOK = "Webhook 和机器人即时发送，频率只能是 immediate。"
 EMAIL_INVALID = "“{address}”不是有效的电子邮件地址。"
 ROBOT_SECRET_ONLY = "只有钉钉和飞书机器人需要签名密钥。"  # noqa: S105 - a message
@@ -80,8 +82,10 @@ def topic_check(topic: str) -> str:
     kind, _sep, name = topic.partition(":")
     if topic == "all":
         return topic
-    if kind == "consultation" and name.isdigit():
-        raise ValidationError({"topic": _(TOPIC_CONSULTATION_NOT_YET)})
+    if kind == "consultation" and name.isascii() and name.isdigit() and len(name) <= 12:
+        if consultation_selectors.consultation_get(pk=int(name)) is None:
+            raise ValidationError({"topic": _(TOPIC_UNKNOWN_CONSULTATION).format(pk=name)})
+        return topic
     if kind not in ("category", "rule") or not name or len(name) > 64:
         raise ValidationError({"topic": _(TOPIC_INVALID).format(topic=topic[:80])})
     if kind == "category":
@@ -226,16 +230,97 @@ def subscription_delete(*, actor: Actor, subscription: Subscription) -> None:
 
 
 def event_record(
-    *, type: str, topics: Iterable[str], data: dict[str, Any], at: datetime | None = None
-) -> Event:
-    """Write an event in the caller's transaction (the change's); its fan-out is queued once that commits."""
+    *,
+    type: str,
+    topics: Iterable[str],
+    data: dict[str, Any],
+    at: datetime | None = None,
+    key: str | None = None,
+) -> Event | None:
+    """Write an event in the caller's transaction (the change's); its fan-out is queued once that commits.
+    With a `key`, only the first of any number of calls writes it (None for the others)."""
     from .tasks import event_fan_out
 
-    event = Event.objects.create(
-        type=type, topics=sorted({"all", *topics}), data=data, occurred_at=at or timezone.now()
-    )
+    fields = {
+        "type": type,
+        "topics": sorted({"all", *topics}),
+        "data": data,
+        "occurred_at": at or timezone.now(),
+    }
+    if key is not None:
+        event, created = Event.objects.get_or_create(key=key, defaults=fields)
+        if not created:
+            return None
+    else:
+        event = Event.objects.create(**fields)
     transaction.on_commit(lambda: event_fan_out.enqueue(event_id=event.pk), robust=True)
     return event
+
+
+CONSULTATION_MOMENTS = ("opened", "closing")
+CLOSING_NOTICE = timedelta(hours=24)
+# A moment this far in the past when it is scheduled is history (an import, the demo): nobody is told.
+MOMENT_STALE = timedelta(hours=1)
+
+
+def consultation_moment_at(moment: str, opens_at: datetime, closes_at: datetime) -> datetime | None:
+    """When the clock raises a consultation's `moment`: its opening, or 24 hours before it closes (None if
+    the window is shorter than that)."""
+    if moment == "opened":
+        return opens_at
+    at = closes_at - CLOSING_NOTICE
+    return at if at > opens_at else None
+
+
+def consultation_moments_schedule(*, consultation_id: int, opens_at: datetime, closes_at: datetime) -> None:
+    """Ask the worker to raise the consultation's opening and closing-soon events at their times (after
+    the change commits). A moved window schedules again; a run finding the window moved does nothing."""
+    from .tasks import consultation_moment
+
+    now = timezone.now()
+    for moment in CONSULTATION_MOMENTS:
+        at = consultation_moment_at(moment, opens_at, closes_at)
+        if at is not None and at >= now - MOMENT_STALE:
+            task = consultation_moment.using(run_after=at)
+            enqueue = partial(task.enqueue, consultation_id=consultation_id, moment=moment, at=at.isoformat())
+            transaction.on_commit(enqueue, robust=True)
+
+
+def consultation_event_data(consultation: Any) -> tuple[list[str], dict[str, Any]]:
+    """The topics and data of a consultation's events."""
+    rules = sorted({version.rule.slug for version in consultation.versions.all()})
+    data = {
+        "consultation": consultation.pk,
+        "title": consultation.title,
+        "summary": consultation.explanation[:300],
+        "opens_at": consultation.opens_at.isoformat(),
+        "closes_at": consultation.closes_at.isoformat(),
+        "rules": rules,
+        "url": f"{settings.RULECENTER_SITE_URL.rstrip('/')}{consultation.get_absolute_url()}",
+    }
+    return [f"consultation:{consultation.pk}", *(f"rule:{slug}" for slug in rules)], data
+
+
+def consultation_moment(*, consultation_id: int, moment: str, at: datetime) -> bool:
+    """Raise a consultation's opening or closing-soon event if its window still puts it at `at` and its time
+    has come; once, however many runs. Whether it was raised now."""
+    consultation = consultation_selectors.consultation_get_any(pk=consultation_id)
+    if consultation is None or moment not in CONSULTATION_MOMENTS or timezone.now() < at:
+        return False
+    if consultation_moment_at(moment, consultation.opens_at, consultation.closes_at) != at:
+        return False  # the window moved: the task scheduled for its new time raises it
+    if consultation.result_drafted_at is not None:
+        return False
+    topics, data = consultation_event_data(consultation)
+    with transaction.atomic():
+        event = event_record(
+            type=f"consultation.{moment}",
+            topics=topics,
+            data=data,
+            at=at,
+            key=f"consultation.{moment}:{consultation.pk}:{at.isoformat()}",
+        )
+    return event is not None
 
 
 def digest_period_end(frequency: str, after: datetime) -> datetime:

@@ -41,3 +41,11 @@ def confirmation_send(subscription_id: int) -> bool:
 def owner_told(subscription_id: int) -> bool:
     """Tell a subscription's owner by e-mail that it was disabled, and why."""
     return services.owner_told(subscription_id=subscription_id)
+
+
+@task()
+def consultation_moment(consultation_id: int, moment: str, at: str) -> bool:
+    """Raise a consultation's opening or closing-soon event at its time (once)."""
+    return services.consultation_moment(
+        consultation_id=consultation_id, moment=moment, at=datetime.fromisoformat(at)
+    )

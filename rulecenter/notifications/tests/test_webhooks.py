@@ -302,6 +302,7 @@ def test_fan_out_runs_once_per_event_whatever_the_repeats(receiver: Receiver) ->
         )
     with transaction.atomic():
         event = services.event_record(type="announcement.published", topics=[], data={"title": "x"})
+    assert event is not None
     assert services.event_fan_out(event_id=event.pk) == 3
     assert services.event_fan_out(event_id=event.pk) == 0
     work()
