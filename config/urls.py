@@ -15,6 +15,7 @@ urlpatterns = [
     path("consultations/", include("rulecenter.consultations.urls")),
     path("audit/", include("rulecenter.audit.urls")),
     path("notifications/", include("rulecenter.notifications.urls")),
+    path("me/", include("rulecenter.site.me_urls")),
     path("calendar/", calendar.calendar_page, name="calendar"),
     path("calendar.ics", calendar.calendar_ics, name="calendar_ics"),
     path("feeds/", include("rulecenter.announcements.feed_urls")),

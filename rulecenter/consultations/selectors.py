@@ -167,6 +167,46 @@ def member_vote(*, consultation: Consultation, member: "Member") -> Vote | None:
     return Vote.objects.filter(consultation=consultation, member=member).first()
 
 
+MEMBER_VOTES_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class MemberVoteRow:
+    """One of a member's standing votes, as their own page lists it."""
+
+    consultation: Consultation
+    choice: str
+    label: str  # the option's label; the key itself for a choice no option offers any more
+    voted_at: datetime  # the last time the member voted (a re-vote replaces the vote)
+    status: Consultation.Status  # at the instant asked: a vote can still be changed while it is open
+
+
+def member_votes_of(
+    *, user_id: int, at: datetime | None = None, limit: int = MEMBER_VOTES_SHOWN
+) -> list[MemberVoteRow]:
+    """The standing votes of the member behind this user, last cast first, at most `limit`: two queries."""
+    at = at or timezone.now()
+    votes = (
+        Vote.objects.filter(member__user_id=user_id)
+        .select_related("consultation")
+        .prefetch_related("consultation__options")
+        .order_by("-updated_at", "-id")[:limit]
+    )
+    rows = []
+    for vote in votes:
+        option = options_by_key(vote.consultation).get(vote.choice)
+        rows.append(
+            MemberVoteRow(
+                consultation=vote.consultation,
+                choice=vote.choice,
+                label=option.label if option is not None else vote.choice,
+                voted_at=vote.updated_at,
+                status=vote.consultation.status_at(at),
+            )
+        )
+    return rows
+
+
 def eligibility_cutoff(at: datetime) -> date:
     """Members who joined on or before this date are old enough to vote at `at`."""
     days = settings.RULECENTER_CONSULTATION_MIN_MEMBERSHIP_DAYS

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from rulecenter.accounts.roles import actor_for
 from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.common import limits
 from rulecenter.common.actors import Actor
@@ -78,9 +79,11 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     form = SubscribeForm(request.POST)
     if form.is_valid():
         try:
+            # Signed in: the subscription is the member's own, listed and ended on /me/ too.
+            user = request.user if request.user.is_authenticated else None
             services.subscription_create(
-                actor=VISITOR,
-                owner=None,
+                actor=actor_for(user) if user is not None else VISITOR,
+                owner=user,
                 channel=Subscription.Channel.EMAIL,
                 target=form.cleaned_data["email"],
                 topic=form.cleaned_data["topic"],

@@ -18,7 +18,15 @@ from django.utils import timezone
 
 from rulecenter.announcements.models import Announcement
 
-from .models import ChangeBundle, LifecycleEvent, Rule, RuleCategory, RuleVersion, RuleVersionTally
+from .models import (
+    ChangeBundle,
+    ExitRequest,
+    LifecycleEvent,
+    Rule,
+    RuleCategory,
+    RuleVersion,
+    RuleVersionTally,
+)
 
 
 def public_versions(*, at: datetime | None = None) -> QuerySet[RuleVersion]:
@@ -335,3 +343,22 @@ def rules_with_scheduled_versions(*, rule_ids: Iterable[int]) -> list[tuple[Rule
     for version in scheduled.order_by("rule_id", "effective_at"):
         versions.setdefault(version.rule_id, []).append(version)
     return [(rule, versions.get(rule.pk, [])) for rule in Rule.objects.filter(pk__in=wanted)]
+
+
+EXIT_REQUESTS_SHOWN = 100
+
+
+def exit_requests_of(*, user_id: int, limit: int = EXIT_REQUESTS_SHOWN) -> list[ExitRequest]:
+    """A member's own exit requests, newest first, with their bundles and binding versions: two queries."""
+    return list(
+        ExitRequest.objects.filter(user_id=user_id)
+        .select_related("bundle")
+        .prefetch_related(Prefetch("binding_versions", queryset=versions_with_rule()))
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def public_rule_titles(*, slugs: Iterable[str]) -> dict[str, str]:
+    """The titles of the public rules among these slugs, by slug (a topic names a rule by its slug)."""
+    wanted = [slug for slug in set(slugs) if _is_slug(slug, 100)]
+    return dict(public_rules().filter(slug__in=wanted).values_list("slug", "title")) if wanted else {}

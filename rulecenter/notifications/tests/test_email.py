@@ -351,3 +351,14 @@ def test_subscribing_is_rate_limited_per_client(client: Client, mailbox: Mailbox
     assert limited.status_code == 429
     assert "Retry-After" in limited
     assert Subscription.objects.count() == 2
+
+
+def test_a_signed_in_member_s_subscription_is_their_own(client: Client, mailbox: Mailbox) -> None:
+    user = user_create("merchant")
+    client.force_login(user)
+    assert visitor_subscribes(client, "ops@shop.example").status_code == 200
+    subscription = Subscription.objects.get()
+    assert subscription.owner == user
+    work()
+    (confirmation,) = mailbox.to("ops@shop.example")  # still confirmed by the address's owner
+    assert subscription.confirmed_at is None

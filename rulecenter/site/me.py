@@ -1,0 +1,142 @@
+"""The member's own page (/me/, issue 13): their subscriptions, votes, exit requests and acknowledgments.
+
+Everything on it is the signed-in user's own, read through the selectors of the apps that hold it; its one
+write, ending a subscription, is the notifications service's, which checks the owner again. The page is
+never kept by a shared cache nor stored by the browser: it lists webhook and robot addresses, whose URLs
+often carry the receiver's access token.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from django.contrib.auth.models import User
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
+
+from rulecenter.accounts.roles import actor_for
+from rulecenter.announcements import selectors as announcement_selectors
+from rulecenter.common.sessions import private_page
+from rulecenter.consultations import selectors as consultation_selectors
+from rulecenter.notifications import selectors as notification_selectors
+from rulecenter.notifications import services as notification_services
+from rulecenter.notifications.models import Subscription
+from rulecenter.rules import selectors as rule_selectors
+
+SUBSCRIPTION_UNKNOWN = "没有这个订阅。"
+SUBSCRIPTION_DELETED = "已取消订阅。"
+NOTICE_KEY = "me_notice"
+
+TOPIC_ALL = "全部变更"
+TOPIC_SECTION = "栏目：{name}"
+TOPIC_RULE_CATEGORY = "规则分类：{name}"
+TOPIC_RULE = "规则：《{title}》"
+TOPIC_CONSULTATION = "意见征集 #{number}"
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionShown:
+    subscription: Subscription
+    topic: str  # in words: 全部变更, 栏目：规则变更, 规则：《…》
+    state: Literal["pending", "disabled", "active"]
+
+
+def _signed_in(request: HttpRequest) -> User | None:
+    user = request.user
+    return user if isinstance(user, User) and user.is_authenticated else None
+
+
+def _topic_words(topics: Iterable[str]) -> dict[str, str]:
+    """Each topic in words, with the names of the sections, categories and rules it names (≤ 3 queries)."""
+    parsed = {topic: topic.partition(":") for topic in topics}
+    kinds = {kind for kind, _sep, _name in parsed.values()}
+    sections: dict[str, str] = {}
+    categories: dict[str, str] = {}
+    if "category" in kinds:
+        sections = {c.slug: c.name for c in announcement_selectors.category_list()}
+        categories = {c.slug: c.name for c in rule_selectors.rule_categories()}
+    titles: dict[str, str] = {}
+    if "rule" in kinds:
+        titles = rule_selectors.public_rule_titles(
+            slugs=[name for kind, _sep, name in parsed.values() if kind == "rule"]
+        )
+    words: dict[str, str] = {}
+    for topic, (kind, _sep, name) in parsed.items():
+        if topic == "all":
+            words[topic] = _(TOPIC_ALL)
+        elif kind == "category" and name in sections:
+            words[topic] = _(TOPIC_SECTION).format(name=sections[name])
+        elif kind == "category" and name in categories:
+            words[topic] = _(TOPIC_RULE_CATEGORY).format(name=categories[name])
+        elif kind == "rule":
+            words[topic] = _(TOPIC_RULE).format(title=titles.get(name, name))
+        elif kind == "consultation":
+            words[topic] = _(TOPIC_CONSULTATION).format(number=name)
+        else:
+            words[topic] = topic
+    return words
+
+
+def _state(subscription: Subscription) -> Literal["pending", "disabled", "active"]:
+    if subscription.disabled_at is not None:
+        return "disabled"
+    return "pending" if subscription.confirmed_at is None else "active"
+
+
+def _subscriptions_shown(owner: User) -> list[SubscriptionShown]:
+    subscriptions = notification_selectors.subscriptions_of(owner=owner)
+    words = _topic_words(s.topic for s in subscriptions)
+    return [
+        SubscriptionShown(
+            subscription=s,
+            topic=words[s.topic],
+            state=_state(s),
+        )
+        for s in subscriptions
+    ]
+
+
+@private_page
+@require_safe
+def member_page(request: HttpRequest) -> HttpResponse:
+    user = _signed_in(request)
+    if user is None:
+        return redirect_to_login(request.get_full_path())
+    context = {
+        "subscriptions": _subscriptions_shown(user),
+        "votes": consultation_selectors.member_votes_of(user_id=user.pk, at=timezone.now()),
+        "votes_shown": consultation_selectors.MEMBER_VOTES_SHOWN,
+        "exits": rule_selectors.exit_requests_of(user_id=user.pk),
+        "exits_shown": rule_selectors.EXIT_REQUESTS_SHOWN,
+        "notice": request.session.pop(NOTICE_KEY, None) if request.method == "GET" else None,
+        "nav": "me",
+    }
+    response = render(request, "site/me.html", context)
+    patch_cache_control(response, no_store=True)
+    return response
+
+
+@private_page
+@require_POST
+def subscription_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """End one of the user's own subscriptions; anyone else's, or an unknown id, is a 404 and stays."""
+    user = _signed_in(request)
+    if user is None:
+        return redirect_to_login(reverse("me:page"))
+    # An owner has at most MAX_SUBSCRIPTIONS_PER_OWNER (100) subscriptions: the page's own read finds it.
+    subscription = notification_selectors.subscription_of(owner=user, pk=pk)
+    if subscription is None:
+        raise Http404(_(SUBSCRIPTION_UNKNOWN))
+    try:
+        notification_services.subscription_delete(actor=actor_for(user), subscription=subscription)
+    except PermissionDenied:
+        raise Http404(_(SUBSCRIPTION_UNKNOWN)) from None
+    request.session[NOTICE_KEY] = _(SUBSCRIPTION_DELETED)
+    return HttpResponseRedirect(reverse("me:page") + "#subscriptions")
