@@ -360,5 +360,5 @@ def test_a_signed_in_member_s_subscription_is_their_own(client: Client, mailbox:
     subscription = Subscription.objects.get()
     assert subscription.owner == user
     work()
-    (confirmation,) = mailbox.to("ops@shop.example")  # still confirmed by the address's owner
+    assert len(mailbox.to("ops@shop.example")) == 1  # the confirmation: still the address's owner decides
     assert subscription.confirmed_at is None
