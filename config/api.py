@@ -5,6 +5,8 @@ from rulecenter.common.limits import API_THROTTLES
 from rulecenter.common.problems import ProblemAPI
 from rulecenter.consultations.api import router as consultations_router
 from rulecenter.notifications.api import router as subscriptions_router
+from rulecenter.rules.acknowledgments_api import router as acknowledgments_router
+from rulecenter.rules.acknowledgments_api import rule_router as rule_acknowledgments_router
 from rulecenter.rules.api import bundles_router as rule_bundles_router
 from rulecenter.rules.api import router as rules_router
 from rulecenter.search.api import router as search_router
@@ -21,6 +23,8 @@ api = ProblemAPI(
 api.add_router("/announcements", announcements_router)
 api.add_router("/rules/bundles", rule_bundles_router)
 api.add_router("/rules", rules_router)
+api.add_router("/rules", rule_acknowledgments_router)
+api.add_router("/acknowledgments", acknowledgments_router)
 api.add_router("/search", search_router)
 api.add_router("/consultations", consultations_router)
 api.add_router("/subscriptions", subscriptions_router)

@@ -207,6 +207,28 @@ def disabled_message(subscription: Subscription) -> EmailMultiAlternatives:
         )
 
 
+def acknowledgment_reminder_message(user: Any, version: Any) -> EmailMultiAlternatives:
+    """To a member who has not acknowledged a change that asks for it, before it takes effect."""
+    with translation.override(settings.LANGUAGE_CODE):
+        rule = version.rule
+        url = site_url(reverse("rules:acknowledge", args=[rule.slug, version.number]))
+        return _message(
+            to=user.email,
+            subject=translation.gettext("[规则中心] 请确认：《{title}》第 {number} 版将于 {at} 生效").format(
+                title=rule.title, number=version.number, at=_local(version.effective_at.isoformat())
+            ),
+            template="acknowledgment_reminder",
+            context={
+                "rule": rule,
+                "version": version,
+                "acknowledge_url": url,
+                "effective_at": _local(version.effective_at.isoformat()),
+            },
+            message_id=make_msgid(domain=_domain()).strip("<>").partition("@")[0],
+            unsubscribe=None,
+        )
+
+
 def send(message: EmailMultiAlternatives, connection: Any = None) -> Sent:
     """Send one message (through `connection`, an open mailer a batch shares, or the default mailer);
     never raises for what the mail server does."""

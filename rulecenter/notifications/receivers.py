@@ -92,6 +92,12 @@ def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
             )
     elif change.kind == ContentKind.CONSULTATION:
         _consultation_changed(change)
+    elif change.kind == ContentKind.RULE_VERSION and change.action == ChangeAction.SCHEDULED:
+        for version in rule_selectors.versions_with_rule_and_category(ids=change.ids):
+            if version.acknowledgment_required and version.effective_at is not None:
+                services.acknowledgment_reminder_schedule(
+                    version_id=version.pk, effective_at=version.effective_at
+                )
     elif change.kind == ContentKind.RULE_VERSION and change.action in VERSION_EVENTS:
         for version in rule_selectors.versions_with_rule_and_category(ids=change.ids):
             rule = version.rule
@@ -104,11 +110,16 @@ def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
                 "version": version.number,
                 "summary": version.summary,
                 "major": version.major,
+                "acknowledgment_required": version.acknowledgment_required,
                 "notice_at": _iso(version.notice_at),
                 "effective_at": _iso(version.effective_at),
                 "url": _site(rule.get_absolute_url()),
                 "version_url": _site(version.get_absolute_url()),
             }
+            if version.acknowledgment_required:
+                data["acknowledge_url"] = _site(
+                    reverse("rules:acknowledge", args=[rule.slug, version.number])
+                )
             if version.number > 1:
                 diff = reverse("rules:diff", args=[rule.slug])
                 data["diff_url"] = _site(f"{diff}?from={version.number - 1}&to={version.number}")

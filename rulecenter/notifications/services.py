@@ -32,6 +32,7 @@ from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.common.actors import Actor
 from rulecenter.consultations import selectors as consultation_selectors
 from rulecenter.rules import selectors as rule_selectors
+from rulecenter.rules import services as rule_services
 
 from . import mail, robots, signing, webhooks
 from .models import Delivery, Digest, DigestRun, Event, RobotSend, Subscription
@@ -46,6 +47,7 @@ LEASE_MARGIN = timedelta(seconds=30)
 MAX_RETRY_AFTER = timedelta(hours=24)
 MAX_SUBSCRIPTIONS_PER_OWNER = 100
 DIGESTS = ("daily", "weekly")
+REMINDER_BATCH = 500
 ROBOT_WINDOW = timedelta(minutes=1)
 ROBOT_KEEP = timedelta(hours=1)
 # How long a robot is blocked when told it sent too fast (DingTalk: ten minutes).
@@ -321,6 +323,54 @@ def consultation_moment(*, consultation_id: int, moment: str, at: datetime) -> b
             key=f"consultation.{moment}:{consultation.pk}:{at.isoformat()}",
         )
     return event is not None
+
+
+def acknowledgment_reminder_at(effective_at: datetime) -> datetime:
+    return effective_at - timedelta(hours=int(settings.RULECENTER_ACKNOWLEDGMENT_REMINDER_HOURS))
+
+
+def acknowledgment_reminder_schedule(*, version_id: int, effective_at: datetime) -> None:
+    """Ask the worker to remind, before the version takes effect, the members who have not acknowledged it."""
+    from .tasks import acknowledgment_reminders
+
+    at = max(acknowledgment_reminder_at(effective_at), timezone.now())
+    task = acknowledgment_reminders.using(run_after=at)
+    enqueue = partial(task.enqueue, version_id=version_id, effective_at=effective_at.isoformat())
+    transaction.on_commit(enqueue, robust=True)
+
+
+def acknowledgment_reminders_send(*, version_id: int, effective_at: datetime) -> int:
+    """E-mail every member who has neither acknowledged the version nor been reminded of it, if it still
+    takes effect at `effective_at` and that is near; each member once, however many runs (a reminder is
+    recorded before it is sent: a worker killed in between leaves that member unreminded rather than
+    reminded twice). The number sent."""
+    found = rule_selectors.versions_with_rule_and_category(ids=[version_id])
+    version = found[0] if found else None
+    now = timezone.now()
+    if (
+        version is None
+        or not version.acknowledgment_required
+        or version.effective_at != effective_at
+        or not acknowledgment_reminder_at(effective_at) <= now < effective_at
+    ):
+        return 0
+    sent = 0
+    connection = _mailer_opened()
+    try:
+        while True:
+            due = list(rule_selectors.acknowledgment_reminders_due(version=version)[:REMINDER_BATCH])
+            if not due:
+                break
+            mine = rule_services.acknowledgment_reminders_record(
+                version=version, user_ids=due, at=timezone.now()
+            )
+            for user in User.objects.filter(pk__in=mine).order_by("pk"):
+                if mail.send(mail.acknowledgment_reminder_message(user, version), connection).succeeded:
+                    sent += 1
+    finally:
+        with contextlib.suppress(Exception):
+            connection.close()
+    return sent
 
 
 def digest_period_end(frequency: str, after: datetime) -> datetime:

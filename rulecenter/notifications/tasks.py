@@ -49,3 +49,11 @@ def consultation_moment(consultation_id: int, moment: str, at: str) -> bool:
     return services.consultation_moment(
         consultation_id=consultation_id, moment=moment, at=datetime.fromisoformat(at)
     )
+
+
+@task()
+def acknowledgment_reminders(version_id: int, effective_at: str) -> int:
+    """Remind the members who have not acknowledged a change before it takes effect (each once)."""
+    return services.acknowledgment_reminders_send(
+        version_id=version_id, effective_at=datetime.fromisoformat(effective_at)
+    )

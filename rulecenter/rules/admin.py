@@ -24,7 +24,7 @@ from rulecenter.common.law import notice_days_required
 from rulecenter.common.text import spreadsheet_cell
 
 from . import services
-from .models import ChangeBundle, ExitRequest, LifecycleEvent, Rule, RuleCategory, RuleVersion
+from .models import Acknowledgment, ChangeBundle, ExitRequest, LifecycleEvent, Rule, RuleCategory, RuleVersion
 
 # The request attribute that carries a service's refusal into the form drawn again (see ServiceRefusalsShown).
 REFUSAL_ATTRIBUTE = "_rulecenter_refusal"
@@ -147,7 +147,7 @@ class RuleAdmin(ServiceRefusalsShown[Rule]):
 
 
 SCHEDULE_FIELDS = ("notice_at", "effective_at", "buffer_ends_at")
-TEXT_FIELDS = ("text", "summary", "major")
+TEXT_FIELDS = ("text", "summary", "major", "acknowledgment_required")
 REVIEW_FIELDS = ("author_name", "approved_by_name", "approved_at", "review_comment")
 # The change form's extra buttons: the POST name of each and what the page says once it is done.
 APPROVE, SEND_BACK, SCHEDULE, UNSCHEDULE = "_approve", "_send_back", "_schedule", "_unschedule"
@@ -387,6 +387,7 @@ class RuleVersionAdmin(ServiceRefusalsShown[RuleVersion]):
                     text=data["text"],
                     summary=data["summary"],
                     major=data["major"],
+                    acknowledgment_required=data["acknowledgment_required"],
                 )
             )
             obj.pk, obj.number = created.pk, created.number
@@ -408,17 +409,26 @@ class RuleVersionAdmin(ServiceRefusalsShown[RuleVersion]):
                 return
             data = form.cleaned_data
             text, summary, major = data["text"], data["summary"], data["major"]
+            acknowledgment = data["acknowledgment_required"]
         elif "text" in request.POST:
             # A changed text sent for a field this person may not edit: the service says why (role, schedule).
             text = request.POST["text"].replace("\r\n", "\n")
             summary, major = request.POST.get("summary", obj.summary).strip(), "major" in request.POST
-            if (text, summary, major) == (obj.text, obj.summary, obj.major):
+            acknowledgment = "acknowledgment_required" in request.POST
+            if (text, summary, major, acknowledgment) == (
+                obj.text, obj.summary, obj.major, obj.acknowledgment_required,
+            ):  # fmt: skip
                 return
         else:
             return
         _refused(
             lambda: services.rule_version_update(
-                actor=actor, version=obj, text=text, summary=summary, major=major
+                actor=actor,
+                version=obj,
+                text=text,
+                summary=summary,
+                major=major,
+                acknowledgment_required=acknowledgment,
             )
         )
 
@@ -545,5 +555,44 @@ class ExitRequestAdmin(admin.ModelAdmin[ExitRequest]):
                 timezone.localtime(item.created_at).isoformat(),
                 "；".join(str(v) for v in item.binding_versions.all()),
                 item.reason,
+            )])  # fmt: skip
+        return response
+
+
+@admin.register(Acknowledgment)
+class AcknowledgmentAdmin(admin.ModelAdmin[Acknowledgment]):
+    """The ledger of a change that asks members to acknowledge it: who, when, which version."""
+
+    list_display = ["user", "version", "acknowledged_at"]
+    list_filter = ["version__rule", "version"]
+    search_fields = ["user__username", "version__rule__title"]
+    list_select_related = ["user", "version__rule"]
+    date_hierarchy = "acknowledged_at"
+    actions = ["export_csv"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # written once: the database refuses it too
+
+    @admin.action(description=_("导出所选确认记录（CSV）"), permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Acknowledgment]) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="acknowledgments.csv"'
+        response.write("\ufeff")  # Excel opens UTF-8 CSV correctly only with a BOM
+        writer = csv.writer(response)
+        writer.writerow(["会员", "店铺", "规则", "版本", "确认时间"])
+        for item in queryset.select_related("user__member", "version__rule"):
+            member = getattr(item.user, "member", None)
+            writer.writerow([spreadsheet_cell(cell) for cell in (
+                item.user.get_username(),
+                member.shop_name if member else "",
+                item.version.rule.title,
+                str(item.version.number),
+                timezone.localtime(item.acknowledged_at).isoformat(),
             )])  # fmt: skip
         return response

@@ -66,6 +66,9 @@ class VersionOut(Schema):
     number: int
     status: VersionStatus = Field(description="按当前时间推算：scheduled / noticed / in_force / superseded")
     major: bool = Field(description="重大变更（公示期至少 RULECENTER_MAJOR_NOTICE_DAYS 日，默认 15）")
+    acknowledgment_required: bool = Field(
+        default=False, description="这一版要求商家逐一确认“我已阅读并知悉”（POST …/acknowledgment）"
+    )
     summary: str
     notice_at: datetime | None
     effective_at: datetime | None
@@ -113,6 +116,7 @@ class VersionIn(Schema):
     text: str = Field(min_length=1, description="全文（Markdown），按“第X条”“一、”“1.”分条款")
     summary: str = Field(default="", max_length=2000)
     major: bool = False
+    acknowledgment_required: bool = Field(default=False, description="要求商家逐一确认（只限重大变更）")
     notice_at: IsoDatetime | None = Field(
         default=None, description="公示时间；与生效时间同时给出即排期，否则为草稿"
     )
@@ -146,6 +150,7 @@ def _version_out(request: HttpRequest, version: RuleVersion, status: RuleVersion
         number=version.number,
         status=status.value,  # type: ignore[arg-type]
         major=version.major,
+        acknowledgment_required=version.acknowledgment_required,
         summary=version.summary,
         notice_at=_local(version.notice_at),
         effective_at=_local(version.effective_at),
@@ -305,6 +310,7 @@ class VersionReviewOut(Schema):
         description="awaiting_review 待审核 / approved 已审核通过 / scheduled 已排期 / noticed 已公示"
     )
     major: bool
+    acknowledgment_required: bool = False
     summary: str
     text: str = Field(description="全文（Markdown）")
     notice_at: datetime | None
@@ -326,6 +332,7 @@ class RuleVersionPatchIn(Schema):
     text: str | None = Field(default=None, min_length=1, description="全文（Markdown）；不给则不改")
     summary: str | None = Field(default=None, max_length=2000)
     major: bool | None = None
+    acknowledgment_required: bool | None = None
 
 
 class RuleVersionSendBackIn(Schema):
@@ -367,6 +374,7 @@ def _review_out(version: RuleVersion) -> VersionReviewOut:
         status=status.value,  # type: ignore[arg-type]
         review_state=version.review_state_at(now).value,  # type: ignore[arg-type]
         major=version.major,
+        acknowledgment_required=version.acknowledgment_required,
         summary=version.summary,
         text=version.text,
         notice_at=_local(version.notice_at),
@@ -468,6 +476,7 @@ def rule_version_create(
             text=payload.text,
             summary=payload.summary,
             major=payload.major,
+            acknowledgment_required=payload.acknowledgment_required,
             notice_at=payload.notice_at,
             effective_at=payload.effective_at,
             buffer_ends_at=payload.buffer_ends_at,
@@ -521,6 +530,7 @@ def rule_version_update(
             text=version.text if payload.text is None else payload.text,
             summary=version.summary if payload.summary is None else payload.summary,
             major=version.major if payload.major is None else payload.major,
+            acknowledgment_required=payload.acknowledgment_required,
         )
         return _review_out(updated)
 

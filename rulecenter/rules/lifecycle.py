@@ -41,6 +41,7 @@ def version_changed(version: RuleVersion, action: ChangeAction, actor: Actor, **
             "text": version.text,
             "summary": version.summary,
             "major": version.major,
+            "acknowledgment_required": version.acknowledgment_required,
             "notice_at": version.notice_at.isoformat() if version.notice_at else None,
             "effective_at": version.effective_at.isoformat() if version.effective_at else None,
             "buffer_ends_at": version.buffer_ends_at.isoformat() if version.buffer_ends_at else None,

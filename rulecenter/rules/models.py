@@ -108,6 +108,14 @@ class RuleVersion(models.Model):
         default=False,
         help_text=_("重大变更适用更长的法定公示期（设置 RULECENTER_MAJOR_NOTICE_DAYS）。"),
     )
+    # The 2026 measures forbid consent by default: a change that needs it asks each member to acknowledge it.
+    acknowledgment_required = models.BooleanField(
+        _("需要商家确认"),
+        default=False,
+        help_text=_(
+            "重大变更可要求商家逐一确认“我已阅读并知悉”（不预先勾选，浏览不算确认）；生效前会提醒未确认的商家。"
+        ),
+    )
     notice_at = models.DateTimeField(_("公示时间"), null=True, blank=True)
     effective_at = models.DateTimeField(_("生效时间"), null=True, blank=True)
     buffer_ends_at = models.DateTimeField(_("缓冲期结束"), null=True, blank=True)
@@ -163,6 +171,11 @@ class RuleVersion(models.Model):
             models.CheckConstraint(
                 condition=Q(approved_by__isnull=True) | Q(approved_at__isnull=False),
                 name="ruleversion_approval_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(acknowledgment_required=False) | Q(major=True),
+                name="ruleversion_acknowledgment_major",
+                violation_error_message=_("只有重大变更可以要求商家确认。"),
             ),
         ]
         # Covers point-in-time seeks and the history's count and paging without touching table rows.
@@ -295,3 +308,57 @@ class ExitRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.bundle}"
+
+
+class Acknowledgment(models.Model):
+    """A member's explicit 我已阅读并知悉 of a change that asks for it: the change's ledger (who, when, which
+    version). Never implied by a visit, never pre-ticked; written once."""
+
+    version = models.ForeignKey(
+        RuleVersion, verbose_name=_("规则版本"), on_delete=models.PROTECT, related_name="acknowledgments"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("会员"),
+        on_delete=models.PROTECT,
+        related_name="acknowledgments",
+    )
+    acknowledged_at = models.DateTimeField(_("确认时间"))
+
+    class Meta:
+        ordering = ["-acknowledged_at", "-id"]
+        verbose_name = _("确认记录")
+        verbose_name_plural = _("确认记录")
+        constraints = [
+            models.UniqueConstraint(fields=["version", "user"], name="acknowledgment_once_per_member")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.version}"
+
+
+class AcknowledgmentReminder(models.Model):
+    """A reminder sent to a member who had not acknowledged a change before it takes effect: once each."""
+
+    version = models.ForeignKey(
+        RuleVersion,
+        verbose_name=_("规则版本"),
+        on_delete=models.CASCADE,
+        related_name="acknowledgment_reminders",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("会员"), on_delete=models.CASCADE, related_name="+"
+    )
+    sent_at = models.DateTimeField(_("提醒时间"))
+
+    class Meta:
+        verbose_name = _("确认提醒")
+        verbose_name_plural = _("确认提醒")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "user"], name="acknowledgment_reminder_once_per_member"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.version}"

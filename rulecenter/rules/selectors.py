@@ -9,8 +9,9 @@ drafts too (for editors and consultations) say so in their names or docstrings.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.validators import slug_re
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
@@ -19,6 +20,8 @@ from django.utils import timezone
 from rulecenter.announcements.models import Announcement
 
 from .models import (
+    Acknowledgment,
+    AcknowledgmentReminder,
     ChangeBundle,
     ExitRequest,
     LifecycleEvent,
@@ -362,3 +365,59 @@ def public_rule_titles(*, slugs: Iterable[str]) -> dict[str, str]:
     """The titles of the public rules among these slugs, by slug (a topic names a rule by its slug)."""
     wanted = [slug for slug in set(slugs) if _is_slug(slug, 100)]
     return dict(public_rules().filter(slug__in=wanted).values_list("slug", "title")) if wanted else {}
+
+
+ACKNOWLEDGMENTS_SHOWN = 100
+
+
+def acknowledgments_of(*, user_id: int, limit: int = ACKNOWLEDGMENTS_SHOWN) -> list[Acknowledgment]:
+    """A member's acknowledgments, newest first, with their versions and rules."""
+    return list(
+        Acknowledgment.objects.filter(user_id=user_id)
+        .select_related("version__rule")
+        .order_by("-acknowledged_at", "-id")[:limit]
+    )
+
+
+def acknowledgments_pending(
+    *, user_id: int, at: datetime, limit: int = ACKNOWLEDGMENTS_SHOWN
+) -> list[RuleVersion]:
+    """Noticed versions that ask members to acknowledge them, not yet in force or in force for less than
+    their notice period again, that this member has not acknowledged: soonest to take effect first."""
+    return list(
+        versions_with_rule()
+        .filter(acknowledgment_required=True, notice_at__lte=at, effective_at__gt=at - timedelta(days=30))
+        .exclude(acknowledgments__user_id=user_id)
+        .order_by("effective_at", "id")[:limit]
+    )
+
+
+def acknowledgment_of(*, user_id: int, version: RuleVersion) -> Acknowledgment | None:
+    return Acknowledgment.objects.filter(user_id=user_id, version=version).first()
+
+
+def acknowledgment_ledger(*, version: RuleVersion) -> QuerySet[Acknowledgment]:
+    """Who acknowledged the version and when, in order: the change's record."""
+    return (
+        Acknowledgment.objects.filter(version=version)
+        .select_related("user")
+        .order_by("acknowledged_at", "id")
+    )
+
+
+def acknowledgment_count(*, version: RuleVersion) -> int:
+    return Acknowledgment.objects.filter(version=version).count()
+
+
+def acknowledgment_reminders_due(*, version: RuleVersion) -> QuerySet[User, int]:
+    """The ids of members' users who have neither acknowledged the version nor been reminded of it and
+    have an e-mail address, in order."""
+    reminded = AcknowledgmentReminder.objects.filter(version=version).values("user_id")
+    return (
+        User.objects.filter(is_active=True, member__isnull=False)
+        .exclude(email="")
+        .exclude(acknowledgments__version=version)
+        .exclude(pk__in=reminded)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )

@@ -26,7 +26,16 @@ from rulecenter.common.text import control_characters_refuse, local_minute
 
 from . import selectors
 from .lifecycle import version_changed
-from .models import ChangeBundle, ExitRequest, LifecycleEvent, Rule, RuleCategory, RuleVersion
+from .models import (
+    Acknowledgment,
+    AcknowledgmentReminder,
+    ChangeBundle,
+    ExitRequest,
+    LifecycleEvent,
+    Rule,
+    RuleCategory,
+    RuleVersion,
+)
 from .tasks import run_due_lifecycle
 
 logger = logging.getLogger(__name__)
@@ -156,10 +165,17 @@ def _text_length_check(text: str) -> None:
 
 @transaction.atomic
 def rule_version_create(
-    *, actor: Actor, rule: Rule, text: str, summary: str = "", major: bool = False
+    *,
+    actor: Actor,
+    rule: Rule,
+    text: str,
+    summary: str = "",
+    major: bool = False,
+    acknowledgment_required: bool = False,
 ) -> RuleVersion:
     """A new draft version numbered after the rule's last one."""
     role_require(actor, Role.EDITOR)
+    acknowledgment_required_check(major=major, acknowledgment_required=acknowledgment_required)
     if not text.strip():
         raise ValidationError({"text": _(VERSION_TEXT_EMPTY)})
     _text_length_check(text)
@@ -172,6 +188,7 @@ def rule_version_create(
         text=text,
         summary=summary.strip(),
         major=major,
+        acknowledgment_required=acknowledgment_required,
         author_id=actor.user_id,
     )
     version.full_clean()
@@ -293,6 +310,7 @@ def rule_version_submit(
     text: str,
     summary: str = "",
     major: bool = False,
+    acknowledgment_required: bool = False,
     notice_at: datetime | None = None,
     effective_at: datetime | None = None,
     buffer_ends_at: datetime | None = None,
@@ -305,7 +323,14 @@ def rule_version_submit(
         if not actor.is_system:
             # A text written just now has had no second pair of eyes: it cannot be scheduled with it.
             raise ReviewStateConflict(_(SUBMIT_NEEDS_APPROVAL), code="approval_required")
-    version = rule_version_create(actor=actor, rule=rule, text=text, summary=summary, major=major)
+    version = rule_version_create(
+        actor=actor,
+        rule=rule,
+        text=text,
+        summary=summary,
+        major=major,
+        acknowledgment_required=acknowledgment_required,
+    )
     if notice_at is not None and effective_at is not None:
         version = rule_version_schedule(
             actor=actor,
@@ -319,9 +344,16 @@ def rule_version_submit(
 
 @transaction.atomic
 def rule_version_update(
-    *, actor: Actor, version: RuleVersion, text: str, summary: str, major: bool
+    *,
+    actor: Actor,
+    version: RuleVersion,
+    text: str,
+    summary: str,
+    major: bool,
+    acknowledgment_required: bool | None = None,
 ) -> RuleVersion:
-    """Edit a draft's text; the editor becomes its last author and any approval is withdrawn."""
+    """Edit a draft's text; the editor becomes its last author and any approval is withdrawn.
+    `acknowledgment_required` None leaves it as it is."""
     role_require(actor, Role.EDITOR)
     stored = _locked(version)
     rule_version_edit_check(actor=actor, version=stored)
@@ -336,9 +368,14 @@ def rule_version_update(
         raise ValidationError({"text": _(VERSION_TEXT_EMPTY)})
     _text_length_check(text)
     control_characters_refuse({"text": text, "summary": summary})
-    if (text, summary.strip(), major) == (stored.text, stored.summary, stored.major):
+    if acknowledgment_required is None:
+        acknowledgment_required = stored.acknowledgment_required and major
+    acknowledgment_required_check(major=major, acknowledgment_required=acknowledgment_required)
+    wanted = (text, summary.strip(), major, acknowledgment_required)
+    if wanted == (stored.text, stored.summary, stored.major, stored.acknowledgment_required):
         return stored  # nothing to write: the approval of this very text stands
     stored.text, stored.summary, stored.major = text, summary.strip(), major
+    stored.acknowledgment_required = acknowledgment_required
     stored.author_id = actor.user_id
     stored.approved_by_id, stored.approved_at = None, None
     if stored.notice_at is not None and stored.effective_at is not None:
@@ -621,3 +658,51 @@ def exit_request_create(
         data={"bundle": bundle.pk, "binding_versions": [v.pk for v in binding], "reason": request.reason},
     )
     return request
+
+
+ACK_NOT_MEMBER = "只有登录的会员可以确认规则变更。"
+ACK_NOT_ASKED = "《{rule}》第 {number} 版不需要确认。"
+ACK_NOT_NOTICED = "《{rule}》第 {number} 版尚未公示，公示后才能确认。"
+ACK_NOT_MAJOR = "只有重大变更可以要求商家确认。"
+
+
+def acknowledgment_required_check(*, major: bool, acknowledgment_required: bool) -> None:
+    if acknowledgment_required and not major:
+        raise ValidationError({"acknowledgment_required": _(ACK_NOT_MAJOR)})
+
+
+def acknowledgment_record(
+    *, actor: Actor, user: User | AnonymousUser, version: RuleVersion
+) -> tuple[Acknowledgment, bool]:
+    """Record a member's explicit 我已阅读并知悉 of a noticed version that asks for it: (the acknowledgment,
+    whether it was recorded now). A second one changes nothing (the first time is the one that counts)."""
+    if isinstance(user, AnonymousUser) or not hasattr(user, "member") or actor.user_id != user.pk:
+        raise PermissionDenied(_(ACK_NOT_MEMBER))
+    if not version.acknowledgment_required:
+        raise ValidationError(_(ACK_NOT_ASKED).format(rule=version.rule.title, number=version.number))
+    now = timezone.now()
+    if not version.is_noticed_at(now):
+        raise ValidationError(_(ACK_NOT_NOTICED).format(rule=version.rule.title, number=version.number))
+    existing = Acknowledgment.objects.filter(version=version, user=user).first()
+    if existing is not None:
+        return existing, False
+    try:
+        # The one-per-member constraint decides, so two clicks racing record one acknowledgment.
+        with transaction.atomic():
+            return Acknowledgment.objects.create(version=version, user=user, acknowledged_at=now), True
+    except IntegrityError:
+        return Acknowledgment.objects.get(version=version, user=user), False
+
+
+@transaction.atomic
+def acknowledgment_reminders_record(
+    *, version: RuleVersion, user_ids: Sequence[int], at: datetime
+) -> list[int]:
+    """Record that these members are being reminded of the version, once each: the ids this call recorded
+    (another run's are left out, so no member is reminded twice)."""
+    AcknowledgmentReminder.objects.bulk_create(
+        [AcknowledgmentReminder(version=version, user_id=pk, sent_at=at) for pk in user_ids],
+        ignore_conflicts=True,
+    )
+    mine = AcknowledgmentReminder.objects.filter(version=version, user_id__in=list(user_ids), sent_at=at)
+    return list(mine.values_list("user_id", flat=True))

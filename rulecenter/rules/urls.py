@@ -14,6 +14,11 @@ urlpatterns = [
         r"^(?P<slug>[-a-zA-Z0-9_]+)/versions/(?P<number>[0-9]{1,9})/$", views.version_detail, name="version"
     ),
     re_path(
+        r"^(?P<slug>[-a-zA-Z0-9_]+)/versions/(?P<number>[0-9]{1,9})/acknowledge/$",
+        views.version_acknowledge,
+        name="acknowledge",
+    ),
+    re_path(
         r"^(?P<slug>[-a-zA-Z0-9_]+)/versions/(?P<number>[0-9]{1,9})\.(?P<fmt>md|txt|json)$",
         views.version_download,
         name="download",

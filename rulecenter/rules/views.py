@@ -5,13 +5,14 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from rulecenter.accounts.roles import actor_for
 from rulecenter.common.pagination import pager_for
@@ -277,3 +278,43 @@ def bundle_exit(request: HttpRequest, pk: int) -> HttpResponse:
         "nav": "rules",
     }
     return render(request, "rules/bundle.html", context, status=400)
+
+
+ACKNOWLEDGE_UNTICKED = "请勾选“我已阅读并知悉”后再确认：确认必须是您本人的明确表示。"
+
+
+@private_page
+@require_http_methods(["GET", "HEAD", "POST"])
+def version_acknowledge(request: HttpRequest, slug: str, number: str) -> HttpResponse:
+    """A member's 我已阅读并知悉 of a change that asks for it: an unticked box and a button, never implied
+    by a visit (GET changes nothing); the acknowledgment is recorded once, with its time."""
+    rule = _rule_or_404(slug)
+    version = _version_or_404(rule, number)
+    if not version.acknowledgment_required:
+        raise Http404(_(services.ACK_NOT_ASKED).format(rule=rule.title, number=version.number))
+    user = request.user
+    error, status = "", 200
+    if request.method == "POST":
+        if not user.is_authenticated:
+            return redirect_to_login(request.path)
+        if request.POST.get("acknowledge") != "yes":
+            error, status = _(ACKNOWLEDGE_UNTICKED), 422
+        else:
+            try:
+                services.acknowledgment_record(actor=actor_for(user), user=user, version=version)
+            except (ValidationError, PermissionDenied) as refused:
+                error, status = " ".join(getattr(refused, "messages", [str(refused)])), 403
+            else:
+                return HttpResponseRedirect(request.path, status=303)
+    acknowledgment = (
+        selectors.acknowledgment_of(user_id=user.pk, version=version) if user.is_authenticated else None
+    )
+    context = {
+        "rule": rule,
+        "version": version,
+        "acknowledgment": acknowledgment,
+        "is_member": user.is_authenticated and hasattr(user, "member"),
+        "error": error,
+        "nav": "rules",
+    }
+    return render(request, "rules/acknowledge.html", context, status=status)

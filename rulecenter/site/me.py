@@ -115,6 +115,8 @@ def member_page(request: HttpRequest) -> HttpResponse:
         "votes_shown": consultation_selectors.MEMBER_VOTES_SHOWN,
         "exits": rule_selectors.exit_requests_of(user_id=user.pk),
         "exits_shown": rule_selectors.EXIT_REQUESTS_SHOWN,
+        "pending": rule_selectors.acknowledgments_pending(user_id=user.pk, at=timezone.now()),
+        "acknowledged": rule_selectors.acknowledgments_of(user_id=user.pk),
         "notice": request.session.pop(NOTICE_KEY, None) if request.method == "GET" else None,
         "nav": "me",
     }
