@@ -1,19 +1,20 @@
+import re
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import services
-from .models import ApiToken, Member, Role
+from .models import ApiToken, Member, Role, Segment
 from .roles import actor_for
 
 TOKEN_SHOWN_ONCE = "已创建令牌“{name}”（前缀 {prefix}）。令牌只显示这一次，请立即复制保存："  # noqa: S105 - a message, not a secret
@@ -21,14 +22,143 @@ TOKEN_ROLES_EMPTY = "请至少勾选一个角色，或选择“只读”。"  # 
 TOKENS_REVOKED = "已吊销 {count} 个令牌。"
 
 
+MEMBER_ATTRIBUTES = ("industry", "region", "membership")
+
+
+class RefusalsShown[M: Any](admin.ModelAdmin[M]):
+    """A service's refusal of a saved form is shown as a message; the admin's transaction is rolled back,
+    so nothing of the form was saved."""
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (ValidationError, PermissionDenied) as error:
+            if request.method != "POST" or (isinstance(error, PermissionDenied) and not error.args):
+                raise  # the admin's own refusals (a form this user may not open) stay a 403
+            for message in getattr(error, "messages", [str(error)]):
+                self.message_user(request, message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin[Member]):
-    list_display = ["user", "shop_name", "joined_on", "verified"]
-    list_filter = ["verified"]
-    search_fields = ["user__username", "shop_name"]
+class MemberAdmin(RefusalsShown[Member]):
+    """The attributes segments select by (industry, region, membership type) are saved through
+    `member_attributes_set`, which only the platform or a superuser may call: refused, they are not saved."""
+
+    list_display = ["user", "shop_name", "joined_on", "verified", "membership", "industry", "region"]
+    list_filter = ["verified", "membership"]
+    search_fields = ["user__username", "shop_name", "industry", "region"]
     date_hierarchy = "joined_on"
     list_select_related = ["user"]
     autocomplete_fields = ["user"]
+
+    def save_model(self, request: HttpRequest, obj: Member, form: ModelForm[Member], change: bool) -> None:
+        wanted = {name: getattr(obj, name) for name in MEMBER_ATTRIBUTES}
+        stored = Member.objects.filter(pk=obj.pk).values(*MEMBER_ATTRIBUTES).first() if change else None
+        defaults = stored or {"industry": "", "region": "", "membership": Member.Membership.BASIC}
+        for name in MEMBER_ATTRIBUTES:
+            setattr(obj, name, defaults[name])
+        super().save_model(request, obj, form, change)
+        if wanted != defaults:
+            services.member_attributes_set(actor=actor_for(request.user), member=obj, **wanted)
+
+
+def _listed(text: str) -> list[str]:
+    return [part.strip() for part in re.split(r"[,，、;；\n]", text) if part.strip()]
+
+
+class SegmentForm(forms.ModelForm[Segment]):
+    """Criteria typed as lists (one per line, or separated by commas), membership types ticked."""
+
+    industries_text = forms.CharField(
+        label=gettext_lazy("行业类目"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy("如 apparel、food-beverage。每行一个，或用逗号、顿号分隔；留空表示不限。"),
+    )
+    regions_text = forms.CharField(
+        label=gettext_lazy("地区"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy(
+            "省份名称或行政区划代码，须与会员资料中的写法一致。每行一个，或用逗号、顿号分隔；留空表示不限。"
+        ),
+    )
+    memberships_chosen = forms.MultipleChoiceField(
+        label=gettext_lazy("会员类型"),
+        choices=Member.Membership.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=gettext_lazy("都不勾选表示不限。"),
+    )
+
+    class Meta:
+        model = Segment
+        fields = ["slug", "name", "description", "min_shop_days", "max_shop_days"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial["industries_text"] = "\n".join(self.instance.industries or [])
+            self.initial["regions_text"] = "\n".join(self.instance.regions or [])
+            self.initial["memberships_chosen"] = list(self.instance.memberships or [])
+
+
+@admin.register(Segment)
+class SegmentAdmin(RefusalsShown[Segment]):
+    """Segments are written by `segment_create` / `segment_update` (editors); their slug is fixed once made.
+
+    Not deleted here: the changes that targeted a segment keep naming it (the database refuses removing it
+    from anything published).
+    """
+
+    form = SegmentForm
+    list_display = ["name", "slug", "criteria", "updated_at"]
+    search_fields = ["name", "slug"]
+    fields = [
+        "slug", "name", "description", "industries_text", "regions_text", "memberships_chosen",
+        "min_shop_days", "max_shop_days",
+    ]  # fmt: skip
+
+    @admin.display(description=gettext_lazy("条件"))
+    def criteria(self, obj: Segment) -> str:
+        parts = [*obj.industries, *obj.regions]
+        parts += [str(Member.Membership(m).label) for m in obj.memberships if m in Member.Membership.values]
+        if obj.min_shop_days is not None or obj.max_shop_days is not None:
+            low = "" if obj.min_shop_days is None else str(obj.min_shop_days)
+            high = "" if obj.max_shop_days is None else str(obj.max_shop_days)
+            parts.append(_("开店 %(low)s–%(high)s 天") % {"low": low, "high": high})
+        return _("、").join(parts) or _("所有会员")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Segment | None = None) -> list[str]:
+        return ["slug"] if obj is not None else []
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Segment, form: ModelForm[Segment], change: bool) -> None:
+        data = form.cleaned_data
+        criteria: dict[str, Any] = {
+            "name": data["name"],
+            "description": data.get("description") or "",
+            "industries": _listed(data.get("industries_text") or ""),
+            "regions": _listed(data.get("regions_text") or ""),
+            "memberships": list(data.get("memberships_chosen") or []),
+            "min_shop_days": data.get("min_shop_days"),
+            "max_shop_days": data.get("max_shop_days"),
+        }
+        actor = actor_for(request.user)
+        if change:
+            saved = services.segment_update(actor=actor, segment=obj, **criteria)
+        else:
+            saved = services.segment_create(actor=actor, slug=data["slug"], **criteria)
+        obj.pk = saved.pk
 
 
 class ApiTokenScope(models.TextChoices):

@@ -2,20 +2,21 @@
 
 import functools
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, User
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connection
-from django.db.models import Field, ManyToManyField, Model
+from django.db.models import BooleanField, Case, Field, ManyToManyField, Model, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from rulecenter.common.actors import Actor
 
-from .models import ApiToken, GrantGeneration, Member
+from .models import ApiToken, GrantGeneration, Member, Segment
 from .roles import STAFF_ROLES, actor_of
 from .services import TOKEN_PREFIX, token_hash
 
@@ -229,3 +230,96 @@ def member_verified_sql() -> VerifiedMemberSql:
     return VerifiedMemberSql(
         id=column("id"), of_user=of_user, of_user_joined_by=f"{of_user} AND {column('joined_on')} <= %s"
     )
+
+
+# Segments (issue 13) ------------------------------------------------------------------------------------
+
+
+def _segment_condition(segment: Segment, day: date) -> Q | None:
+    """The members of `segment` on `day`, as a condition on Member; None when it has no criterion (anyone).
+
+    Shop age is whole days since `joined_on`: at least `min_shop_days` means joined on or before
+    `day - min_shop_days`, at most `max_shop_days` joined on or after `day - max_shop_days`.
+    """
+    parts: list[Q] = []
+    if segment.industries:
+        parts.append(Q(industry__in=list(segment.industries)))
+    if segment.regions:
+        parts.append(Q(region__in=list(segment.regions)))
+    if segment.memberships:
+        parts.append(Q(membership__in=list(segment.memberships)))
+    if segment.min_shop_days is not None:
+        parts.append(Q(joined_on__lte=day - timedelta(days=segment.min_shop_days)))
+    if segment.max_shop_days is not None:
+        parts.append(Q(joined_on__gte=day - timedelta(days=segment.max_shop_days)))
+    if not parts:
+        return None
+    condition = parts[0]
+    for part in parts[1:]:
+        condition &= part
+    return condition
+
+
+def segments_find(keys: Iterable[str | int]) -> list[Segment]:
+    """The segments named by slug (a string) or id (an int) among `keys`; unknown ones are left out."""
+    slugs = [key for key in keys if isinstance(key, str)]
+    ids = [key for key in keys if isinstance(key, int)]
+    if not slugs and not ids:
+        return []
+    return list(Segment.objects.filter(Q(slug__in=slugs) | Q(pk__in=ids)))
+
+
+def segment_users(segments: Iterable[str | int], *, at: datetime) -> QuerySet[Member, int]:
+    """The ids of the users whose member is in any of these segments (slugs or ids) at `at`: a lazy
+    query, usable as a subquery (`owner__in=…`). Unknown segments hold no one; no segment, no one.
+
+    The one definition of segment membership: every criterion that is not empty must match.
+    """
+    keys = list(segments)
+    found = segments_find(keys)
+    members = Member.objects.values_list("user_id", flat=True)
+    if not found:
+        return members.none()
+    day = timezone.localdate(at)
+    conditions = [_segment_condition(segment, day) for segment in found]
+    if any(condition is None for condition in conditions):
+        return members  # a segment without criteria holds every member
+    combined = Q()
+    for condition in conditions:
+        assert condition is not None
+        combined |= condition
+    return members.filter(combined)
+
+
+def member_users() -> QuerySet[Member, int]:
+    """The ids of every user who is a member (merchant): a lazy query, usable as a subquery."""
+    return Member.objects.values_list("user_id", flat=True)
+
+
+def segment_ids_of_user(*, user_id: int, at: datetime) -> list[int]:
+    """The ids of the segments the user's member is in at `at` (none for a user who is not a member).
+
+    Two queries (the segments, then the member judged against each of them in one statement), the first
+    only when no segment exists; membership is `segment_users`' definition, as SQL.
+    """
+    segments = list(Segment.objects.order_by("pk"))
+    if not segments:
+        return []
+    day = timezone.localdate(at)
+    judged = {}
+    for segment in segments:
+        condition = _segment_condition(segment, day)
+        judged[f"in_{segment.pk}"] = (
+            Value(True)
+            if condition is None
+            else Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
+        )
+    row = Member.objects.filter(user_id=user_id).annotate(**judged).values(*judged).first()
+    if row is None:
+        return []
+    return [segment.pk for segment in segments if row[f"in_{segment.pk}"]]
+
+
+def segments_all() -> QuerySet[Segment]:
+    """Every segment, by name: choices for the admin's forms, the queryset of a prefetch."""
+    return Segment.objects.order_by("name", "id")

@@ -101,7 +101,7 @@ class AnnouncementAdmin(admin.ModelAdmin[Announcement]):
     date_hierarchy = "published_at"
     list_select_related = ["category"]
     fields = [
-        "title", "kind", "category", "summary", "body", "source_url", "status", "published_at",
+        "title", "kind", "category", "summary", "body", "source_url", "segments", "status", "published_at",
         "statutory", "author", "approved_by", "approved_at", "review_comment", "corrected_at",
         "withdrawn_at", "withdrawn_reason", "excerpt", "created_at", "updated_at",
     ]  # fmt: skip
@@ -110,6 +110,7 @@ class AnnouncementAdmin(admin.ModelAdmin[Announcement]):
         "status", "statutory", "author", "approved_by", "approved_at", "review_comment", "corrected_at",
         "withdrawn_at", "withdrawn_reason", "excerpt", "created_at", "updated_at",
     ]  # fmt: skip
+    filter_horizontal = ["segments"]
     inlines = [AnnouncementRevisionInline]
     actions = ["approve_selected", "publish_selected"]
     change_form_template = "admin/announcements/announcement/change_form.html"
@@ -145,6 +146,10 @@ class AnnouncementAdmin(admin.ModelAdmin[Announcement]):
         readonly = list(self.workflow_fields)
         if not self.has_publish_permission(request):
             readonly.append("published_at")  # only the publisher role decides when something goes out
+        if (obj is not None and obj.status != Announcement.Status.DRAFT) or not self._has(
+            request, Role.EDITOR
+        ):
+            readonly.append("segments")  # frozen once published; editors target drafts
         return readonly
 
     @admin.display(description=gettext_lazy("审核"))
@@ -163,6 +168,19 @@ class AnnouncementAdmin(admin.ModelAdmin[Announcement]):
         self, request: HttpRequest, obj: Announcement, form: ModelForm[Announcement], change: bool
     ) -> None:
         services.announcement_save(actor=actor_for(request.user), announcement=obj)
+
+    def save_related(
+        self, request: HttpRequest, form: ModelForm[Announcement], formsets: Any, change: bool
+    ) -> None:
+        """The segments go through their service (the revisions inline is read-only: nothing else to save)."""
+        if "segments" in form.cleaned_data and (not change or "segments" in form.changed_data):
+            slugs = [segment.slug for segment in form.cleaned_data["segments"]]
+            if change or slugs:
+                services.announcement_segments_set(
+                    actor=actor_for(request.user), announcement=form.instance, segments=slugs
+                )
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def _stored(self, object_id: str | None) -> Announcement | None:
         return (

@@ -14,6 +14,7 @@ from ninja.responses import Status
 
 from rulecenter.accounts.auth import BearerTokenAuth
 from rulecenter.accounts.roles import request_actor
+from rulecenter.accounts.schemas import SegmentOut, segments_out
 from rulecenter.common.api import IsoDatetime, page_size_checked
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
 from rulecenter.common.pagination import PAGE_INVALID, Pager, page_count
@@ -67,6 +68,10 @@ class AnnouncementOut(Schema):
     corrected_at: datetime | None = Field(description="最近一次更正的时间；网站上的公告页列出每次更正")
     approved_at: datetime | None = Field(description="审核通过的时间；未审核或已退回为 null")
     review_comment: str = Field(description="审核人退回修改时写的意见")
+    segments: list[SegmentOut] = Field(
+        default_factory=list,
+        description="公告主要涉及的商家分群；空表示面向所有商家。公告对所有人公开，通知只发给这些分群的商家",
+    )
 
 
 class AnnouncementIn(Schema):
@@ -147,6 +152,9 @@ def _announcement_out(request: HttpRequest, announcement: Announcement) -> Annou
         corrected_at=_local(announcement.corrected_at),
         approved_at=_local(announcement.approved_at),
         review_comment=announcement.review_comment,
+        segments=segments_out(
+            selectors.announcement_segments(ids=[announcement.pk]).get(announcement.pk, [])
+        ),
     )
 
 

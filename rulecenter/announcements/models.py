@@ -77,6 +77,15 @@ class Announcement(models.Model):
     # Rendered once on save (services.announcement_render); the listing reads these instead of Markdown.
     body_html = models.TextField(editable=False, default="")
     excerpt = models.CharField(editable=False, max_length=1000, default="")
+    # The segments it mainly concerns (issue 13): it stays public, but only their members' subscriptions are
+    # told. Set on drafts only (services.announcement_segments_set); the database refuses it once published.
+    segments = models.ManyToManyField(
+        "accounts.Segment",
+        verbose_name=_("涉及的商家分群"),
+        blank=True,
+        related_name="+",
+        help_text=_("留空表示面向所有商家。选定后，公告仍对所有人公开，但通知只发给这些分群的商家。"),
+    )
 
     class Meta:
         ordering = ["-published_at", "-id"]

@@ -22,6 +22,7 @@ from django.db.models import Q, QuerySet
 from django.dispatch import receiver
 from django.utils import timezone
 
+from rulecenter.accounts.models import Segment
 from rulecenter.common.memo import ProcessMemo
 from rulecenter.common.pagination import Pager
 
@@ -317,3 +318,23 @@ def announcements_titled(*, titles: Sequence[str]) -> list[Announcement]:
     if not titles:
         return []
     return list(Announcement.objects.filter(title__in=titles).order_by("id"))
+
+
+def announcement_segments(*, ids: Iterable[int]) -> dict[int, list[Segment]]:
+    """The segments each of these announcements targets, by name (absent: it targets no one in particular).
+
+    One query, whatever the number of announcements.
+    """
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    through = Announcement.segments.through
+    rows = (
+        through._default_manager.filter(announcement_id__in=wanted)
+        .select_related("segment")
+        .order_by("segment__name", "segment_id")
+    )
+    found: dict[int, list[Segment]] = {}
+    for row in rows:
+        found.setdefault(row.announcement_id, []).append(row.segment)
+    return found

@@ -13,7 +13,7 @@ other platforms already published (`listing_import`: `announcement_create(import
 system but published by a person, so it goes through review like any draft.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,7 +25,8 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from rulecenter.accounts.models import Role
+from rulecenter.accounts import services as account_services
+from rulecenter.accounts.models import Role, Segment
 from rulecenter.accounts.roles import role_require
 from rulecenter.common.actors import Actor
 from rulecenter.common.changes import (
@@ -61,6 +62,7 @@ WITHDRAW_ONLY_PUBLISHED = "只有已发布的公告可以撤回；《{title}》{
 COMMENT_REQUIRED = "退回修改时须写明退回意见。"
 REASON_REQUIRED = "撤回时须写明原因：它会显示在公告原来的地址上。"
 TEXT_TOO_LONG = "最多 {max} 个字符（现有 {length} 个）。"
+SEGMENTS_FROZEN = "《{title}》已经发布：发布后不能再修改它涉及的商家分群（已发出的通知无法收回）；如需面向其他分群，请另发公告。"
 REVIEW_COMMENT_MAX_CHARS = 2000
 WITHDRAWN_REASON_MAX_CHARS = 2000
 
@@ -310,14 +312,17 @@ def announcement_create(
     published_at: datetime | None = None,
     statutory: bool = False,
     imported: bool = False,
+    segments: Iterable[str] = (),
 ) -> Announcement:
     """A draft by an editor (its author), or an announcement published without review.
 
     Published at once only by the platform itself (`statutory=True` marks the rule lifecycle's 公示 notice,
     frozen from then on) or, with `imported=True`, news another platform already published, re-posted by
     `listing_import` (the publisher role is still required). Everything else goes draft → approve → publish.
+    `segments` (slugs) are the segments it targets: an unknown one is refused before anything is written.
     """
     _create_checks(actor=actor, status=status, statutory=statutory, imported=imported)
+    targeted = account_services.segments_resolve(slugs=segments)
     announcement = Announcement(
         title=title.strip(),
         body=body,
@@ -330,7 +335,24 @@ def announcement_create(
         author_id=actor.user_id,
         statutory=statutory,
     )
-    return _write(announcement, before=None, action=ChangeAction.CREATED, actor=actor)
+    if not targeted:
+        return _write(announcement, before=None, action=ChangeAction.CREATED, actor=actor)
+    # The database refuses segments on anything published (migration 0004), so the row is written as a draft
+    # first, given its segments, then saved as it was asked for — all in this transaction, seen by no one.
+    status, statutory = announcement.status, announcement.statutory
+    announcement.status, announcement.statutory = Announcement.Status.DRAFT, False
+    _prepare(announcement)
+    announcement.full_clean()
+    announcement.save()
+    announcement.segments.set(targeted)
+    announcement.status, announcement.statutory = status, statutory
+    return _write(
+        announcement,
+        before=None,
+        action=ChangeAction.CREATED,
+        actor=actor,
+        segments=[segment.slug for segment in targeted],
+    )
 
 
 def _edited_fields(announcement: Announcement, stored: Announcement) -> set[str]:
@@ -526,6 +548,30 @@ def announcement_delete(*, actor: Actor, announcement: Announcement) -> None:
         actor=actor,
         data={"title": stored.title},
     )
+
+
+@transaction.atomic
+def announcement_segments_set(
+    *, actor: Actor, announcement: Announcement, segments: Iterable[str]
+) -> list[Segment]:
+    """Target a draft at these segments (slugs; none: everyone), by an editor; returns them by name.
+
+    Frozen from publication on — what was published, and who was told, is never rewritten silently (the
+    database refuses it too). Not the text: an approval stands. The change is announced (the audit chain
+    records the segments); nothing is written when they are the same.
+    """
+    role_require(actor, Role.EDITOR)
+    wanted = account_services.segments_resolve(slugs=segments)
+    stored = _locked(announcement)
+    _refuse_if_frozen(stored)
+    if stored.status != Announcement.Status.DRAFT:
+        raise AnnouncementStateConflict(_(SEGMENTS_FROZEN).format(title=stored.title), code="published")
+    current = set(stored.segments.values_list("pk", flat=True))
+    if current == {segment.pk for segment in wanted}:
+        return wanted
+    stored.segments.set(wanted)
+    _announce(stored, ChangeAction.UPDATED, actor, segments=[segment.slug for segment in wanted])
+    return wanted
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ class ContentKind(StrEnum):
     EXIT_REQUEST = "exit_request"
     API_TOKEN = "api_token"  # noqa: S105 - a kind of record, not a secret
     USER = "user"  # a staff account or a member
+    SEGMENT = "segment"  # a group of members a change may target (accounts.Segment)
 
 
 class ChangeAction(StrEnum):

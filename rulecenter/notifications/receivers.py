@@ -3,7 +3,9 @@
 announcement.published / .corrected / .withdrawn — an announcement (topics: all, its category); one created
 already published counts as published if dated within a day (an import of the archive tells no one);
 rule.noticed / rule.effective — a rule version's notice (公示) and taking effect (生效), run by the
-lifecycle runner at their times (topics: all, the rule, its category);
+lifecycle runner at their times (topics: all, the rule, its category); announcement and rule events carry
+`segments`, the slugs of the segments the change targets (empty: everyone), which the fan-out reads
+(services.event_fan_out);
 consultation.opened / .closing — raised by the worker at the window's opening and 24 hours before it closes,
 scheduled when a consultation is created or its window changes; consultation.closed — when it closes and its
 result is drafted (topics: all, the consultation, the rules it consults on).
@@ -77,7 +79,12 @@ def _consultation_changed(change: ContentChange) -> None:
 def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
     event_type = _announcement_event(change) if change.kind == ContentKind.ANNOUNCEMENT else None
     if event_type is not None:
+        targeted = announcement_selectors.announcement_segments(ids=change.ids)
         for announcement in announcement_selectors.announcements_with_category(ids=change.ids):
+            if announcement.statutory and announcement.kind == Announcement.Kind.RULE_CHANGE:
+                # The lifecycle's notice of a rule change: told once, as rule.noticed (with its news
+                # category among the topics), not a second time as an announcement.
+                continue
             services.event_record(
                 type=event_type,
                 topics=[f"category:{announcement.category.slug}"],
@@ -88,6 +95,7 @@ def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
                     "category": announcement.category.slug,
                     "published_at": _iso(announcement.published_at),
                     "url": _site(announcement.get_absolute_url()),
+                    "segments": [segment.slug for segment in targeted.get(announcement.pk, [])],
                 },
             )
     elif change.kind == ContentKind.CONSULTATION:
@@ -99,9 +107,12 @@ def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
                     version_id=version.pk, effective_at=version.effective_at
                 )
     elif change.kind == ContentKind.RULE_VERSION and change.action in VERSION_EVENTS:
+        targeted = rule_selectors.version_segments(ids=change.ids)
         for version in rule_selectors.versions_with_rule_and_category(ids=change.ids):
             rule = version.rule
             topics = [f"rule:{rule.slug}"]
+            if change.action == ChangeAction.NOTICED:
+                topics.append(f"category:{settings.RULECENTER_RULE_NEWS_CATEGORY}")  # its notice in the news
             if rule.category_id is not None:
                 topics.append(f"category:{rule.category.slug}")
             data = {
@@ -115,6 +126,7 @@ def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
                 "effective_at": _iso(version.effective_at),
                 "url": _site(rule.get_absolute_url()),
                 "version_url": _site(version.get_absolute_url()),
+                "segments": [segment.slug for segment in targeted.get(version.pk, [])],
             }
             if version.acknowledgment_required:
                 data["acknowledge_url"] = _site(

@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from rulecenter.accounts import selectors as account_selectors
 from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.common.actors import Actor
 from rulecenter.consultations import selectors as consultation_selectors
@@ -44,6 +45,7 @@ RETRY_SCHEDULE = (
 )  # fmt: skip
 JITTER = 0.2
 LEASE_MARGIN = timedelta(seconds=30)
+FAN_OUT_SAFETY = timedelta(minutes=10)
 MAX_RETRY_AFTER = timedelta(hours=24)
 MAX_SUBSCRIPTIONS_PER_OWNER = 100
 DIGESTS = ("daily", "weekly")
@@ -255,7 +257,15 @@ def event_record(
             return None
     else:
         event = Event.objects.create(**fields)
-    transaction.on_commit(lambda: event_fan_out.enqueue(event_id=event.pk), robust=True)
+    pk = event.pk
+
+    def enqueue() -> None:
+        event_fan_out.enqueue(event_id=pk)
+        # A worker killed mid fan-out leaves its task running for ever: this one finds the event fanned out
+        # (nothing to do) or does it.
+        event_fan_out.using(run_after=timezone.now() + FAN_OUT_SAFETY).enqueue(event_id=pk)
+
+    transaction.on_commit(enqueue, robust=True)
     return event
 
 
@@ -385,11 +395,32 @@ def digest_period_end(frequency: str, after: datetime) -> datetime:
     return end
 
 
+BROAD_TOPICS = Q(topic="all") | Q(topic__startswith="category:")
+
+
+def _concerned(event: Event) -> Q:
+    """Which subscriptions a targeted event (its data names `segments`) reaches, as a condition in the query.
+
+    `rule:` and `consultation:` subscriptions always hear: they asked about exactly that. Of `all` and
+    `category:` ones, only those whose owner is a member in one of the segments (on the day it happened),
+    or not a member at all (a partner's or the staff's systems watch everything); visitors' e-mail
+    subscriptions (no owner) are not told. An event without segments concerns everyone.
+    """
+    segments = event.data.get("segments") if isinstance(event.data, dict) else None
+    if not segments:
+        return Q()
+    keys = [str(segment) for segment in segments]
+    in_segments = account_selectors.segment_users(keys, at=event.occurred_at)
+    not_a_member = Q(owner__isnull=False) & ~Q(owner__in=account_selectors.member_users())
+    return ~BROAD_TOPICS | Q(owner__in=in_segments) | not_a_member
+
+
 def event_fan_out(*, event_id: int) -> int:
     """One delivery per active subscription whose topic the event concerns and that existed when it
     occurred (none twice, whatever the number of runs; one per e-mail address, however many of its topics
-    the event concerns). Immediate ones are queued for their first attempt in batches; a digest's wait for
-    the end of its period. The number of deliveries created."""
+    the event concerns) and, for an event that targets segments, that it concerns (`_concerned`).
+    Immediate ones are queued for their first attempt in batches; a digest's wait for the end of its
+    period. The number of deliveries created."""
     from .tasks import deliveries_attempt, digest_run
 
     now = timezone.now()
@@ -407,6 +438,7 @@ def event_fan_out(*, event_id: int) -> int:
                 confirmed_at__isnull=False,
                 created_at__lte=event.occurred_at,
             )
+            .filter(_concerned(event))
             .order_by("channel", "frequency", "target", "id")
             .values_list("pk", "channel", "frequency", "target")
         )
@@ -483,8 +515,10 @@ def _robot_slot(subscription: Subscription, now: datetime) -> datetime | None:
     return None
 
 
-def _claim(delivery_id: int, now: datetime) -> Delivery | None:
-    """Take the delivery's next attempt if it is due, or None: one short transaction."""
+def _claim(delivery_id: int, now: datetime, *, lease_task: bool = True) -> Delivery | None:
+    """Take the delivery's next attempt if it is due, or None: one short transaction. `lease_task`: queue
+    the attempt again for the lease's end (a batch queues one safety net for all of its deliveries
+    instead)."""
     from .tasks import delivery_attempt
 
     with transaction.atomic():
@@ -518,10 +552,12 @@ def _claim(delivery_id: int, now: datetime) -> Delivery | None:
         delivery.attempts += 1
         delivery.last_attempt_at, delivery.next_attempt_at = now, lease_end
         delivery.save(update_fields=["attempts", "last_attempt_at", "next_attempt_at"])
-        # If this worker dies before the outcome is written, the attempt is made again after the lease.
-        transaction.on_commit(
-            lambda: delivery_attempt.using(run_after=lease_end).enqueue(delivery_id=delivery_id), robust=True
-        )
+        if lease_task:
+            # If this worker dies before the outcome is written, the attempt is made again after the lease.
+            transaction.on_commit(
+                lambda: delivery_attempt.using(run_after=lease_end).enqueue(delivery_id=delivery_id),
+                robust=True,
+            )
     return delivery
 
 
@@ -595,12 +631,12 @@ def _next_attempt(delivery: Delivery, attempt: Attempt, now: datetime) -> dateti
     return now + wait
 
 
-def delivery_attempt(*, delivery_id: int, connection: Any = None) -> str | None:
+def delivery_attempt(*, delivery_id: int, connection: Any = None, lease_task: bool = True) -> str | None:
     """Make the delivery's due attempt and record it: its status after, or None if nothing was due.
     `connection`: an open mail connection to send through (a batch shares one)."""
     from .tasks import delivery_attempt as attempt_task
 
-    delivery = _claim(delivery_id, timezone.now())
+    delivery = _claim(delivery_id, timezone.now(), lease_task=lease_task)
     if delivery is None:
         return None
     channel = delivery.subscription.channel
@@ -612,9 +648,16 @@ def delivery_attempt(*, delivery_id: int, connection: Any = None) -> str | None:
         attempt = _send_webhook(delivery)
     now = timezone.now()
     disabled = False
+    healthy = attempt.succeeded and delivery.subscription.failing_since is None
     with transaction.atomic():
         delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
-        subscription = Subscription.objects.select_for_update().get(pk=delivery.subscription_id)
+        # A success for an endpoint that has not been failing changes nothing of its subscription: the
+        # common case writes only the delivery.
+        subscription = (
+            delivery.subscription
+            if healthy
+            else (Subscription.objects.select_for_update().get(pk=delivery.subscription_id))
+        )
         delivery.response_status, delivery.latency_ms = attempt.status, attempt.latency_ms
         delivery.error = attempt.error
         retry_at = None
@@ -634,8 +677,9 @@ def delivery_attempt(*, delivery_id: int, connection: Any = None) -> str | None:
             retry_at = None if subscription.disabled_at else _next_attempt(delivery, attempt, now)
             delivery.status = Delivery.Status.PENDING if retry_at else Delivery.Status.FAILED
             delivery.next_attempt_at = retry_at
-        delivery.save()
-        subscription.save(update_fields=["failing_since", "disabled_at", "disabled_reason"])
+        delivery.save(update_fields=["response_status", "latency_ms", "error", "status", "next_attempt_at"])
+        if not healthy:
+            subscription.save(update_fields=["failing_since", "disabled_at", "disabled_reason"])
         if retry_at is not None:
             at = retry_at
             transaction.on_commit(
@@ -648,12 +692,29 @@ def delivery_attempt(*, delivery_id: int, connection: Any = None) -> str | None:
 
 def deliveries_attempt(*, delivery_ids: list[int]) -> int:
     """A batch of first attempts, one after another, e-mails through one SMTP connection; the number that
-    succeeded."""
+    succeeded.
+
+    A worker killed midway leaves its task running for ever (the queue does not take it back), so the batch
+    first queues itself again for a lease later — one safety net for the batch, instead of one lease task per
+    delivery. That run attempts only what is still due (an attempt cut short once its lease is over, the
+    deliveries never reached) and queues another only while some delivery of the batch is mid-attempt or
+    due; a batch that finished finds nothing to do.
+    """
+    from .tasks import deliveries_attempt as batch_task
+
+    now = timezone.now()
+    unfinished = Delivery.objects.filter(
+        pk__in=delivery_ids, status=Delivery.Status.PENDING, next_attempt_at__lte=now + _lease()
+    )
+    if not unfinished.exists():
+        return 0
+    batch_task.using(run_after=now + _lease() + LEASE_MARGIN).enqueue(delivery_ids=delivery_ids)
     connection = _mailer_opened()
     succeeded = 0
     try:
         for pk in delivery_ids:
-            if delivery_attempt(delivery_id=pk, connection=connection) == Delivery.Status.SUCCEEDED:
+            status = delivery_attempt(delivery_id=pk, connection=connection, lease_task=False)
+            if status == Delivery.Status.SUCCEEDED:
                 succeeded += 1
     finally:
         with contextlib.suppress(Exception):

@@ -148,6 +148,7 @@ class RuleAdmin(ServiceRefusalsShown[Rule]):
 
 SCHEDULE_FIELDS = ("notice_at", "effective_at", "buffer_ends_at")
 TEXT_FIELDS = ("text", "summary", "major", "acknowledgment_required")
+SEGMENT_FIELD = "segments"  # set through rule_version_segments_set (editors, until the notice)
 REVIEW_FIELDS = ("author_name", "approved_by_name", "approved_at", "review_comment")
 # The change form's extra buttons: the POST name of each and what the page says once it is done.
 APPROVE, SEND_BACK, SCHEDULE, UNSCHEDULE = "_approve", "_send_back", "_schedule", "_unschedule"
@@ -181,7 +182,9 @@ class RuleVersionForm(forms.ModelForm[RuleVersion]):
 
     class Meta:
         model = RuleVersion
-        fields = ["rule", "text", "summary", "major", "notice_at", "effective_at", "buffer_ends_at"]
+        fields = [
+            "rule", "text", "summary", "major", "segments", "notice_at", "effective_at", "buffer_ends_at",
+        ]  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -245,6 +248,7 @@ class RuleVersionAdmin(ServiceRefusalsShown[RuleVersion]):
     search_fields = ["rule__title", "summary"]
     list_select_related = ["rule", "bundle"]
     date_hierarchy = "effective_at"
+    filter_horizontal = ["segments"]
     # No bulk delete (each deletion goes through the service's guards); publishers bundle approved versions.
     actions = ["schedule_bundle"]
 
@@ -316,10 +320,12 @@ class RuleVersionAdmin(ServiceRefusalsShown[RuleVersion]):
     def _editable(self, request: HttpRequest, obj: RuleVersion | None) -> set[str]:
         actor = actor_for(request.user)
         if obj is None:
-            return {"rule", *TEXT_FIELDS}
+            return {"rule", *TEXT_FIELDS, SEGMENT_FIELD}
         editable: set[str] = set()
         if _allowed(services.rule_version_edit_check, actor, obj):
             editable |= set(TEXT_FIELDS)
+        if _allowed(services.rule_version_segments_check, actor, obj):
+            editable.add(SEGMENT_FIELD)
         if _allowed(services.rule_version_send_back_check, actor, obj):
             editable.add("comment")
         if _allowed(services.rule_version_schedule_check, actor, obj):
@@ -328,8 +334,8 @@ class RuleVersionAdmin(ServiceRefusalsShown[RuleVersion]):
 
     def get_fields(self, request: HttpRequest, obj: RuleVersion | None = None) -> list[str]:  # type: ignore[override]
         if obj is None:
-            return ["rule", *TEXT_FIELDS]
-        fields = ["rule", "number", "review_state", *TEXT_FIELDS, *REVIEW_FIELDS]
+            return ["rule", *TEXT_FIELDS, SEGMENT_FIELD]
+        fields = ["rule", "number", "review_state", *TEXT_FIELDS, SEGMENT_FIELD, *REVIEW_FIELDS]
         if "comment" in self._editable(request, obj):
             fields.append("comment")
         return [*fields, *SCHEDULE_FIELDS, "bundle"]
@@ -368,8 +374,8 @@ class RuleVersionAdmin(ServiceRefusalsShown[RuleVersion]):
                 "schedule": _allowed(services.rule_version_schedule_check, actor, obj),
                 "unschedule": _allowed(services.rule_version_unschedule_check, actor, obj),
             }
-            # Only an editor saves the text; the others act through their own buttons.
-            can_edit = bool(self._editable(request, obj) & set(TEXT_FIELDS))
+            # Only an editor saves the text and the segments; the others act through their own buttons.
+            can_edit = bool(self._editable(request, obj) & {*TEXT_FIELDS, SEGMENT_FIELD})
             context.update(
                 show_save=can_edit, show_save_and_continue=can_edit, show_save_and_add_another=False
             )
@@ -402,6 +408,20 @@ class RuleVersionAdmin(ServiceRefusalsShown[RuleVersion]):
         else:
             self._save_text(request, actor, obj, form)
             self._save_schedule(request, actor, obj, form)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """The segments go through their service; a refusal is shown on the form like the others."""
+        if SEGMENT_FIELD in form.fields and (not change or SEGMENT_FIELD in form.changed_data):
+            slugs = [segment.slug for segment in form.cleaned_data[SEGMENT_FIELD]]
+            if change or slugs:
+                actor = actor_for(request.user)
+                _refused(
+                    lambda: services.rule_version_segments_set(
+                        actor=actor, version=form.instance, segments=slugs
+                    )
+                )
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def _save_text(self, request: HttpRequest, actor: Actor, obj: RuleVersion, form: Any) -> None:
         if set(TEXT_FIELDS) & set(form.fields):

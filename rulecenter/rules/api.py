@@ -14,8 +14,9 @@ from ninja import Field, P, QueryEx, Router, Schema
 from ninja.responses import Status
 
 from rulecenter.accounts.auth import BearerTokenAuth
-from rulecenter.accounts.models import Role
+from rulecenter.accounts.models import Role, Segment
 from rulecenter.accounts.roles import request_actor, role_require, role_require_any
+from rulecenter.accounts.schemas import SegmentOut, segments_out
 from rulecenter.common.api import IsoDatetime, page_or_404
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
 from rulecenter.common.problems import CONFLICT, VALIDATION, Problem, field_error, problems
@@ -76,6 +77,10 @@ class VersionOut(Schema):
     text: str = Field(description="全文（Markdown）")
     url: str
     downloads: dict[str, str] = Field(description="md / txt / json 下载地址")
+    segments: list[SegmentOut] = Field(
+        default_factory=list,
+        description="变更主要涉及的商家分群；空表示面向所有商家。规则对所有人公开，通知和确认请求只发给这些分群的商家",
+    )
 
 
 class VersionPage(Schema):
@@ -144,7 +149,15 @@ def _local(value: datetime | None) -> datetime | None:
     return timezone.localtime(value) if value else None
 
 
-def _version_out(request: HttpRequest, version: RuleVersion, status: RuleVersion.Status) -> VersionOut:
+def _version_out(
+    request: HttpRequest,
+    version: RuleVersion,
+    status: RuleVersion.Status,
+    segments: dict[int, list[Segment]] | None = None,
+) -> VersionOut:
+    """`segments` are the versions' segments (`selectors.version_segments`), read here when not given."""
+    if segments is None:
+        segments = selectors.version_segments(ids=[version.pk])
     path = version.get_absolute_url()
     return VersionOut(
         number=version.number,
@@ -160,6 +173,7 @@ def _version_out(request: HttpRequest, version: RuleVersion, status: RuleVersion
         downloads={
             fmt: request.build_absolute_uri(f"{path.rstrip('/')}.{fmt}") for fmt in ("md", "txt", "json")
         },
+        segments=segments_out(segments.get(version.pk, [])),
     )
 
 
@@ -218,7 +232,10 @@ def rule_versions(
     page_or_404(page, total=total, size=size)
     offset = (page - 1) * size
     rows = selectors.version_history(rule=rule, offset=offset, limit=size, at=now, total=total)
-    return VersionPage(items=[_version_out(request, row.version, row.status) for row in rows], count=total)
+    segments = selectors.version_segments(ids=[row.version.pk for row in rows])
+    return VersionPage(
+        items=[_version_out(request, row.version, row.status, segments) for row in rows], count=total
+    )
 
 
 @router.get(

@@ -84,6 +84,14 @@ def _notice_announcement(versions: list[RuleVersion]) -> Announcement:
             diff_url = f"{version.rule.get_absolute_url()}diff/?from={version.number - 1}&to={version.number}"
             lines.append(f"  变更对比：{settings.RULECENTER_SITE_URL}{diff_url}")
     lines += ["", "如不接受本次修改，可在公示期内申请退出，并继续适用修改前的规则。"]
+    # The notice concerns the segments its versions target — if every one of them targets some (a version
+    # for everyone makes the notice one for everyone).
+    targeted = selectors.version_segments(ids=[version.pk for version in versions])
+    segments = (
+        sorted({segment.slug for version in versions for segment in targeted[version.pk]})
+        if all(version.pk in targeted for version in versions)
+        else []
+    )
     category = announcement_selectors.category_by_slug(settings.RULECENTER_RULE_NEWS_CATEGORY)
     if category is None:
         category = announcement_services.category_ensure(
@@ -98,6 +106,7 @@ def _notice_announcement(versions: list[RuleVersion]) -> Announcement:
         status=Announcement.Status.PUBLISHED,
         published_at=first.notice_at,
         statutory=True,  # the legal record of the notice: never edited, withdrawn or deleted
+        segments=segments,
     )
 
 

@@ -146,6 +146,17 @@ class RuleVersion(models.Model):
     )
     approved_at = models.DateTimeField(_("审核通过时间"), null=True, blank=True)
     review_comment = models.TextField(_("退回意见"), blank=True)
+    # The segments the change mainly concerns (issue 13): the version stays public, but only their members'
+    # subscriptions are told and asked to acknowledge. Frozen from the notice on, in the database too.
+    segments = models.ManyToManyField(
+        "accounts.Segment",
+        verbose_name=_("涉及的商家分群"),
+        blank=True,
+        related_name="+",
+        help_text=_(
+            "留空表示面向所有商家。选定后，规则仍对所有人公开，但通知和确认请求只发给这些分群的商家；公示后不能修改。"
+        ),
+    )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 

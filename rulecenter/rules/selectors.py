@@ -14,9 +14,11 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.validators import slug_re
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from rulecenter.accounts import selectors as account_selectors
+from rulecenter.accounts.models import Segment
 from rulecenter.announcements.models import Announcement
 
 from .models import (
@@ -379,17 +381,61 @@ def acknowledgments_of(*, user_id: int, limit: int = ACKNOWLEDGMENTS_SHOWN) -> l
     )
 
 
+def version_segments(*, ids: Iterable[int]) -> dict[int, list[Segment]]:
+    """The segments each of these versions targets, by name (absent: it targets no one in particular).
+
+    One query, whatever the number of versions.
+    """
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    through = RuleVersion.segments.through
+    rows = (
+        through._default_manager.filter(ruleversion_id__in=wanted)
+        .select_related("segment")
+        .order_by("segment__name", "segment_id")
+    )
+    found: dict[int, list[Segment]] = {}
+    for row in rows:
+        found.setdefault(row.ruleversion_id, []).append(row.segment)
+    return found
+
+
+def _concerns(segment_ids: list[int]) -> Q:
+    """Versions that target no segment, or one of these: those a member in exactly these segments is asked."""
+    through = RuleVersion.segments.through._default_manager
+    targeted = Exists(through.filter(ruleversion_id=OuterRef("pk")))
+    if not segment_ids:
+        return ~Q(targeted)
+    return ~Q(targeted) | Q(Exists(through.filter(ruleversion_id=OuterRef("pk"), segment_id__in=segment_ids)))
+
+
 def acknowledgments_pending(
     *, user_id: int, at: datetime, limit: int = ACKNOWLEDGMENTS_SHOWN
 ) -> list[RuleVersion]:
     """Noticed versions that ask members to acknowledge them, not yet in force or in force for less than
-    their notice period again, that this member has not acknowledged: soonest to take effect first."""
-    return list(
+    their notice period again, that this member has not acknowledged: soonest to take effect first.
+
+    A version that targets segments asks only the members in one of them (at `at`). One query while none
+    of those found targets any; otherwise the member's segments are read and the list read again.
+    """
+    through = RuleVersion.segments.through._default_manager
+    candidates = (
         versions_with_rule()
         .filter(acknowledgment_required=True, notice_at__lte=at, effective_at__gt=at - timedelta(days=30))
         .exclude(acknowledgments__user_id=user_id)
-        .order_by("effective_at", "id")[:limit]
+        .annotate(targeted=Exists(through.filter(ruleversion_id=OuterRef("pk"))))
+        .order_by("effective_at", "id")
     )
+    found: list[RuleVersion] = []
+    targeted = False
+    for version in candidates[:limit]:
+        targeted |= version.targeted
+        found.append(version)
+    if not targeted:
+        return found  # the same list the filter below would give: it leaves out targeted versions only
+    mine = account_selectors.segment_ids_of_user(user_id=user_id, at=at)
+    return list(candidates.filter(_concerns(mine))[:limit])
 
 
 def acknowledgment_of(*, user_id: int, version: RuleVersion) -> Acknowledgment | None:
@@ -409,15 +455,22 @@ def acknowledgment_count(*, version: RuleVersion) -> int:
     return Acknowledgment.objects.filter(version=version).count()
 
 
-def acknowledgment_reminders_due(*, version: RuleVersion) -> QuerySet[User, int]:
+def acknowledgment_reminders_due(*, version: RuleVersion, at: datetime | None = None) -> QuerySet[User, int]:
     """The ids of members' users who have neither acknowledged the version nor been reminded of it and
-    have an e-mail address, in order."""
+    have an e-mail address, in order; of a version that targets segments, only those in one of them at
+    `at` (default: now)."""
     reminded = AcknowledgmentReminder.objects.filter(version=version).values("user_id")
-    return (
+    due = (
         User.objects.filter(is_active=True, member__isnull=False)
         .exclude(email="")
         .exclude(acknowledgments__version=version)
         .exclude(pk__in=reminded)
-        .order_by("pk")
-        .values_list("pk", flat=True)
     )
+    targeted = list(
+        RuleVersion.segments.through._default_manager.filter(ruleversion_id=version.pk).values_list(
+            "segment_id", flat=True
+        )
+    )
+    if targeted:
+        due = due.filter(pk__in=account_selectors.segment_users(targeted, at=at or timezone.now()))
+    return due.order_by("pk").values_list("pk", flat=True)

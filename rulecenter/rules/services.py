@@ -1,7 +1,7 @@
 """Writes to the rule library. One transaction per call; the statutory clock is checked here."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -12,7 +12,8 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from rulecenter.accounts.models import Role
+from rulecenter.accounts import services as account_services
+from rulecenter.accounts.models import Role, Segment
 from rulecenter.accounts.roles import role_require
 from rulecenter.common.actors import Actor
 from rulecenter.common.changes import (
@@ -255,6 +256,34 @@ def rule_version_edit_check(*, actor: Actor, version: RuleVersion) -> None:
     role_require(actor, Role.EDITOR)
     _refuse_if_frozen(version)
     _refuse_if_scheduled(version, actor)
+
+
+def rule_version_segments_check(*, actor: Actor, version: RuleVersion) -> None:
+    """Raise unless `actor` may set this version's segments: an editor, before its notice."""
+    role_require(actor, Role.EDITOR)
+    _refuse_if_frozen(version)
+
+
+@transaction.atomic
+def rule_version_segments_set(
+    *, actor: Actor, version: RuleVersion, segments: Iterable[str]
+) -> list[Segment]:
+    """Target a version at these segments (slugs; none: everyone), by an editor; returns them by name.
+
+    Until its notice, scheduled or not (targeting is not the text: an approval stands); from the notice on
+    frozen — what was noticed, and who was told, is never rewritten silently (the database refuses it too).
+    The change is announced (the audit chain records the segments); nothing is written when they are the same.
+    """
+    role_require(actor, Role.EDITOR)
+    wanted = account_services.segments_resolve(slugs=segments)
+    stored = _locked(version)
+    rule_version_segments_check(actor=actor, version=stored)
+    current = set(stored.segments.values_list("pk", flat=True))
+    if current == {segment.pk for segment in wanted}:
+        return wanted
+    stored.segments.set(wanted)
+    version_changed(stored, ChangeAction.UPDATED, actor, segments=[segment.slug for segment in wanted])
+    return wanted
 
 
 def rule_version_approve_check(*, actor: Actor, version: RuleVersion) -> None:

@@ -95,19 +95,22 @@ def rule_detail(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         at = now
     version = selectors.version_in_force(rule=rule, at=at, now=now)
-    if version is None:
-        upcoming = selectors.version_next(rule=rule, at=now)
-        if upcoming is None or historical:
-            raise Http404(_(NOT_YET_IN_FORCE).format(rule=rule.title, at=local_minute(at)))
+    upcoming = selectors.version_next(rule=rule, at=now)
+    if version is None and (upcoming is None or historical):
+        raise Http404(_(NOT_YET_IN_FORCE).format(rule=rule.title, at=local_minute(at)))
+    shown = [v.pk for v in (version, upcoming) if v is not None]
+    segments = selectors.version_segments(ids=shown)
     context = {
         "rule": rule,
         "version": version,
+        "version_segments": segments.get(version.pk, []) if version else [],
         "clauses": clauses_html(version) if version else [],
         "at": at,
         "historical": historical,
         "future": historical and at > now,
         "current": selectors.version_in_force(rule=rule, at=now, now=now) if historical else version,
-        "upcoming": selectors.version_next(rule=rule, at=now),
+        "upcoming": upcoming,
+        "upcoming_segments": segments.get(upcoming.pk, []) if upcoming else [],
         "now": now,
         "nav": "rules",
     }
@@ -160,6 +163,7 @@ def version_detail(request: HttpRequest, slug: str, number: str) -> HttpResponse
         "rule": rule,
         "version": version,
         "status": status,
+        "segments": selectors.version_segments(ids=[version.pk]).get(version.pk, []),
         "clauses": clauses_html(version),
         "nav": "rules",
     }

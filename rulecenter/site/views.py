@@ -97,6 +97,7 @@ def news_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "older": older,
             "facts": ingest_selectors.facts_for_announcement(announcement.pk),
             "corrections": _corrections(announcement),
+            "segments": announcement_selectors.announcement_segments(ids=[pk]).get(pk, []),
             # A statutory notice shows the audit checkpoint made at its notice, for readers to keep.
             "audit_checkpoint": (
                 audit_selectors.checkpoint_at_notice(

@@ -177,6 +177,7 @@ def test_detail_answers_every_field(client: Client) -> None:
         "corrected_at": None,
         "approved_at": None,
         "review_comment": "",
+        "segments": [],
     }
 
 
