@@ -219,6 +219,8 @@ RULECENTER_WEBHOOK_TIMEOUT_SECONDS = env_float("RULECENTER_WEBHOOK_TIMEOUT_SECON
 RULECENTER_WEBHOOK_DISABLE_AFTER_DAYS = env_int("RULECENTER_WEBHOOK_DISABLE_AFTER_DAYS", 5)
 # First attempts are sent in batches of this many per task (e-mails of a batch share one SMTP connection).
 RULECENTER_DELIVERY_BATCH = env_int("RULECENTER_DELIVERY_BATCH", 50)
+# `rulecenter loaddemo` schedules one rule change to be noticed this many seconds after it runs (make run).
+RULECENTER_DEMO_NOTICE_SECONDS = env_int("RULECENTER_DEMO_NOTICE_SECONDS", 600)
 # Members who have not acknowledged a change that asks for it are reminded this many hours before it takes effect.
 RULECENTER_ACKNOWLEDGMENT_REMINDER_HOURS = env_int("RULECENTER_ACKNOWLEDGMENT_REMINDER_HOURS", 72)
 # Daily digests go out at this hour (TIME_ZONE); weekly ones on Mondays at the same hour.

@@ -44,6 +44,7 @@ class Mailbox:
     """What the SMTP server accepted: one parsed message per recipient."""
 
     messages: list[tuple[str, EmailMessage]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # as they came over the wire
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -72,6 +73,7 @@ class Handler:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self.box.lock:
+            self.box.raw.append(envelope.content)
             for rcpt in envelope.rcpt_tos:
                 self.box.messages.append((rcpt, message))
         return "250 Message accepted for delivery"
@@ -173,6 +175,11 @@ def test_a_visitor_confirms_by_mail_before_anything_is_sent(client: Client, mail
     assert re.fullmatch(rf"<{re.escape(SITE)}/notifications/unsubscribe/[^>]+/>", notice["List-Unsubscribe"])
     assert notice["Message-ID"].startswith("<msg_")
     assert notice["Auto-Submitted"] == "auto-generated"
+    # On the wire as written: one-click receivers do not decode an RFC 2047-encoded URL.
+    assert re.search(
+        rb"\r\nList-Unsubscribe: <https://rules\.example\.com/notifications/unsubscribe/[^>\s]+/>\r\n",
+        mailbox.raw[-1],
+    )
 
 
 def test_a_forged_or_stale_confirmation_confirms_nothing(client: Client, mailbox: Mailbox) -> None:

@@ -158,10 +158,10 @@ def test_a_version_is_not_found_before_its_notice(demo: None) -> None:
     assert search("跨境直邮").total == 0
     with time_machine.travel(now + timedelta(days=2)):
         hit = search("跨境直邮").hits[0]
-        assert (hit.version, hit.status, hit.status_label) == (3, "noticed", "公示中")
+        assert (hit.version, hit.status, hit.status_label) == (version.number, "noticed", "公示中")
     with time_machine.travel(now + timedelta(days=11)):
         hit = search("跨境直邮").hits[0]
-        assert (hit.version, hit.status) == (3, "in_force")
+        assert (hit.version, hit.status) == (version.number, "in_force")
 
 
 # Filters ------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 
 from rulecenter.announcements.demo import load_demo
 from rulecenter.consultations.demo import load_demo_consultations
+from rulecenter.notifications.demo import DEMO_ADDRESS, load_demo_subscriptions
 from rulecenter.rules.demo import load_demo_rules
 
 
@@ -26,4 +27,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"演示会员：{consultations.voter}，密码 {consultations.password}（在 /consultations/sign-in/ 登录），"
                 f"API 令牌 {consultations.token}"
+            )
+        if load_demo_subscriptions():
+            self.stdout.write(
+                f"演示订阅：演示会员以 {DEMO_ADDRESS} 订阅了全部变更；演示的规则变更公示时，"
+                "未配置邮件服务器的 make run 会把通知邮件打印在任务 worker 的输出里。"
             )
