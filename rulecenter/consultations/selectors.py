@@ -375,3 +375,8 @@ def consultation_detail(*, consultation: Consultation, at: datetime | None = Non
         ledger=consultation_ledger(consultation=consultation, tally=tally) if closed else None,
         result=result if result is not None and result.is_published else None,
     )
+
+
+def consultation_with_result(*, announcement_id: int) -> Consultation | None:
+    """The consultation whose result report this announcement is, with its drafts' rules."""
+    return _with_relations(Consultation.objects.filter(result_announcement_id=announcement_id)).first()

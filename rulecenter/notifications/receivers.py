@@ -8,7 +8,8 @@ lifecycle runner at their times (topics: all, the rule, its category); announcem
 (services.event_fan_out);
 consultation.opened / .closing — raised by the worker at the window's opening and 24 hours before it closes,
 scheduled when a consultation is created or its window changes; consultation.closed — when it closes and its
-result is drafted (topics: all, the consultation, the rules it consults on).
+result is drafted; consultation.result_published — when its result report is published (instead of an
+announcement.published for it) (topics: all, the consultation, the rules it consults on).
 """
 
 from datetime import datetime, timedelta
@@ -85,6 +86,27 @@ def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
                 # The lifecycle's notice of a rule change: told once, as rule.noticed (with its news
                 # category among the topics), not a second time as an announcement.
                 continue
+            if (
+                announcement.kind == Announcement.Kind.CONSULTATION_RESULT
+                and event_type == "announcement.published"
+            ):
+                consultation = consultation_selectors.consultation_with_result(
+                    announcement_id=announcement.pk
+                )
+                if consultation is not None:
+                    # The platform's answer to a consultation: told as such, to its followers too.
+                    topics, data = services.consultation_event_data(consultation)
+                    services.event_record(
+                        type="consultation.result_published",
+                        topics=[*topics, f"category:{announcement.category.slug}"],
+                        data={
+                            **data,
+                            "url": _site(announcement.get_absolute_url()),
+                            "result_title": announcement.title,
+                        },
+                        key=f"consultation.result_published:{consultation.pk}",
+                    )
+                    continue
             services.event_record(
                 type=event_type,
                 topics=[f"category:{announcement.category.slug}"],

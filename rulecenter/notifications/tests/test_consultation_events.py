@@ -9,6 +9,7 @@ import time_machine
 from django.test import Client
 
 from rulecenter.accounts.tests.factories import bearer, token_for, user_create
+from rulecenter.announcements import services as announcement_services
 from rulecenter.common.actors import SYSTEM
 from rulecenter.consultations import services as consultation_services
 from rulecenter.consultations.tests.factories import consultation_create, draft_version
@@ -66,7 +67,21 @@ def test_a_consultation_is_told_when_it_opens_a_day_before_it_closes_and_when_it
     with time_machine.travel(CLOSES + timedelta(seconds=1), tick=False):
         work()
     assert told(receiver)[-2:] == ["consultation.closed", "consultation.closed"]
-    assert Event.objects.filter(type__startswith="consultation.").count() == 3
+
+    # The platform publishes its result report: told as the consultation's result, once, to both.
+    consultation.refresh_from_db()
+    report = consultation.result_announcement
+    assert report is not None
+    with time_machine.travel(CLOSES + timedelta(hours=2), tick=False):
+        report = announcement_services.announcement_approve(actor=SYSTEM, announcement=report)
+        announcement_services.announcement_publish(actor=SYSTEM, announcement=report)
+        work()
+    assert told(receiver)[-2:] == ["consultation.result_published", "consultation.result_published"]
+    assert len(receiver.received) == 7
+    result = json.loads(receiver.received[-1][1])["data"]
+    assert result["url"].endswith(f"/news/{report.pk}/")
+    assert Event.objects.filter(type__startswith="consultation.").count() == 4
+    assert not Event.objects.filter(type="announcement.published").exists()
 
 
 def test_a_window_moved_before_its_time_is_told_at_its_new_time_only(
