@@ -8,6 +8,7 @@ few seconds after loading, and the test waits for it.
 """
 
 import json
+import logging
 import os
 import re
 import socket
@@ -47,6 +48,7 @@ def free_port() -> int:
 @pytest.fixture
 def smtp() -> Iterator[tuple[int, Mailbox]]:
     box, port = Mailbox(), free_port()
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # its thread outlives pytest's captured streams
     controller = Controller(SmtpHandler(box), hostname="127.0.0.1", port=port)
     controller.start()
     try:

@@ -6,6 +6,7 @@ one per address per period, none when empty, none twice — and what a refused a
 
 import email
 import email.policy
+import logging
 import re
 import socket
 import threading
@@ -82,6 +83,8 @@ class Handler:
 @pytest.fixture
 def mailbox(settings: Settings) -> Iterator[Mailbox]:
     box = Mailbox()
+    # aiosmtpd logs every connection from its own thread, which outlives pytest's captured streams.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     with socket.socket() as probe:  # aiosmtpd checks it is up by connecting: it needs the port first
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
