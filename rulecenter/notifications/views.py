@@ -92,10 +92,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as refused:
             for field, messages in refused.message_dict.items():
-                form.add_error(
-                    None if field in ("__all__", "target") else field if field in form.fields else None,
-                    messages,
-                )
+                form.add_error(field if field in form.fields else None, messages)  # "target" is the address
         else:
             return _page(request, "subscribe_sent", {"email": form.cleaned_data["email"]})
     topic = request.POST.get("topic", "all")[:80]

@@ -414,7 +414,7 @@ def acknowledgments_pending(
     *, user_id: int, at: datetime, limit: int = ACKNOWLEDGMENTS_SHOWN
 ) -> list[RuleVersion]:
     """Noticed versions that ask members to acknowledge them, not yet in force or in force for less than
-    their notice period again, that this member has not acknowledged: soonest to take effect first.
+    30 days, that this member has not acknowledged: soonest to take effect first.
 
     A version that targets segments asks only the members in one of them (at `at`). One query while none
     of those found targets any; otherwise the member's segments are read and the list read again.
