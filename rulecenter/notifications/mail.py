@@ -8,13 +8,16 @@ follows links unsubscribes no one. Each message's `Message-ID` is fixed before t
 on every retry, so a repeat after a crash can be recognised by the receiving system.
 """
 
+import base64
 import email.policy
+import re
+import secrets
 import smtplib
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from email.utils import make_msgid
+from datetime import UTC, datetime
+from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +26,7 @@ from django.core.mail import EmailMultiAlternatives, mailers
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from markupsafe import escape
 
 from .events import EVENT_LABELS
 from .models import Event, Subscription
@@ -146,20 +150,177 @@ def _message(
     return message
 
 
+def _event_subject(item: dict[str, Any]) -> str:
+    return translation.gettext("[规则中心] {label}：{title}").format(label=item["label"], title=item["title"])
+
+
 def event_message(subscription: Subscription, event: Event, message_id: str) -> EmailMultiAlternatives:
     with translation.override(subscription.language):
         item = event_item(event)
-        subject = translation.gettext("[规则中心] {label}：{title}").format(
-            label=item["label"], title=item["title"]
-        )
         return _message(
             to=subscription.target,
-            subject=subject,
+            subject=_event_subject(item),
             template="event",
             context={"item": item, "subscription": subscription},
             message_id=message_id,
             unsubscribe=unsubscribe_url([subscription.pk]),
         )
+
+
+# A recipient whose address goes into `To:` exactly as written (anything else is built the slow way).
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}\Z")
+
+
+class _Prebuilt:
+    """A message's bytes for the SMTP backend, which only asks for `as_bytes()`; anything else is answered
+    by the message built in full."""
+
+    def __init__(self, raw: bytes, full: "EventMessage") -> None:
+        self.raw, self._full = raw, full
+
+    def as_bytes(self, unixfrom: bool = False, policy: email.policy.Policy | None = None) -> bytes:
+        if unixfrom or policy is not None:
+            return bytes(self._built().as_bytes(unixfrom=unixfrom, policy=policy))
+        return self.raw
+
+    def _built(self) -> Any:
+        return super(EventMessage, self._full).message(policy=email.policy.SMTP)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._built(), name)
+
+
+class EventMessage(NotificationMessage):
+    """One recipient's notice of an event, from the `EventMail` of its event, language and topic: for the
+    SMTP backend its bytes are that mail's frame with the recipient's slots filled in; for any other
+    backend (a django-anymail provider, the console, the tests' outbox) it is an ordinary message."""
+
+    def __init__(self, *args: Any, frame: "EventMail", slots: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.frame, self.slots = frame, slots
+
+    def message(self, *, policy: email.policy.Policy | None = None) -> Any:
+        if policy is not None and policy.linesep == "\r\n" and self.frame.raw is not None:
+            return _Prebuilt(self.frame.filled(self.slots), self)
+        return super().message(policy=policy)
+
+
+class EventMail:
+    """The notice of one event to the subscribers of one topic in one language, built once for them all.
+
+    Building a MIME message costs ~2 ms of CPU (the headers' parsing and folding, the generator), as much as
+    the rest of a delivery. The recipients' messages differ only in `To:`, `Message-ID:`, `Date:`, the
+    unsubscribe URL (in `List-Unsubscribe` and in both bodies): Django builds the message once with
+    stand-ins for those, and each recipient's bytes are that frame with its own values put in and its two
+    bodies base64-encoded, as the standard library encodes them. If the frame is not as expected (another
+    Python's generator), every message is built in full.
+    """
+
+    def __init__(self, event: Event, language: str, topic: str) -> None:
+        stand_in = f"rc{secrets.token_hex(8)}"
+        self.stand_ins = {name: f"{stand_in}{name}" for name in ("id", "unsubscribe", "text", "html")}
+        self.stand_ins["to"] = f"{stand_in}@example.invalid"
+        with translation.override(language):
+            item = event_item(event)
+            self.subject = _event_subject(item)
+            context = {
+                "item": item,
+                "subscription": {"topic": topic},
+                "unsubscribe_url": self.stand_ins["unsubscribe"],
+                "site_url": site_url("/"),
+            }
+            self.text = render_to_string("notifications/email/event.txt", context)
+            self.html = render_to_string("notifications/email/event.html", context)
+        self.raw = self._frame()
+
+    def _frame(self) -> bytes | None:
+        stand_ins = self.stand_ins
+        message = NotificationMessage(
+            subject=self.subject.replace("\n", " ")[:200],
+            body=stand_ins["text"],
+            to=[stand_ins["to"]],
+            headers=self._headers(stand_ins["id"], stand_ins["unsubscribe"]),
+        )
+        message.attach_alternative(stand_ins["html"], "text/html")
+        raw = bytes(message.message(policy=email.policy.SMTP).as_bytes())
+        date = re.search(rb"\r\nDate: [^\r\n]+\r\n", raw)
+        if date is None:
+            return None
+        raw = raw[: date.start()] + b"\r\nDate: \0date\r\n" + raw[date.end() :]
+        for slot in ("to", "id", "unsubscribe"):
+            if raw.count(stand_ins[slot].encode()) != 1:
+                return None
+            raw = raw.replace(stand_ins[slot].encode(), f"\0{slot}".encode())
+        for slot in ("text", "html"):
+            # The part's body goes in base64, as the generator encodes a Chinese text: its headers say so.
+            body = f"\r\n\r\n{stand_ins[slot]}\r\n".encode()
+            at = raw.find(body)
+            part = raw.rfind(b"\r\n--", 0, at)
+            headers = raw[part:at]
+            if at < 0 or part < 0 or raw.count(body) != 1 or headers.count(SEVEN_BIT) != 1:
+                return None
+            headers = headers.replace(SEVEN_BIT, b"Content-Transfer-Encoding: base64")
+            raw = raw[:part] + headers + f"\r\n\r\n\0{slot}".encode() + raw[at + len(body) :]
+        return raw
+
+    @staticmethod
+    def _headers(message_id: str, unsubscribe: str) -> dict[str, str]:
+        return {
+            "Message-ID": message_id_header(message_id),
+            "Auto-Submitted": "auto-generated",
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+
+    def filled(self, slots: dict[str, str]) -> bytes:
+        assert self.raw is not None
+        values = {
+            b"\0date": _now_header().encode(),
+            b"\0to": slots["to"].encode(),
+            b"\0id": slots["id"].encode(),
+            b"\0unsubscribe": slots["unsubscribe"].encode(),
+            b"\0text": _base64(self.text.replace(self.stand_ins["unsubscribe"], slots["unsubscribe"])),
+            b"\0html": _base64(
+                self.html.replace(self.stand_ins["unsubscribe"], str(escape(slots["unsubscribe"])))
+            ),
+        }
+        return _SLOT.sub(lambda found: values[found.group(0)], self.raw)
+
+    def message(self, subscription: Subscription, message_id: str) -> EmailMultiAlternatives:
+        """The recipient's message: fast for the SMTP backend if its address can go in as written."""
+        unsubscribe = unsubscribe_url([subscription.pk])
+        text = self.text.replace(self.stand_ins["unsubscribe"], unsubscribe)
+        html = self.html.replace(self.stand_ins["unsubscribe"], str(escape(unsubscribe)))
+        headers = self._headers(message_id, unsubscribe)
+        subject = self.subject.replace("\n", " ")[:200]
+        if self.raw is None or not _PLAIN_ADDRESS.match(subscription.target):
+            message: EmailMultiAlternatives = NotificationMessage(
+                subject=subject, body=text, to=[subscription.target], headers=headers
+            )
+        else:
+            slots = {"to": subscription.target, "id": message_id, "unsubscribe": unsubscribe}
+            message = EventMessage(
+                subject=subject, body=text, to=[subscription.target], headers=headers, frame=self, slots=slots
+            )
+        message.attach_alternative(html, "text/html")
+        return message
+
+
+SEVEN_BIT = b"Content-Transfer-Encoding: 7bit"
+_SLOT = re.compile(rb"\0(?:date|to|id|unsubscribe|text|html)")
+
+
+def _now_header() -> str:
+    """`Date:` as Django writes it."""
+    zone = timezone.get_current_timezone() if settings.EMAIL_USE_LOCALTIME else UTC
+    return format_datetime(datetime.now(zone))
+
+
+def _base64(text: str) -> bytes:
+    """A body as the standard library's generator encodes it for SMTP: its lines ended by CRLF, one at the
+    end too, then base64 in lines of 76 characters ending in CRLF."""
+    body = b"\r\n".join(text.encode().splitlines()) + b"\r\n"
+    return base64.encodebytes(body).replace(b"\n", b"\r\n")
 
 
 def digest_message(

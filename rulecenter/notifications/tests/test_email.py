@@ -21,6 +21,7 @@ import pytest
 import time_machine
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from django.core.mail import EmailMessage as DjangoEmailMessage
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -312,6 +313,57 @@ def test_a_digest_cut_short_by_a_dead_worker_is_sent_once_after_its_lease(mailbo
     assert mail_a["Message-ID"].startswith("<msg_dead@")  # the id fixed before the first attempt
     assert len(mailbox.to("b@example.com")) == 1
     assert DigestRun.objects.get().finished_at is not None
+
+
+def test_notices_built_from_one_frame_read_as_messages_built_each_in_full(
+    mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch builds one MIME message per event, language and topic and fills each recipient in; over the
+    wire every notice must read exactly as the message Django builds for that recipient alone."""
+    for address, language in (("a@example.com", "zh-hans"), ("o'brien+rules@example.com", "zh-hans"),
+                              ("b@example.com", "en")):  # fmt: skip
+        digest_subscriber(address, "all", frequency="immediate", language=language)
+    work()  # their confirmations
+    publish("《发货规范》更新 <b>&</b>")
+    built: list[DjangoEmailMessage] = []
+    full = DjangoEmailMessage.message
+
+    def counted(self: DjangoEmailMessage, **kwargs: Any) -> Any:
+        built.append(self)
+        return full(self, **kwargs)
+
+    monkeypatch.setattr(DjangoEmailMessage, "message", counted)
+    work()
+    monkeypatch.undo()
+
+    assert len(built) == 2  # one frame for Chinese, one for English: not one message per recipient
+    for subscription in Subscription.objects.all():
+        delivery = Delivery.objects.get(subscription=subscription)
+        received = mailbox.to(subscription.target)[-1]
+        alone = mail.event_message(subscription, delivery.event, delivery.message_id)
+        expected = email.message_from_bytes(
+            alone.message(policy=email.policy.SMTP).as_bytes(), policy=email.policy.default
+        )
+        for name in ("Subject", "From", "To", "Message-ID", "List-Unsubscribe-Post", "Auto-Submitted",
+                     "MIME-Version"):  # fmt: skip
+            assert received[name] == expected[name], name
+        assert received.get_content_type() == "multipart/alternative"
+        assert received["Date"].datetime is not None
+        # The unsubscribe token is signed with the second it was made in: the same subscription, though.
+        url, url_alone = received["List-Unsubscribe"].strip("<>"), expected["List-Unsubscribe"].strip("<>")
+        assert mail.unsubscribe_token_read(url.rstrip("/").rpartition("/")[2]) == [subscription.pk]
+        assert url in text_of(received)
+        assert f'href="{url}"' in html_of(received)
+        assert text_of(received).replace(url, url_alone) == text_of(expected)
+        assert html_of(received).replace(url, url_alone) == html_of(expected)
+        assert "&lt;b&gt;&amp;&lt;/b&gt;" in html_of(received)
+
+    # An address that cannot go into To: as written is built in full.
+    frame = mail.EventMail(Delivery.objects.first().event, "zh-hans", "all")  # type: ignore[union-attr]
+    plain = frame.message(Subscription(pk=1, target="a@example.com"), "x")
+    unusual = frame.message(Subscription(pk=1, target="a@bücher.example"), "x")
+    assert isinstance(plain, mail.EventMessage)
+    assert not isinstance(unusual, mail.EventMessage)
 
 
 def test_english_subscribers_read_english(client: Client, mailbox: Mailbox) -> None:
