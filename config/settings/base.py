@@ -218,7 +218,7 @@ RULECENTER_WEBHOOK_ALLOW_PRIVATE = env_bool("RULECENTER_WEBHOOK_ALLOW_PRIVATE", 
 RULECENTER_WEBHOOK_TIMEOUT_SECONDS = env_float("RULECENTER_WEBHOOK_TIMEOUT_SECONDS", 10.0)
 RULECENTER_WEBHOOK_DISABLE_AFTER_DAYS = env_int("RULECENTER_WEBHOOK_DISABLE_AFTER_DAYS", 5)
 # First attempts are sent in batches of this many per task (e-mails of a batch share one SMTP connection).
-RULECENTER_DELIVERY_BATCH = env_int("RULECENTER_DELIVERY_BATCH", 50)
+RULECENTER_DELIVERY_BATCH = env_int("RULECENTER_DELIVERY_BATCH", 200)
 # `rulecenter loaddemo` schedules one rule change to be noticed this many seconds after it runs (make run).
 RULECENTER_DEMO_NOTICE_SECONDS = env_int("RULECENTER_DEMO_NOTICE_SECONDS", 600)
 # Members who have not acknowledged a change that asks for it are reminded this many hours before it takes effect.

@@ -1,9 +1,10 @@
 """Writes of notifications: subscriptions, events (in the change's own transaction) and their deliveries.
 
 Delivery is at least once: an attempt is *claimed* in one short transaction (its lease pushed past the
-longest attempt, and a task queued for the lease's end in case this worker dies mid-send), the request is
-sent outside any transaction, and the outcome is recorded in another; the receiver tells repeats apart by
-the unchanged `webhook-id`. Only a 2xx counts. Failures retry on `RETRY_SCHEDULE` with ±20% jitter, or when
+longest attempt, and a task queued for the lease's end in case this worker dies mid-send; a batch claims
+all of its deliveries together and renews the lease of those it has not reached yet), the request is sent
+outside any transaction, and the outcome is recorded in another; the receiver tells repeats apart by the
+unchanged `webhook-id` (`Message-ID`). Only a 2xx counts. Failures retry on `RETRY_SCHEDULE` with ±20% jitter, or when
 the receiver asks (`Retry-After` on 429/5xx), for about three days; `410 Gone` disables the subscription at
 once, and so does failing without a single success for `RULECENTER_WEBHOOK_DISABLE_AFTER_DAYS`.
 """
@@ -768,6 +769,30 @@ def _claim_batch(delivery_ids: list[int], now: datetime) -> tuple[list[Delivery]
     return taken, robot_ids
 
 
+def _lease_renew(rest: list[Delivery]) -> None:
+    """Push the lease of a batch's unsent deliveries past the longest attempt again, in one statement, for
+    those still held (their lease unchanged since this batch took them); any other is marked as not to be
+    sent (`next_attempt_at` None), another having taken it. Without it, a batch slower than its lease
+    would have its safety net send its last deliveries a second time."""
+    lease_end = timezone.now() + _lease()
+    by_lease: dict[datetime, list[int]] = {}
+    for delivery in rest:
+        if delivery.next_attempt_at is not None:
+            by_lease.setdefault(delivery.next_attempt_at, []).append(delivery.pk)
+    with transaction.atomic():
+        for lease, pks in by_lease.items():
+            Delivery.objects.filter(pk__in=pks, next_attempt_at=lease, status=Delivery.Status.PENDING).update(
+                next_attempt_at=lease_end
+            )
+        renewed = set(
+            Delivery.objects.filter(
+                pk__in=[delivery.pk for delivery in rest], next_attempt_at=lease_end
+            ).values_list("pk", flat=True)
+        )
+    for delivery in rest:
+        delivery.next_attempt_at = lease_end if delivery.pk in renewed else None
+
+
 def deliveries_attempt(*, delivery_ids: list[int]) -> int:
     """A batch of first attempts: claimed together, sent one after another (e-mails through one SMTP
     connection, each event's message built once), each outcome written as soon as it is known — so a
@@ -793,7 +818,12 @@ def deliveries_attempt(*, delivery_ids: list[int]) -> int:
     succeeded = 0
     try:
         taken, robot_ids = _claim_batch(delivery_ids, now)
-        for delivery in taken:
+        for index, delivery in enumerate(taken):
+            held_until = delivery.next_attempt_at
+            if held_until is not None and held_until - timezone.now() < _lease() - LEASE_MARGIN / 2:
+                _lease_renew(taken[index:])  # half the margin gone: hold the rest of the batch longer
+            if delivery.next_attempt_at is None:
+                continue  # taken by another since (an editor's redelivery)
             if _outcome_record(delivery, _send(delivery, connection, frames)) == Delivery.Status.SUCCEEDED:
                 succeeded += 1
         for pk in robot_ids:

@@ -356,3 +356,41 @@ def test_redelivery_of_an_unknown_or_someone_else_s_delivery_is_a_404_and_sends_
     work()
     assert len(receiver.received) == 1
     assert Delivery.objects.get().attempts == 1
+
+
+def test_a_batch_slower_than_its_lease_keeps_holding_what_it_has_not_sent(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch claims all its deliveries at once; one that takes longer than the lease (each endpoint as
+    slow as the timeout allows) must renew it, or its safety net would send the last ones a second time."""
+    owner = user_create("merchant")
+    for n in range(10):
+        services.subscription_create(
+            actor=SYSTEM, owner=owner, channel="webhook", target=f"{receiver.url}?n={n}", topic="all",
+            frequency="immediate",
+        )  # fmt: skip
+    with transaction.atomic():
+        event = services.event_record(type="announcement.published", topics=[], data={"title": "x"})
+    assert event is not None
+    services.event_fan_out(event_id=event.pk)
+    ids = list(Delivery.objects.order_by("pk").values_list("pk", flat=True))
+    send, slowest = services._send, services._lease() - services.LEASE_MARGIN
+    taken_by_safety_net: list[int] = []
+
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+
+        def slow(delivery: Delivery, *args: Any) -> services.Attempt:
+            attempt = send(delivery, *args)
+            traveller.shift(slowest)
+            # The batch's safety net, if it ran now, would find nothing of it to send.
+            taken, _robots = services._claim_batch(ids, timezone.now())
+            taken_by_safety_net.extend(delivery.pk for delivery in taken)
+            return attempt
+
+        monkeypatch.setattr(services, "_send", slow)
+        assert services.deliveries_attempt(delivery_ids=ids) == 10
+
+    assert taken_by_safety_net == []
+    assert len(receiver.received) == 10
+    assert len({headers["webhook-id"] for headers, _body in receiver.received}) == 10
+    assert set(Delivery.objects.values_list("status", "attempts")) == {("succeeded", 1)}
