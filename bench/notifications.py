@@ -548,6 +548,8 @@ def fmt_mb(kb: int) -> str:
 def render(
     args: argparse.Namespace, raw: dict[str, Any], runs: dict[str, dict[str, Any]], load: tuple[float, float]
 ) -> str:
+    from django.conf import settings
+
     small, full, crash = runs["small"], runs["full"], runs["crash"]
     raw_both = full["total"] / (
         full["expected"]["email"] / raw["email"] + full["expected"]["webhook"] / raw["webhook"]
@@ -595,7 +597,7 @@ def render(
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `python -m bench.notifications --emails {args.emails} "
         f"--endpoints {args.endpoints} --workers {args.workers}` on {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, SQLite, {args.workers} × `rulecenter db_worker`, batches of "
-        f"`RULECENTER_DELIVERY_BATCH`; the sinks are local, each in its own process: aiosmtpd accepting every "
+        f"{settings.RULECENTER_DELIVERY_BATCH} (`RULECENTER_DELIVERY_BATCH`); the sinks are local, each in its own process: aiosmtpd accepting every "
         f"message, a threaded HTTP server answering 204. Load average (1 min) before / after: {load[0]:.1f} / {load[1]:.1f}.",
         "",
         "| | e-mail | webhooks | together |",
