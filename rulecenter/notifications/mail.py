@@ -201,7 +201,8 @@ class EventMessage(NotificationMessage):
 
     def message(self, *, policy: email.policy.Policy | None = None) -> Any:
         if policy is not None and policy.linesep == "\r\n" and self.frame.raw is not None:
-            return _Prebuilt(self.frame.filled(self.slots), self)
+            html = self.alternatives[0][0]  # (content, mimetype): the one HTML part
+            return _Prebuilt(self.frame.filled(self.slots, str(self.body), str(html)), self)
         return super().message(policy=policy)
 
 
@@ -272,17 +273,16 @@ class EventMail:
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
 
-    def filled(self, slots: dict[str, str]) -> bytes:
+    def filled(self, slots: dict[str, str], text: str, html: str) -> bytes:
+        """The frame's bytes with one recipient's headers and bodies."""
         assert self.raw is not None
         values = {
             b"\0date": _now_header().encode(),
             b"\0to": slots["to"].encode(),
             b"\0id": slots["id"].encode(),
             b"\0unsubscribe": slots["unsubscribe"].encode(),
-            b"\0text": _base64(self.text.replace(self.stand_ins["unsubscribe"], slots["unsubscribe"])),
-            b"\0html": _base64(
-                self.html.replace(self.stand_ins["unsubscribe"], str(escape(slots["unsubscribe"])))
-            ),
+            b"\0text": _base64(text),
+            b"\0html": _base64(html),
         }
         return _SLOT.sub(lambda found: values[found.group(0)], self.raw)
 

@@ -4,9 +4,10 @@ Delivery is at least once: an attempt is *claimed* in one short transaction (its
 longest attempt, and a task queued for the lease's end in case this worker dies mid-send; a batch claims
 all of its deliveries together and renews the lease of those it has not reached yet), the request is sent
 outside any transaction, and the outcome is recorded in another; the receiver tells repeats apart by the
-unchanged `webhook-id` (`Message-ID`). Only a 2xx counts. Failures retry on `RETRY_SCHEDULE` with ±20% jitter, or when
-the receiver asks (`Retry-After` on 429/5xx), for about three days; `410 Gone` disables the subscription at
-once, and so does failing without a single success for `RULECENTER_WEBHOOK_DISABLE_AFTER_DAYS`.
+unchanged `webhook-id` (`Message-ID`). Only a 2xx counts. Failures retry on `RETRY_SCHEDULE` with ±20%
+jitter, or when the receiver asks (`Retry-After` on 429/5xx), for about three days; `410 Gone` disables the
+subscription at once, and so does failing without a single success for
+`RULECENTER_WEBHOOK_DISABLE_AFTER_DAYS`.
 """
 
 import contextlib
