@@ -10,8 +10,11 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-# A topic: everything, a category (an announcement's 栏目 or a rule's category), a rule, a consultation.
-TOPIC_PATTERN = r"^(all|category:[-a-zA-Z0-9_]{1,64}|rule:[-a-zA-Z0-9_]{1,64}|consultation:[0-9]{1,12})$"
+# A topic: everything, a category (an announcement's 栏目 or a rule's category), a rule, a consultation, a
+# saved search (its query, read by the search app: common/topics.py).
+TOPIC_PATTERN = (
+    r"^(all|category:[-a-zA-Z0-9_]{1,64}|rule:[-a-zA-Z0-9_]{1,64}|consultation:[0-9]{1,12}|search:.{1,73})$"
+)
 
 
 class Subscription(models.Model):
@@ -41,7 +44,9 @@ class Subscription(models.Model):
         _("地址"), max_length=2000, help_text=_("Webhook 或机器人的网址，或电子邮件地址。")
     )
     topic = models.CharField(
-        _("主题"), max_length=80, help_text=_("all、category:<标识>、rule:<标识> 或 consultation:<编号>。")
+        _("主题"),
+        max_length=80,
+        help_text=_("all、category:<标识>、rule:<标识>、consultation:<编号> 或 search:<检索词>。"),
     )
     frequency = models.CharField(
         _("频率"), max_length=16, choices=Frequency.choices, default=Frequency.IMMEDIATE
@@ -78,7 +83,8 @@ class Subscription(models.Model):
                 condition=Q(topic="all")
                 | Q(topic__startswith="category:")
                 | Q(topic__startswith="rule:")
-                | Q(topic__startswith="consultation:"),
+                | Q(topic__startswith="consultation:")
+                | Q(topic__startswith="search:"),
                 name="subscription_topic_form",
             ),
             models.CheckConstraint(condition=~Q(target=""), name="subscription_target_not_empty"),

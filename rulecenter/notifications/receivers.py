@@ -113,6 +113,7 @@ def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
                 data={
                     "id": announcement.pk,
                     "title": announcement.title,
+                    "summary": announcement.summary or announcement.excerpt,
                     "kind": announcement.kind,
                     "category": announcement.category.slug,
                     "published_at": _iso(announcement.published_at),

@@ -20,8 +20,8 @@ class SubscriptionIn(Schema):
     topic: str = Field(
         min_length=1,
         max_length=80,
-        description="all、category:<标识>、rule:<标识> 或 consultation:<编号>",
-        examples=["all", "rule:shipping-conduct"],
+        description="all、category:<标识>、rule:<标识>、consultation:<编号> 或 search:<检索词>（保存的搜索：标题或摘要含全部检索词的变更）",
+        examples=["all", "rule:shipping-conduct", "search:发货"],
     )
     frequency: Literal["immediate", "daily", "weekly"] = Field(
         default="immediate", description="email 可选 daily、weekly 汇总；webhook 与机器人只能 immediate"

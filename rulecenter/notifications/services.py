@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 
 from rulecenter.accounts import selectors as account_selectors
 from rulecenter.announcements import selectors as announcement_selectors
+from rulecenter.common import topics as topic_kinds
 from rulecenter.common.actors import Actor
 from rulecenter.consultations import selectors as consultation_selectors
 from rulecenter.rules import selectors as rule_selectors
@@ -63,7 +64,9 @@ ROBOT_BLOCKED = {
 }
 
 ROBOTS = ("dingtalk", "wecom", "feishu")
-TOPIC_INVALID = "主题“{topic}”无效：请用 all、category:<标识>、rule:<标识> 或 consultation:<编号>。"
+TOPIC_INVALID = (
+    "主题“{topic}”无效：请用 all、category:<标识>、rule:<标识>、consultation:<编号> 或 search:<检索词>。"
+)
 TOPIC_UNKNOWN_CATEGORY = "没有标识为“{slug}”的栏目或规则分类。"
 TOPIC_UNKNOWN_RULE = "没有标识为“{slug}”的公开规则。"
 TOPIC_UNKNOWN_CONSULTATION = "没有编号为 {pk} 的公开意见征集。"
@@ -92,6 +95,12 @@ def topic_check(topic: str) -> str:
     if kind == "consultation" and name.isascii() and name.isdigit() and len(name) <= 12:
         if consultation_selectors.consultation_get(pk=int(name)) is None:
             raise ValidationError({"topic": _(TOPIC_UNKNOWN_CONSULTATION).format(pk=name)})
+        return topic
+    saved = topic_kinds.kind(kind) if kind == "search" else None
+    if saved is not None:
+        refused = saved.check(name)
+        if refused is not None:
+            raise ValidationError({"topic": refused})
         return topic
     if kind not in ("category", "rule") or not name or len(name) > 64:
         raise ValidationError({"topic": _(TOPIC_INVALID).format(topic=topic[:80])})
@@ -398,16 +407,17 @@ def digest_period_end(frequency: str, after: datetime) -> datetime:
     return end
 
 
-BROAD_TOPICS = Q(topic="all") | Q(topic__startswith="category:")
+# Topics that did not name the thing changed: a segment-targeted change reaches them only in its segments.
+BROAD_TOPICS = Q(topic="all") | Q(topic__startswith="category:") | Q(topic__startswith="search:")
 
 
 def _concerned(event: Event) -> Q:
     """Which subscriptions a targeted event (its data names `segments`) reaches, as a condition in the query.
 
-    `rule:` and `consultation:` subscriptions always hear: they asked about exactly that. Of `all` and
-    `category:` ones, only those whose owner is a member in one of the segments (on the day it happened),
-    or not a member at all (a partner's or the staff's systems watch everything); visitors' e-mail
-    subscriptions (no owner) are not told. An event without segments concerns everyone.
+    `rule:` and `consultation:` subscriptions always hear: they asked about exactly that. Of `all`,
+    `category:` and saved-search ones, only those whose owner is a member in one of the segments (on the
+    day it happened), or not a member at all (a partner's or the staff's systems watch everything);
+    visitors' e-mail subscriptions (no owner) are not told. An event without segments concerns everyone.
     """
     segments = event.data.get("segments") if isinstance(event.data, dict) else None
     if not segments:
@@ -416,6 +426,20 @@ def _concerned(event: Event) -> Q:
     in_segments = account_selectors.segment_users(keys, at=event.occurred_at)
     not_a_member = Q(owner__isnull=False) & ~Q(owner__in=account_selectors.member_users())
     return ~BROAD_TOPICS | Q(owner__in=in_segments) | not_a_member
+
+
+def _saved_searches_concerned(event: Event) -> list[str]:
+    """The saved-search topics (`search:<query>`) subscribed to whose query the event's title and summary
+    answer: each distinct query matched once, however many subscribe to it."""
+    saved = topic_kinds.kind("search")
+    if saved is None or not isinstance(event.data, dict):
+        return []
+    queries = (
+        Subscription.objects.filter(topic__startswith="search:", disabled_at__isnull=True)
+        .values_list("topic", flat=True)
+        .distinct()
+    )
+    return [topic for topic in queries.iterator() if saved.matches(topic.removeprefix("search:"), event.data)]
 
 
 def event_fan_out(*, event_id: int) -> int:
@@ -436,7 +460,7 @@ def event_fan_out(*, event_id: int) -> int:
         # Those who had subscribed when it happened: a worker that runs late tells no one the news it missed.
         subscriptions = (
             Subscription.objects.filter(
-                topic__in=event.topics,
+                topic__in=[*event.topics, *_saved_searches_concerned(event)],
                 disabled_at__isnull=True,
                 confirmed_at__isnull=False,
                 created_at__lte=event.occurred_at,

@@ -366,6 +366,22 @@ def test_notices_built_from_one_frame_read_as_messages_built_each_in_full(
     assert not isinstance(unusual, mail.EventMessage)
 
 
+def test_a_visitor_subscribes_to_a_search_from_its_page(client: Client, mailbox: Mailbox) -> None:
+    page = client.get("/search/", {"q": "发货 时限"}).content.decode()
+    found = re.search(r'<a href="(/notifications/subscribe/\?topic=[^"]+)">订阅这个搜索</a>', page)
+    assert found is not None, page
+    form = client.get(found.group(1)).content.decode()
+    assert '<option value="search:发货 时限" selected>' in form
+    confirmed(client, mailbox, "s@example.com", topic="search:发货 时限")
+
+    publish("《退款规则》更新", summary="退款时限缩短")
+    publish("《发货规范》更新", summary="发货时限改为 48 小时")
+    work()
+    told = [message["Subject"] for message in mailbox.to("s@example.com")[1:]]  # after the confirmation
+    assert told == ["[规则中心] 公告发布：《发货规范》更新"]
+    assert "search:发货 时限" in text_of(mailbox.to("s@example.com")[-1])  # what they subscribed to
+
+
 def test_english_subscribers_read_english(client: Client, mailbox: Mailbox) -> None:
     digest_subscriber("en@example.com", "all", frequency="immediate", language="en")
     publish("《发货规范》更新")

@@ -207,6 +207,27 @@ def test_only_subscribers_of_the_topic_hear_of_it(client: Client, receiver: Rece
     assert json.loads(body)["data"]["category"] == "shipping"
 
 
+def test_a_saved_search_hears_of_the_changes_its_words_find(client: Client, receiver: Receiver) -> None:
+    """`search:<query>`: told of a change whose title or summary has every word of the query (and each
+    quoted phrase as written), as /search/ requires of a document."""
+    member = bearer(token_for(user_create("merchant")))
+    for query in ("发货 时限", '"发货规范"'):
+        created = subscribe(client, member, target=f"{receiver.url}?q={len(query)}", topic=f"search:{query}")
+        assert created.status_code == 201, created.content
+    assert client.get(API, headers=member).json()["items"][0]["topic"] == "search:发货 时限"
+
+    publish("《退款规则》更新", summary="退款时限缩短")  # neither: no 发货
+    publish("《发货规范》更新", summary="发货时限改为 48 小时")  # both
+    publish("发货管理办法", summary="新增规范条款")  # 发货 without 时限, and not the phrase 发货规范
+    work()
+
+    told = sorted(
+        (headers["webhook-id"], json.loads(body)["data"]["title"]) for headers, body in receiver.received
+    )
+    assert [title for _id, title in told] == ["《发货规范》更新", "《发货规范》更新"]
+    assert len({webhook_id for webhook_id, _title in told}) == 2  # one delivery to each subscription
+
+
 def test_a_change_rolled_back_tells_no_one(client: Client, receiver: Receiver) -> None:
     member = bearer(token_for(user_create("merchant")))
     assert subscribe(client, member, target=receiver.url).status_code == 201
@@ -274,6 +295,9 @@ def test_subscriptions_are_their_owner_s_alone(client: Client, receiver: Receive
             "没有标识为“no-such-rule”的公开规则",
         ),
         ({"target": "https://example.com/h", "topic": "weird"}, "topic", "主题“weird”无效"),
+        ({"target": "https://example.com/h", "topic": "search:"}, "topic", "至少一个检索词"),
+        ({"target": "https://example.com/h", "topic": "search: ，。"}, "topic", "至少一个检索词"),
+        ({"target": "https://example.com/h", "topic": "search:" + "发" * 74}, "topic", "最多 80 个字符"),
         ({"target": "https://example.com/h", "frequency": "daily"}, "frequency", "只能是 immediate"),
         ({"target": "https://user:pw@example.com/h"}, "target", "不能带用户名或密码"),
     ],
