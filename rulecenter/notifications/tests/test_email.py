@@ -371,7 +371,7 @@ def test_a_visitor_subscribes_to_a_search_from_its_page(client: Client, mailbox:
     found = re.search(r'<a href="(/notifications/subscribe/\?topic=[^"]+)">订阅这个搜索</a>', page)
     assert found is not None, page
     form = client.get(found.group(1)).content.decode()
-    assert '<option value="search:发货 时限" selected>' in form
+    assert '<option value="search:发货 时限" selected>搜索：发货 时限</option>' in form
     confirmed(client, mailbox, "s@example.com", topic="search:发货 时限")
 
     publish("《退款规则》更新", summary="退款时限缩短")
