@@ -843,9 +843,10 @@ def deliveries_attempt(*, delivery_ids: list[int]) -> int:
     succeeded = 0
     try:
         taken, robot_ids = _claim_batch(delivery_ids, now)
+        renew_below = _lease() - LEASE_MARGIN / 2
         for index, delivery in enumerate(taken):
             held_until = delivery.next_attempt_at
-            if held_until is not None and held_until - timezone.now() < _lease() - LEASE_MARGIN / 2:
+            if held_until is not None and held_until - timezone.now() < renew_below:
                 _lease_renew(taken[index:])  # half the margin gone: hold the rest of the batch longer
             if delivery.next_attempt_at is None:
                 continue  # taken by another since (an editor's redelivery)

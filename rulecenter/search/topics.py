@@ -18,7 +18,7 @@ def check(value: str) -> str | None:
     """Why a saved search cannot be subscribed to, or None."""
     if len(value) > MAX_LENGTH:
         return _(QUERY_TOO_LONG).format(limit=MAX_LENGTH)
-    if value != value.strip() or parse(value).empty:
+    if parse(value).empty:
         return _(QUERY_EMPTY)
     return None
 

@@ -13,7 +13,7 @@ from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.common import limits
 from rulecenter.common.pagination import Pager, page_window
 
-from . import indexer, inputs, selectors
+from . import indexer, inputs, selectors, topics
 from .backends.tantivy import SOURCE_ANNOUNCEMENT, SOURCE_RULE
 
 TRUE_VALUES = {"1", "true", "on", "yes"}
@@ -92,6 +92,8 @@ def search_page(request: HttpRequest) -> HttpResponse:
             context["page_query"] = urlencode(kept) + "&page="
             if results.suggestion:
                 context["suggestion_query"] = urlencode({**kept, "q": results.suggestion})
+            if topics.check(results.query.text) is None:  # a search one may subscribe to, as it is
+                context["subscribe_query"] = urlencode({"topic": f"search:{results.query.text}"})
     except (inputs.FilterInvalid, selectors.QueryInvalid) as error:
         context["error"], status = str(error), 400
     except selectors.SearchUnavailable as error:

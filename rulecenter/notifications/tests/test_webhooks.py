@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
@@ -310,6 +311,17 @@ def test_bad_subscriptions_are_refused_with_the_reason_and_store_nothing(
     assert refused.status_code == 422, refused.content
     errors = {error["loc"][-1]: error["msg"] for error in refused.json()["errors"]}
     assert message in errors[field]
+    assert not Subscription.objects.exists()
+
+
+def test_a_saved_search_too_long_for_its_topic_is_refused_by_the_service_too() -> None:
+    """The API and the form stop at 80 characters; the service says why for any other caller."""
+    with pytest.raises(ValidationError) as refused:
+        services.subscription_create(
+            actor=SYSTEM, owner=user_create("merchant"), channel="webhook", target="https://example.com/h",
+            topic="search:" + "发" * 74, frequency="immediate",
+        )  # fmt: skip
+    assert refused.value.message_dict == {"topic": ["保存的搜索最长 73 个字符。"]}
     assert not Subscription.objects.exists()
 
 
