@@ -14,7 +14,7 @@ from ninja.responses import Status
 
 from rulecenter.accounts.auth import BearerTokenAuth
 from rulecenter.accounts.roles import request_actor
-from rulecenter.accounts.schemas import SegmentOut, segments_out
+from rulecenter.accounts.schemas import SEGMENTS_MAX, SegmentOut, SegmentSlug, segments_out
 from rulecenter.common.api import IsoDatetime, page_size_checked
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
 from rulecenter.common.pagination import PAGE_INVALID, Pager, page_count
@@ -89,6 +89,11 @@ class AnnouncementIn(Schema):
         default=Announcement.Status.DRAFT, description="published 需要发布角色"
     )
     published_at: IsoDatetime | None = Field(default=None, description="发布时间；已发布而留空时取当前时间")
+    segments: list[SegmentSlug] = Field(
+        default_factory=list,
+        max_length=SEGMENTS_MAX,
+        description="涉及的商家分群（标识）；空为所有人。通知只发给这些分群的商家，公告页标明。只能在草稿时设定",
+    )
 
 
 class AnnouncementPatch(Schema):
@@ -101,6 +106,11 @@ class AnnouncementPatch(Schema):
     category: str | None = Field(default=None, min_length=1, max_length=64, description="栏目标识（slug）")
     source_url: str | None = Field(default=None, max_length=1000)
     published_at: IsoDatetime | None = Field(default=None, description="发布时间")
+    segments: list[SegmentSlug] | None = Field(
+        default=None,
+        max_length=SEGMENTS_MAX,
+        description="涉及的商家分群（标识），[] 为所有人；发布后不能再改（409）",
+    )
 
 
 class SendBackIn(Schema):
@@ -251,9 +261,11 @@ def announcement_create(
     payload: AnnouncementIn,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Status[AnnouncementOut] | HttpResponse:
+    actor = request_actor(request)
+
     def write() -> AnnouncementOut:
         announcement = services.announcement_create(
-            actor=request_actor(request),
+            actor=actor,
             title=payload.title,
             body=payload.body,
             category=_category_or_problem(payload.category, ["body", "category"]),
@@ -263,6 +275,10 @@ def announcement_create(
             status=payload.status,
             published_at=payload.published_at,
         )
+        if payload.segments:
+            services.announcement_segments_set(
+                actor=actor, announcement=announcement, segments=payload.segments
+            )
         return _announcement_out(request, announcement)
 
     return _write(request, idempotency_key, "announcement_create", payload, write, status=201)
@@ -319,12 +335,17 @@ def announcement_update(
 ) -> Status[AnnouncementOut] | HttpResponse:
     def write() -> AnnouncementOut:
         announcement = _announcement_or_404(announcement_id)
-        for field, value in payload.model_dump(exclude_none=True).items():
+        actor = request_actor(request)
+        fields = payload.model_dump(exclude_none=True, exclude={"segments"})
+        for field, value in fields.items():
             if field == "category":
                 announcement.category = _category_or_problem(value, ["body", "category"])
             else:
                 setattr(announcement, field, value)
-        saved = services.announcement_save(actor=request_actor(request), announcement=announcement)
+        # Targeting alone is not an edit of the text: the approval stands (as on the admin's form).
+        saved = services.announcement_save(actor=actor, announcement=announcement) if fields else announcement
+        if payload.segments is not None:
+            services.announcement_segments_set(actor=actor, announcement=saved, segments=payload.segments)
         return _announcement_out(request, saved)
 
     return _write(request, idempotency_key, f"announcement_update:{announcement_id}", payload, write)

@@ -86,13 +86,14 @@ def idempotent_write[T: BaseModel](
 ) -> HttpResponse | Status[T]:
     """Run `write` once per (user, key); answer a repeat with the stored response, a misuse with a problem.
 
-    Without a key (the header is optional) the write simply runs and answers with `status`. An error of
+    Without a key (the header is optional) the write runs, in one transaction, and answers with `status`. An error of
     one of the `conflicts` types — the service's refusal of a step the object's state forbids (approving
     what is scheduled, editing what is published) — is a 409 problem with its message; nothing is written.
     """
     write = _conflicts_answered(write, conflicts)
     if key is None:
-        return Status(status, write())
+        with transaction.atomic():  # a write of several steps (create, then target) is one, or nothing
+            return Status(status, write())
     digest = fingerprint(operation, payload)
     try:
         with transaction.atomic():

@@ -16,7 +16,7 @@ from ninja.responses import Status
 from rulecenter.accounts.auth import BearerTokenAuth
 from rulecenter.accounts.models import Role, Segment
 from rulecenter.accounts.roles import request_actor, role_require, role_require_any
-from rulecenter.accounts.schemas import SegmentOut, segments_out
+from rulecenter.accounts.schemas import SEGMENTS_MAX, SegmentOut, SegmentSlug, segments_out
 from rulecenter.common.api import IsoDatetime, page_or_404
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
 from rulecenter.common.problems import CONFLICT, VALIDATION, Problem, field_error, problems
@@ -127,6 +127,11 @@ class VersionIn(Schema):
     )
     effective_at: IsoDatetime | None = None
     buffer_ends_at: IsoDatetime | None = None
+    segments: list[SegmentSlug] = Field(
+        default_factory=list,
+        max_length=SEGMENTS_MAX,
+        description="涉及的商家分群（标识）；空为所有人。通知只发给这些分群的商家，规则页标明。公示前可改",
+    )
 
 
 def _rule_or_404(slug: str) -> Rule:
@@ -338,6 +343,7 @@ class VersionReviewOut(Schema):
     approved_at: datetime | None
     review_comment: str = Field(description="审核角色退回修改时写的意见；审核通过后清空")
     updated_at: datetime
+    segments: list[SegmentOut] = Field(default_factory=list, description="涉及的商家分群；空为所有人")
 
 
 class DraftPage(Schema):
@@ -350,6 +356,11 @@ class RuleVersionPatchIn(Schema):
     summary: str | None = Field(default=None, max_length=2000)
     major: bool | None = None
     acknowledgment_required: bool | None = None
+    segments: list[SegmentSlug] | None = Field(
+        default=None,
+        max_length=SEGMENTS_MAX,
+        description="涉及的商家分群（标识），[] 为所有人；公示后不能再改（409）",
+    )
 
 
 class RuleVersionSendBackIn(Schema):
@@ -377,7 +388,10 @@ def _user_name(user: User | None) -> str | None:
     return user.get_username() if user is not None else None
 
 
-def _review_out(version: RuleVersion) -> VersionReviewOut:
+def _review_out(version: RuleVersion, segments: dict[int, list[Segment]] | None = None) -> VersionReviewOut:
+    """`segments`: the versions' segments (`selectors.version_segments`), read here when not given."""
+    if segments is None:
+        segments = selectors.version_segments(ids=[version.pk])
     now = timezone.now()
     # Before its notice a version is a draft or scheduled whatever the rule's other versions are: no query.
     noticed = version.is_noticed_at(now)
@@ -402,6 +416,7 @@ def _review_out(version: RuleVersion) -> VersionReviewOut:
         approved_at=_local(version.approved_at),
         review_comment=version.review_comment,
         updated_at=timezone.localtime(version.updated_at),
+        segments=segments_out(segments.get(version.pk, [])),
     )
 
 
@@ -498,6 +513,8 @@ def rule_version_create(
             effective_at=payload.effective_at,
             buffer_ends_at=payload.buffer_ends_at,
         )
+        if payload.segments:
+            services.rule_version_segments_set(actor=actor, version=version, segments=payload.segments)
         return _review_out(version)
 
     return _write(request, idempotency_key, f"rule_version_create:{rule.slug}", payload, write, status=201)
@@ -516,7 +533,8 @@ def rule_drafts(request: HttpRequest, slug: str) -> DraftPage:
     role_require_any(request_actor(request), Role.EDITOR, Role.REVIEWER, Role.PUBLISHER)
     rule = _rule_or_404(slug)
     versions = services.rule_versions_unnoticed(rule=rule, at=timezone.now())
-    return DraftPage(items=[_review_out(version) for version in versions], count=len(versions))
+    segments = selectors.version_segments(ids=[version.pk for version in versions])
+    return DraftPage(items=[_review_out(version, segments) for version in versions], count=len(versions))
 
 
 @router.patch(
@@ -541,14 +559,20 @@ def rule_version_update(
     version = _version_or_404(_rule_or_404(slug), number)
 
     def write() -> VersionReviewOut:
-        updated = services.rule_version_update(
-            actor=actor,
-            version=version,
-            text=version.text if payload.text is None else payload.text,
-            summary=version.summary if payload.summary is None else payload.summary,
-            major=version.major if payload.major is None else payload.major,
-            acknowledgment_required=payload.acknowledgment_required,
-        )
+        updated = version
+        # Targeting alone is not an edit of the text: the approval stands, a scheduled version may be
+        # targeted until its notice (as on the admin's form).
+        if payload.model_dump(exclude_none=True, exclude={"segments"}):
+            updated = services.rule_version_update(
+                actor=actor,
+                version=version,
+                text=version.text if payload.text is None else payload.text,
+                summary=version.summary if payload.summary is None else payload.summary,
+                major=version.major if payload.major is None else payload.major,
+                acknowledgment_required=payload.acknowledgment_required,
+            )
+        if payload.segments is not None:
+            services.rule_version_segments_set(actor=actor, version=updated, segments=payload.segments)
         return _review_out(updated)
 
     return _write(request, idempotency_key, f"rule_version_update:{slug}:{number}", payload, write)

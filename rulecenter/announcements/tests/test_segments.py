@@ -195,3 +195,62 @@ def test_the_admin_sets_a_draft_s_segments_through_the_service(segments: list[Se
     assert response.status_code == 302, response.content.decode()[:3000]
     assert slugs_of(draft) == ["zj-apparel"]
     assert AuditEntry.objects.filter(kind="announcement", action="updated", actor_name="eddie").exists()
+
+
+def test_an_editor_targets_through_the_api_and_a_bad_target_writes_nothing(
+    client: Client, segments: list[Segment]
+) -> None:
+    editor = user_create("eddie", roles=(Role.EDITOR,))
+    headers = {"Authorization": f"Bearer {account_services.api_token_create(actor=SYSTEM, user=editor)[1]}"}
+    body = {"title": "浙江服装商家发货指引", "body": "正文", "category": "news", "segments": ["zj-apparel"]}
+    from .factories import category_create
+
+    category_create(slug="news", name="新闻")
+    created = client.post("/api/v1/announcements", body, content_type="application/json", headers=headers)
+    assert created.status_code == 201, created.content
+    assert created.json()["segments"] == [{"slug": "zj-apparel", "name": "浙江服装商家"}]
+    draft = Announcement.objects.get()
+    assert slugs_of(draft) == ["zj-apparel"]
+
+    unknown = client.post(
+        "/api/v1/announcements",
+        {**body, "segments": ["nobody"]},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert unknown.status_code == 422
+    assert "nobody" in unknown.content.decode()
+    assert Announcement.objects.count() == 1  # the announcement was not created without its target either
+
+    retarget = client.patch(
+        f"/api/v1/announcements/{draft.pk}", {"segments": ["trustpass", "zj-apparel"]},
+        content_type="application/json", headers=headers,
+    )  # fmt: skip
+    assert retarget.status_code == 200, retarget.content
+    assert slugs_of(draft) == ["trustpass", "zj-apparel"]
+    everyone = client.patch(
+        f"/api/v1/announcements/{draft.pk}",
+        {"segments": []},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert (everyone.status_code, everyone.json()["segments"], slugs_of(draft)) == (200, [], [])
+
+
+def test_targeting_through_the_api_keeps_the_approval_and_stops_at_publication(
+    client: Client, segments: list[Segment]
+) -> None:
+    editor = user_create("eddie", roles=(Role.EDITOR,))
+    headers = {"Authorization": f"Bearer {account_services.api_token_create(actor=SYSTEM, user=editor)[1]}"}
+    draft = approved_draft()
+    url = f"/api/v1/announcements/{draft.pk}"
+    targeted = client.patch(
+        url, {"segments": ["zj-apparel"]}, content_type="application/json", headers=headers
+    )
+    assert targeted.status_code == 200, targeted.content
+    draft.refresh_from_db()
+    assert draft.approved_at is not None  # not an edit of the text
+    services.announcement_publish(actor=SYSTEM, announcement=draft)
+    frozen = client.patch(url, {"segments": []}, content_type="application/json", headers=headers)
+    assert frozen.status_code == 409
+    assert slugs_of(draft) == ["zj-apparel"]

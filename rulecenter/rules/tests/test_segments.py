@@ -306,3 +306,40 @@ def test_the_admin_sets_segments_through_the_service_until_the_notice(segments: 
         assert 'name="segments"' not in page  # shown, not offered
         client.post(url, {"segments": [segments[1].pk], "_save": "1"})
     assert slugs_of(version) == ["apparel"]
+
+
+def test_an_editor_targets_a_version_through_the_api_until_its_notice(
+    client: Client, segments: list[Segment]
+) -> None:
+    """Targeting alone is not an edit: the approval and the schedule stand; from the notice on it is 409."""
+    editor = user_create("eddie", roles=(Role.EDITOR,))
+    headers = {"Authorization": f"Bearer {account_services.api_token_create(actor=SYSTEM, user=editor)[1]}"}
+    with time_machine.travel(NOTICE - timedelta(days=2), tick=False):
+        rule_create(slug="returns", title="退货规范")
+        created = client.post(
+            "/api/v1/rules/returns/versions", {"text": OLD_TEXT, "segments": ["apparel"]},
+            content_type="application/json", headers=headers,
+        )  # fmt: skip
+        assert created.status_code == 201, created.content
+        assert created.json()["segments"] == [{"slug": "apparel", "name": "服装商家"}]
+        unknown = client.post(
+            "/api/v1/rules/returns/versions", {"text": OLD_TEXT, "segments": ["nobody"]},
+            content_type="application/json", headers=headers,
+        )  # fmt: skip
+        assert unknown.status_code == 422
+        assert RuleVersion.objects.filter(rule__slug="returns").count() == 1  # nothing half-written
+    version = scheduled(to=["apparel"])
+    url = "/api/v1/rules/shipping/versions/1"
+    with time_machine.travel(NOTICE - timedelta(hours=1), tick=False):
+        retarget = client.patch(
+            url, {"segments": ["newcomers"]}, content_type="application/json", headers=headers
+        )
+        assert retarget.status_code == 200, retarget.content
+        assert retarget.json()["review_state"] == "scheduled"
+        assert slugs_of(version) == ["newcomers"]
+        bad = client.patch(url, {"segments": ["BAD SLUG"]}, content_type="application/json", headers=headers)
+        assert bad.status_code == 422
+    with time_machine.travel(DURING, tick=False):
+        frozen = client.patch(url, {"segments": []}, content_type="application/json", headers=headers)
+        assert frozen.status_code == 409
+    assert slugs_of(version) == ["newcomers"]
