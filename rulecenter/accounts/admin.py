@@ -57,6 +57,7 @@ class MemberAdmin(RefusalsShown[Member]):
     date_hierarchy = "joined_on"
     list_select_related = ["user"]
     autocomplete_fields = ["user"]
+    readonly_fields = ["language"]  # the member's own choice, made on /me/ (member_language_set)
 
     def save_model(self, request: HttpRequest, obj: Member, form: ModelForm[Member], change: bool) -> None:
         wanted = {name: getattr(obj, name) for name in MEMBER_ATTRIBUTES}

@@ -45,6 +45,9 @@ class Member(models.Model):
     membership = models.CharField(
         _("会员类型"), max_length=16, choices=Membership.choices, default=Membership.BASIC
     )
+    # The language the platform writes to the member in when no subscription says otherwise (requests to
+    # acknowledge a change); the member chooses it on /me/.
+    language = models.CharField(_("通知语言"), max_length=8, choices=settings.LANGUAGES, default="zh-hans")
 
     class Meta:
         verbose_name = _("会员")
@@ -53,6 +56,7 @@ class Member(models.Model):
             models.CheckConstraint(
                 condition=Q(membership__in=["basic", "verified", "premium"]), name="member_membership_known"
             ),
+            models.CheckConstraint(condition=Q(language__in=["zh-hans", "en"]), name="member_language_known"),
         ]
 
     def __str__(self) -> str:

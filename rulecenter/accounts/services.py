@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -36,6 +37,8 @@ STAFF_ROLES_EMPTY = "请至少指定一个角色（editor、reviewer 或 publish
 STAFF_CREATE_FORBIDDEN = "只有超级管理员可以创建后台人员账户。"
 # Segments (issue 13) and the member attributes they select by.
 MEMBER_ATTRIBUTES_FORBIDDEN = "只有平台或超级管理员可以修改会员的行业类目、地区和会员类型。"
+MEMBER_LANGUAGE_FORBIDDEN = "只有会员本人可以选择自己的通知语言。"
+LANGUAGE_UNKNOWN = "不支持的语言“{language}”：可选 zh-hans（中文）或 en（English）。"
 INDUSTRY_INVALID = "行业类目“{value}”无效：只能用小写字母、数字、连字符和下划线，最多 64 个字符，如 apparel。"
 REGION_INVALID = "地区“{value}”无效：须是一行文字，最多 64 个字符，如 浙江省 或 330000。"
 MEMBERSHIP_UNKNOWN = (
@@ -299,6 +302,30 @@ def member_attributes_set(
         action=ChangeAction.UPDATED,
         actor=actor,
         data={"member": stored.pk, **wanted},
+    )
+    return stored
+
+
+@transaction.atomic
+def member_language_set(*, actor: Actor, member: Member, language: str) -> Member:
+    """The language the platform writes to a member in (its own choice, on /me/; or the platform's).
+    Nothing is written when it is the same."""
+    if not (actor.is_system or actor.superuser or actor.user_id == member.user_id):
+        raise PermissionDenied(_(MEMBER_LANGUAGE_FORBIDDEN))
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationError({"language": _(LANGUAGE_UNKNOWN).format(language=language[:10])})
+    stored = Member.objects.select_for_update().get(pk=member.pk)
+    member.language = language
+    if stored.language == language:
+        return stored
+    stored.language = language
+    stored.save(update_fields=["language"])
+    content_changed_announce(
+        kind=ContentKind.USER,
+        ids=[stored.user_id],
+        action=ChangeAction.UPDATED,
+        actor=actor,
+        data={"member": stored.pk, "language": language},
     )
     return stored
 

@@ -5,7 +5,8 @@ notifications looks up through the floors below it; `search:<query>` is a saved 
 search app can read — and search and notifications stand side by side on one floor, neither importing the
 other. So search registers the kind here when it starts (`register`), and notifications asks through
 `kind()`: is this value valid (`check`: the refusal in the active language, or None), does this event
-concern it (`matches`, given the event's data: its title, summary and type).
+concern it (`matches`, given the event's type and data: its title, summary, kind and category), and what
+is it in words (`describe`, in the active language).
 """
 
 from collections.abc import Callable, Mapping
@@ -16,16 +17,21 @@ from typing import Any
 @dataclass(frozen=True, slots=True)
 class TopicKind:
     check: Callable[[str], str | None]
-    matches: Callable[[str, Mapping[str, Any]], bool]
+    matches: Callable[[str, str, Mapping[str, Any]], bool]
+    describe: Callable[[str], str]
 
 
 _kinds: dict[str, TopicKind] = {}
 
 
 def register(
-    name: str, *, check: Callable[[str], str | None], matches: Callable[[str, Mapping[str, Any]], bool]
+    name: str,
+    *,
+    check: Callable[[str], str | None],
+    matches: Callable[[str, str, Mapping[str, Any]], bool],
+    describe: Callable[[str], str],
 ) -> None:
-    _kinds[name] = TopicKind(check, matches)
+    _kinds[name] = TopicKind(check, matches, describe)
 
 
 def kind(name: str) -> TopicKind | None:

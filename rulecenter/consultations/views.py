@@ -15,6 +15,7 @@ from rulecenter.common import limits
 from rulecenter.common.pagination import pager_for
 from rulecenter.common.sessions import private_page
 from rulecenter.common.text import markdown_to_html
+from rulecenter.rules import selectors as rule_selectors
 from rulecenter.rules.diff import inline_html
 
 from . import selectors, services
@@ -55,9 +56,11 @@ def _detail_context(request: HttpRequest, consultation: Consultation) -> dict[st
         refusal = refused
     else:
         vote = selectors.member_vote(consultation=consultation, member=member)
+    targeted = rule_selectors.version_segments(ids=[draft.version.pk for draft in detail.drafts])
     drafts = [
         {
             "draft": draft,
+            "segments": targeted.get(draft.version.pk, []),
             "html": markdown_to_html(draft.version.text),
             "rows": [{"diff": clause, "inline": inline_html(clause)} for clause in draft.changes],
         }

@@ -30,6 +30,7 @@ from markupsafe import escape
 
 from .events import EVENT_LABELS
 from .models import Event, Subscription
+from .selectors import topic_in_words
 
 CONFIRM_SALT = "rulecenter.notifications.confirm"
 UNSUBSCRIBE_SALT = "rulecenter.notifications.unsubscribe"
@@ -161,7 +162,7 @@ def event_message(subscription: Subscription, event: Event, message_id: str) -> 
             to=subscription.target,
             subject=_event_subject(item),
             template="event",
-            context={"item": item, "subscription": subscription},
+            context={"item": item, "subscription": subscription, "topic": topic_in_words(subscription.topic)},
             message_id=message_id,
             unsubscribe=unsubscribe_url([subscription.pk]),
         )
@@ -227,6 +228,7 @@ class EventMail:
             context = {
                 "item": item,
                 "subscription": {"topic": topic},
+                "topic": topic_in_words(topic),
                 "unsubscribe_url": self.stand_ins["unsubscribe"],
                 "site_url": site_url("/"),
             }
@@ -357,7 +359,11 @@ def confirmation_message(subscription: Subscription) -> EmailMultiAlternatives:
             to=subscription.target,
             subject=translation.gettext("[规则中心] 请确认订阅"),
             template="confirm",
-            context={"confirm_url": url, "subscription": subscription},
+            context={
+                "confirm_url": url,
+                "subscription": subscription,
+                "topic": topic_in_words(subscription.topic),
+            },
             message_id=make_msgid(domain=_domain()).strip("<>").partition("@")[0],
             unsubscribe=None,
         )
@@ -373,15 +379,17 @@ def disabled_message(subscription: Subscription) -> EmailMultiAlternatives:
                 target=subscription.target[:80]
             ),
             template="disabled",
-            context={"subscription": subscription},
+            context={"subscription": subscription, "topic": topic_in_words(subscription.topic)},
             message_id=make_msgid(domain=_domain()).strip("<>").partition("@")[0],
             unsubscribe=None,
         )
 
 
 def acknowledgment_reminder_message(user: Any, version: Any) -> EmailMultiAlternatives:
-    """To a member who has not acknowledged a change that asks for it, before it takes effect."""
-    with translation.override(settings.LANGUAGE_CODE):
+    """To a member who has not acknowledged a change that asks for it, before it takes effect, in the
+    language the member chose on /me/."""
+    member = getattr(user, "member", None)
+    with translation.override(member.language if member is not None else settings.LANGUAGE_CODE):
         rule = version.rule
         url = site_url(reverse("rules:acknowledge", args=[rule.slug, version.number]))
         return _message(

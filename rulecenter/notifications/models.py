@@ -11,9 +11,9 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 # A topic: everything, a category (an announcement's 栏目 or a rule's category), a rule, a consultation, a
-# saved search (its query, read by the search app: common/topics.py).
+# saved search (its query and filters, read by the search app: common/topics.py).
 TOPIC_PATTERN = (
-    r"^(all|category:[-a-zA-Z0-9_]{1,64}|rule:[-a-zA-Z0-9_]{1,64}|consultation:[0-9]{1,12}|search:.{1,73})$"
+    r"^(all|category:[-a-zA-Z0-9_]{1,64}|rule:[-a-zA-Z0-9_]{1,64}|consultation:[0-9]{1,12}|search:.{1,193})$"
 )
 
 
@@ -45,7 +45,7 @@ class Subscription(models.Model):
     )
     topic = models.CharField(
         _("主题"),
-        max_length=80,
+        max_length=200,
         help_text=_("all、category:<标识>、rule:<标识>、consultation:<编号> 或 search:<检索词>。"),
     )
     frequency = models.CharField(

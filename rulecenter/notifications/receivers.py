@@ -3,7 +3,9 @@
 announcement.published / .corrected / .withdrawn — an announcement (topics: all, its category); one created
 already published counts as published if dated within a day (an import of the archive tells no one);
 rule.noticed / rule.effective — a rule version's notice (公示) and taking effect (生效), run by the
-lifecycle runner at their times (topics: all, the rule, its category); announcement and rule events carry
+lifecycle runner at their times (topics: all, the rule, its category and those above it); announcement and
+rule events carry their kind and category (a rule's with those above it: `categories`), which saved
+searches' filters read, and
 `segments`, the slugs of the segments the change targets (empty: everyone), which the fan-out reads
 (services.event_fan_out);
 consultation.opened / .closing — raised by the worker at the window's opening and 24 hours before it closes,
@@ -103,6 +105,8 @@ def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
                             **data,
                             "url": _site(announcement.get_absolute_url()),
                             "result_title": announcement.title,
+                            "kind": announcement.kind,
+                            "category": announcement.category.slug,
                         },
                         key=f"consultation.result_published:{consultation.pk}",
                     )
@@ -136,11 +140,13 @@ def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
             topics = [f"rule:{rule.slug}"]
             if change.action == ChangeAction.NOTICED:
                 topics.append(f"category:{settings.RULECENTER_RULE_NEWS_CATEGORY}")  # its notice in the news
-            if rule.category_id is not None:
-                topics.append(f"category:{rule.category.slug}")
+            lineage = rule_selectors.category_lineage(rule.category_id)
+            topics += [f"category:{slug}" for slug in lineage]  # its category and each one above it
             data = {
                 "rule": rule.slug,
                 "title": rule.title,
+                "kind": rule.kind,
+                "categories": lineage,
                 "version": version.number,
                 "summary": version.summary,
                 "major": version.major,

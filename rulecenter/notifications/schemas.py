@@ -19,9 +19,11 @@ class SubscriptionIn(Schema):
     )
     topic: str = Field(
         min_length=1,
-        max_length=80,
-        description="all、category:<标识>、rule:<标识>、consultation:<编号> 或 search:<检索词>（保存的搜索：标题或摘要含全部检索词的变更）",
-        examples=["all", "rule:shipping-conduct", "search:发货"],
+        max_length=200,
+        description="all、category:<标识>、rule:<标识>、consultation:<编号> 或 search:<检索词>"
+        "（保存的搜索：标题或摘要含全部检索词的变更），或带 /search/ 筛选条件的 search:?q=<检索词>&kind=<announcement|rule>"
+        "&type=<细分类型>&category=<栏目或分类>",
+        examples=["all", "rule:shipping-conduct", "search:发货", "search:?q=发货&kind=rule"],
     )
     frequency: Literal["immediate", "daily", "weekly"] = Field(
         default="immediate", description="email 可选 daily、weekly 汇总；webhook 与机器人只能 immediate"

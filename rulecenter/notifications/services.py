@@ -103,7 +103,7 @@ def topic_check(topic: str) -> str:
             raise ValidationError({"topic": refused})
         return topic
     if kind not in ("category", "rule") or not name or len(name) > 64:
-        raise ValidationError({"topic": _(TOPIC_INVALID).format(topic=topic[:80])})
+        raise ValidationError({"topic": _(TOPIC_INVALID).format(topic=topic[:200])})
     if kind == "category":
         known = announcement_selectors.category_by_slug(name) is not None
         if not known and rule_selectors.rule_category_by_slug(name) is None:
@@ -311,8 +311,14 @@ def consultation_moments_schedule(*, consultation_id: int, opens_at: datetime, c
 
 
 def consultation_event_data(consultation: Any) -> tuple[list[str], dict[str, Any]]:
-    """The topics and data of a consultation's events."""
-    rules = sorted({version.rule.slug for version in consultation.versions.all()})
+    """The topics and data of a consultation's events. It targets segments when every draft it consults on
+    does (then theirs, together); a draft for everyone makes it everyone's."""
+    versions = list(consultation.versions.all())
+    rules = sorted({version.rule.slug for version in versions})
+    targeted = rule_selectors.version_segments(ids=[version.pk for version in versions])
+    segments: set[str] = set()
+    if versions and all(version.pk in targeted for version in versions):
+        segments = {segment.slug for found in targeted.values() for segment in found}
     data = {
         "consultation": consultation.pk,
         "title": consultation.title,
@@ -321,6 +327,7 @@ def consultation_event_data(consultation: Any) -> tuple[list[str], dict[str, Any
         "closes_at": consultation.closes_at.isoformat(),
         "rules": rules,
         "url": f"{settings.RULECENTER_SITE_URL.rstrip('/')}{consultation.get_absolute_url()}",
+        "segments": sorted(segments),
     }
     return [f"consultation:{consultation.pk}", *(f"rule:{slug}" for slug in rules)], data
 
@@ -386,7 +393,7 @@ def acknowledgment_reminders_send(*, version_id: int, effective_at: datetime) ->
             mine = rule_services.acknowledgment_reminders_record(
                 version=version, user_ids=due, at=timezone.now()
             )
-            for user in User.objects.filter(pk__in=mine).order_by("pk"):
+            for user in User.objects.filter(pk__in=mine).select_related("member").order_by("pk"):
                 if mail.send(mail.acknowledgment_reminder_message(user, version), connection).succeeded:
                     sent += 1
     finally:
@@ -439,7 +446,11 @@ def _saved_searches_concerned(event: Event) -> list[str]:
         .values_list("topic", flat=True)
         .distinct()
     )
-    return [topic for topic in queries.iterator() if saved.matches(topic.removeprefix("search:"), event.data)]
+    return [
+        topic
+        for topic in queries.iterator()
+        if saved.matches(topic.removeprefix("search:"), event.type, event.data)
+    ]
 
 
 def event_fan_out(*, event_id: int) -> int:

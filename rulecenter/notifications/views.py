@@ -23,7 +23,7 @@ from rulecenter.common import limits
 from rulecenter.common.actors import Actor
 from rulecenter.rules import selectors as rule_selectors
 
-from . import mail, services
+from . import mail, selectors, services
 from .models import Subscription
 
 VISITOR = Actor(user_id=None, name="visitor")
@@ -52,7 +52,7 @@ class SubscribeForm(forms.Form):
             "required": gettext_lazy("请填写电子邮件地址。"),
         },
     )
-    topic = forms.CharField(label=gettext_lazy("订阅内容"), max_length=80, initial="all")
+    topic = forms.CharField(label=gettext_lazy("订阅内容"), max_length=200, initial="all")
     frequency = forms.ChoiceField(
         label=gettext_lazy("频率"), choices=Subscription.Frequency.choices, initial="immediate"
     )
@@ -69,10 +69,19 @@ def _page(request: HttpRequest, template: str, context: dict[str, Any], status: 
 @require_http_methods(["GET", "HEAD", "POST"])
 def subscribe(request: HttpRequest) -> HttpResponse:
     """Subscribe an e-mail address (no account needed); it receives a confirmation link first."""
-    topic = request.GET.get("topic", "all")[:80]
+    topic = request.GET.get("topic", "all")[:200]
     if request.method != "POST":
         form = SubscribeForm(initial={"topic": topic})
-        return _page(request, "subscribe", {"form": form, "topics": _topics(), "topic": topic})
+        return _page(
+            request,
+            "subscribe",
+            {
+                "form": form,
+                "topics": _topics(),
+                "topic": topic,
+                "topic_label": selectors.topic_in_words(topic),
+            },
+        )
     wait = limits.limit_check(request, scope="subscribe", setting="RULECENTER_SUBSCRIBE_RATE")
     if wait is not None:
         return limits.limited_page(request, wait)
@@ -95,8 +104,13 @@ def subscribe(request: HttpRequest) -> HttpResponse:
                 form.add_error(field if field in form.fields else None, messages)  # "target" is the address
         else:
             return _page(request, "subscribe_sent", {"email": form.cleaned_data["email"]})
-    topic = request.POST.get("topic", "all")[:80]
-    return _page(request, "subscribe", {"form": form, "topics": _topics(), "topic": topic}, status=422)
+    topic = request.POST.get("topic", "all")[:200]
+    return _page(
+        request,
+        "subscribe",
+        {"form": form, "topics": _topics(), "topic": topic, "topic_label": selectors.topic_in_words(topic)},
+        status=422,
+    )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -107,7 +121,11 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     subscription = services.subscription_confirm(token=token)
     if subscription is None:
         return _page(request, "confirm", {"token": token, "known": False}, status=404)
-    return _page(request, "confirmed", {"subscription": subscription})
+    return _page(
+        request,
+        "confirmed",
+        {"subscription": subscription, "topic": selectors.topic_in_words(subscription.topic)},
+    )
 
 
 @csrf_exempt  # RFC 8058: a mail client's one-click POST carries no CSRF token; the signed URL is the proof

@@ -271,6 +271,22 @@ def calendar_entries(
     return sorted(entries, key=lambda e: (e.at, e.version.rule.title))
 
 
+def category_lineage(category_id: int | None) -> list[str]:
+    """The slug of a rule category and of each category above it, nearest first: a rule under 禁限售 is also
+    under 市场管理. One query (the tree is small); a cycle, which the admin cannot make, ends the walk."""
+    if category_id is None:
+        return []
+    tree = {
+        pk: (slug, parent) for pk, slug, parent in RuleCategory.objects.values_list("pk", "slug", "parent_id")
+    }
+    lineage: list[str] = []
+    current: int | None = category_id
+    while current is not None and current in tree and tree[current][0] not in lineage:
+        slug, current = tree[current]
+        lineage.append(slug)
+    return lineage
+
+
 def rule_category_by_slug(slug: str) -> RuleCategory | None:
     if not _is_slug(slug, 64):
         return None

@@ -14,4 +14,6 @@ class SearchConfig(AppConfig):
         from . import receivers, topics
 
         content_changed.connect(receivers.content_changed, dispatch_uid="search_content_changed")
-        subscription_topics.register("search", check=topics.check, matches=topics.matches)
+        subscription_topics.register(
+            "search", check=topics.check, matches=topics.matches, describe=topics.describe
+        )

@@ -92,8 +92,13 @@ def search_page(request: HttpRequest) -> HttpResponse:
             context["page_query"] = urlencode(kept) + "&page="
             if results.suggestion:
                 context["suggestion_query"] = urlencode({**kept, "q": results.suggestion})
-            if topics.check(results.query.text) is None:  # a search one may subscribe to, as it is
-                context["subscribe_query"] = urlencode({"topic": f"search:{results.query.text}"})
+            saved = topics.value(
+                results.query.text, kind=params["kind"], type=params["type"], category=params["category"]
+            )
+            if topics.check(saved) is None:  # a search one may subscribe to, as it is
+                context["subscribe_query"] = urlencode({"topic": f"search:{saved}"})
+                # A subscription is about changes to come: no past window nor "in force now" bounds them.
+                context["subscribe_unbounded"] = bool(params["from"] or params["to"] or params["in_force"])
     except (inputs.FilterInvalid, selectors.QueryInvalid) as error:
         context["error"], status = str(error), 400
     except selectors.SearchUnavailable as error:

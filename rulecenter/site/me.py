@@ -6,23 +6,24 @@ never kept by a shared cache nor stored by the browser: it lists webhook and rob
 often carry the receiver's access token.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.translation import get_language_info
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
+from rulecenter.accounts import services as account_services
 from rulecenter.accounts.roles import actor_for
-from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.common.sessions import private_page
 from rulecenter.consultations import selectors as consultation_selectors
 from rulecenter.notifications import selectors as notification_selectors
@@ -32,13 +33,9 @@ from rulecenter.rules import selectors as rule_selectors
 
 SUBSCRIPTION_UNKNOWN = "没有这个订阅。"
 SUBSCRIPTION_DELETED = "已取消订阅。"
+LANGUAGE_SAVED = "已保存通知语言。"
+NOT_A_MEMBER = "只有会员可以选择通知语言。"
 NOTICE_KEY = "me_notice"
-
-TOPIC_ALL = "全部变更"
-TOPIC_SECTION = "栏目：{name}"
-TOPIC_RULE_CATEGORY = "规则分类：{name}"
-TOPIC_RULE = "规则：《{title}》"
-TOPIC_CONSULTATION = "意见征集 #{number}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,37 +50,6 @@ def _signed_in(request: HttpRequest) -> User | None:
     return user if isinstance(user, User) and user.is_authenticated else None
 
 
-def _topic_words(topics: Iterable[str]) -> dict[str, str]:
-    """Each topic in words, with the names of the sections, categories and rules it names (≤ 3 queries)."""
-    parsed = {topic: topic.partition(":") for topic in topics}
-    kinds = {kind for kind, _sep, _name in parsed.values()}
-    sections: dict[str, str] = {}
-    categories: dict[str, str] = {}
-    if "category" in kinds:
-        sections = {c.slug: c.name for c in announcement_selectors.category_list()}
-        categories = {c.slug: c.name for c in rule_selectors.rule_categories()}
-    titles: dict[str, str] = {}
-    if "rule" in kinds:
-        titles = rule_selectors.public_rule_titles(
-            slugs=[name for kind, _sep, name in parsed.values() if kind == "rule"]
-        )
-    words: dict[str, str] = {}
-    for topic, (kind, _sep, name) in parsed.items():
-        if topic == "all":
-            words[topic] = _(TOPIC_ALL)
-        elif kind == "category" and name in sections:
-            words[topic] = _(TOPIC_SECTION).format(name=sections[name])
-        elif kind == "category" and name in categories:
-            words[topic] = _(TOPIC_RULE_CATEGORY).format(name=categories[name])
-        elif kind == "rule":
-            words[topic] = _(TOPIC_RULE).format(title=titles.get(name, name))
-        elif kind == "consultation":
-            words[topic] = _(TOPIC_CONSULTATION).format(number=name)
-        else:
-            words[topic] = topic
-    return words
-
-
 def _state(subscription: Subscription) -> Literal["pending", "disabled", "active"]:
     if subscription.disabled_at is not None:
         return "disabled"
@@ -92,7 +58,7 @@ def _state(subscription: Subscription) -> Literal["pending", "disabled", "active
 
 def _subscriptions_shown(owner: User) -> list[SubscriptionShown]:
     subscriptions = notification_selectors.subscriptions_of(owner=owner)
-    words = _topic_words(s.topic for s in subscriptions)
+    words = notification_selectors.topic_words(s.topic for s in subscriptions)
     return [
         SubscriptionShown(
             subscription=s,
@@ -109,6 +75,12 @@ def member_page(request: HttpRequest) -> HttpResponse:
     user = _signed_in(request)
     if user is None:
         return redirect_to_login(request.get_full_path())
+    return _member_page(request, user)
+
+
+def _member_page(
+    request: HttpRequest, user: User, *, extra: dict[str, object] | None = None, status: int = 200
+) -> HttpResponse:
     context = {
         "subscriptions": _subscriptions_shown(user),
         "votes": consultation_selectors.member_votes_of(user_id=user.pk, at=timezone.now()),
@@ -118,11 +90,35 @@ def member_page(request: HttpRequest) -> HttpResponse:
         "pending": rule_selectors.acknowledgments_pending(user_id=user.pk, at=timezone.now()),
         "acknowledged": rule_selectors.acknowledgments_of(user_id=user.pk),
         "notice": request.session.pop(NOTICE_KEY, None) if request.method == "GET" else None,
+        "member": getattr(user, "member", None),
+        # Each language in its own name (简体中文, English), whatever the page's language.
+        "languages": [(code, get_language_info(code)["name_local"]) for code, _name in settings.LANGUAGES],
         "nav": "me",
+        **(extra or {}),
     }
-    response = render(request, "site/me.html", context)
+    response = render(request, "site/me.html", context, status=status)
     patch_cache_control(response, no_store=True)
     return response
+
+
+@private_page
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The member chooses the language the platform writes to them in (requests to acknowledge)."""
+    user = _signed_in(request)
+    if user is None:
+        return redirect_to_login(reverse("me:page"))
+    member = getattr(user, "member", None)
+    if member is None:
+        raise Http404(_(NOT_A_MEMBER))
+    try:
+        account_services.member_language_set(
+            actor=actor_for(user), member=member, language=request.POST.get("language", "")[:16]
+        )
+    except ValidationError as refused:
+        return _member_page(request, user, extra={"language_error": " ".join(refused.messages)}, status=400)
+    request.session[NOTICE_KEY] = _(LANGUAGE_SAVED)
+    return HttpResponseRedirect(reverse("me:page") + "#language")
 
 
 @private_page

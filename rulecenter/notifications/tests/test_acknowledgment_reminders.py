@@ -36,9 +36,12 @@ def test_members_who_have_not_acknowledged_are_reminded_once_before_it_takes_eff
             actor=SYSTEM, version=version, notice_at=NOTICE, effective_at=EFFECTIVE
         )
         done, waiting, silent = member_create("done"), member_create("waiting"), member_create("silent")
-        for member in (done, waiting):
+        english = member_create("english")
+        for member in (done, waiting, english):
             member.user.email = f"{member.user.username}@shop.example"
             member.user.save()
+        client.force_login(english.user)  # chooses English on /me/
+        assert client.post("/me/language/", {"language": "en"}).status_code == 302
         work()
     with time_machine.travel(NOTICE + timedelta(days=1), tick=False):
         work()  # the notice: nothing yet to remind of
@@ -48,8 +51,13 @@ def test_members_who_have_not_acknowledged_are_reminded_once_before_it_takes_eff
         work()
         work()  # once each, however many runs
     (reminder,) = mailbox.to("waiting@shop.example")
-    assert mailbox.count() == 1  # not the one who acknowledged, not the one without an address
+    (in_english,) = mailbox.to("english@shop.example")
+    assert mailbox.count() == 2  # not the one who acknowledged, not the one without an address
+    assert in_english["Subject"] == (
+        "[Rule Center] Please acknowledge: version 1 of “发货规范” takes effect on 2026-03-17 10:00"
+    )
     assert not AcknowledgmentReminder.objects.filter(user=silent.user).exists()
     assert reminder["Subject"] == "[规则中心] 请确认：《发货规范》第 1 版将于 2026-03-17 10:00 生效"
     assert "/rules/shipping/versions/1/acknowledge/" in text_of(reminder)
-    assert list(AcknowledgmentReminder.objects.values_list("user__username", flat=True)) == ["waiting"]
+    reminded = AcknowledgmentReminder.objects.values_list("user__username", flat=True)
+    assert sorted(reminded) == ["english", "waiting"]

@@ -6,6 +6,7 @@ one per address per period, none when empty, none twice — and what a refused a
 
 import email
 import email.policy
+import html
 import logging
 import re
 import socket
@@ -379,7 +380,32 @@ def test_a_visitor_subscribes_to_a_search_from_its_page(client: Client, mailbox:
     work()
     told = [message["Subject"] for message in mailbox.to("s@example.com")[1:]]  # after the confirmation
     assert told == ["[规则中心] 公告发布：《发货规范》更新"]
-    assert "search:发货 时限" in text_of(mailbox.to("s@example.com")[-1])  # what they subscribed to
+    assert "（搜索：发货 时限）" in text_of(mailbox.to("s@example.com")[-1])  # what they subscribed to
+
+
+def test_a_filtered_search_is_subscribed_to_with_its_filters(client: Client, mailbox: Mailbox) -> None:
+    """/search/'s kind, type and category go into the saved search; its dates and "in force" cannot (a
+    subscription is about the changes to come), and the page says so."""
+    category_create(slug="news", name="新闻")
+    page = client.get(
+        "/search/", {"q": "发货", "kind": "announcement", "category": "news", "from": "2026-01-01"}
+    )
+    found = re.search(
+        r'<a href="(/notifications/subscribe/\?topic=[^"]+)">订阅这个搜索</a>([^<]*)', page.content.decode()
+    )
+    assert found is not None, page.content.decode()
+    assert "订阅不带日期与“现行有效”条件" in found.group(2)
+    form = client.get(html.unescape(found.group(1))).content.decode()
+    topic = "search:?q=发货&amp;kind=announcement&amp;category=news"
+    assert f'<option value="{topic}" selected>搜索：发货（公告 · 新闻）</option>' in form
+    confirmed(client, mailbox, "f@example.com", topic=html.unescape(topic))
+
+    publish("《发货规范》更新", category=category_create(slug="news", name="新闻"))
+    publish("《发货规范》解读", category=category_create(slug="guides", name="指南"))  # another section
+    work()
+    told = [message["Subject"] for message in mailbox.to("f@example.com")[1:]]
+    assert told == ["[规则中心] 公告发布：《发货规范》更新"]
+    assert "（搜索：发货（公告 · 新闻））" in text_of(mailbox.to("f@example.com")[-1])
 
 
 def test_english_subscribers_read_english(client: Client, mailbox: Mailbox) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.contrib.auth.models import User
+from django.test import Client
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
@@ -25,11 +26,13 @@ from rulecenter.accounts.tests.factories import user_create
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.tests.factories import approved_draft, category_create
 from rulecenter.common.actors import SYSTEM
+from rulecenter.consultations.tests.factories import consultation_create, draft_version
 from rulecenter.notifications import mail, services
 from rulecenter.notifications.models import Delivery, Event, Subscription
 from rulecenter.rules import selectors as rule_selectors
 from rulecenter.rules import services as rule_services
 from rulecenter.rules.tests.factories import OLD_TEXT, rule_create
+from rulecenter.rules.tests.factories import category_create as rule_category_create
 
 from .test_email import Mailbox, work
 from .test_email import mailbox as mailbox  # the fixture
@@ -259,3 +262,91 @@ def test_a_targeted_change_reminds_only_its_segment_s_members_to_acknowledge(mai
         work()
     assert mailed(mailbox) == {"in-shop@shop.example"}
     assert len(mailbox.to("in-shop@shop.example")) == 1
+
+
+def test_a_targeted_consultation_is_told_only_to_its_segment(world: World, receivers: Receivers) -> None:
+    """A consultation on drafts that all target segments is theirs: its opening reaches `all` subscribers in
+    those segments (and non-members), and whoever follows one of its rules; its page says whom it concerns."""
+    draft = draft_version("returns", "退货规范")
+    rule_services.rule_version_segments_set(actor=SYSTEM, version=draft, segments=["zj-apparel"])
+    hook(receivers, world.bob, "bob-returns", "rule:returns")
+    opens_at = timezone.now() + timedelta(hours=1)
+    consultation = consultation_create(
+        versions=[draft], opens_at=opens_at, closes_at=opens_at + timedelta(days=8)
+    )
+    with time_machine.travel(opens_at + timedelta(seconds=1)):
+        work()
+        work()
+        page = Client().get(consultation.get_absolute_url()).content.decode()
+    assert receivers.heard("consultation.opened") == {"alice-all", "partner-all", "bob-returns"}
+    assert Event.objects.get(type="consultation.opened").data["segments"] == ["zj-apparel"]
+    assert "本变更主要涉及：浙江服装商家" in page
+
+
+def test_a_consultation_with_a_draft_for_everyone_is_told_to_everyone(
+    world: World, receivers: Receivers
+) -> None:
+    targeted, for_all = draft_version("returns", "退货规范"), draft_version("refunds", "退款规范")
+    rule_services.rule_version_segments_set(actor=SYSTEM, version=targeted, segments=["zj-apparel"])
+    opens_at = timezone.now() + timedelta(hours=1)
+    consultation_create(
+        versions=[targeted, for_all], opens_at=opens_at, closes_at=opens_at + timedelta(days=8)
+    )
+    with time_machine.travel(opens_at + timedelta(seconds=1)):
+        work()
+        work()
+    assert receivers.heard("consultation.opened") == {"alice-all", "bob-all", "young-all", "partner-all"}
+
+
+def test_a_saved_search_s_filters_choose_the_changes_as_search_does(
+    world: World, receivers: Receivers
+) -> None:
+    """`search:?q=…&kind=…&type=…&category=…` — /search/'s own filters: the kind of item (announcement or
+    rule), its type, its category (a rule category takes in those below it)."""
+    market = rule_category_create(slug="market")
+    banned = rule_services.rule_category_create(actor=SYSTEM, slug="banned", name="禁限售", parent=market)
+    rule_create(slug="banned-goods", title="禁售商品发货管理规则", category=banned)
+    partner = world.partner
+    for name, topic in (
+        ("rules-shipping", "search:?q=发货&kind=rule"),
+        ("news-shipping", "search:?q=发货&kind=announcement&type=news"),
+        ("guides", "search:?type=guide"),
+        ("market", "search:?category=market"),
+        ("banned", "search:?q=发货&category=banned"),
+        ("everything-shipping", "search:发货"),
+    ):
+        hook(receivers, partner, name, topic)
+
+    publish([])  # an announcement (新闻) titled 浙江服装商家发货指引
+    for slug in ("shipping", "banned-goods"):
+        rule = rule_selectors.rule_by_slug(slug)
+        assert rule is not None
+        version = rule_services.rule_version_create(actor=SYSTEM, rule=rule, text=OLD_TEXT, summary="调整")
+        notice_at = timezone.now() + timedelta(hours=1)
+        rule_services.rule_version_schedule(
+            actor=SYSTEM, version=version, notice_at=notice_at, effective_at=notice_at + timedelta(days=8)
+        )
+    work()
+    with time_machine.travel(timezone.now() + timedelta(hours=1, seconds=1)):
+        work()
+        work()
+
+    def heard_of(event_type: str, title: str) -> set[str]:
+        with receivers.lock:
+            return {
+                name for name, payload in receivers.received
+                if payload["type"] == event_type and payload["data"]["title"] == title
+                and not name.startswith(("alice", "bob", "young", "partner"))
+            }  # fmt: skip
+
+    assert heard_of("announcement.published", "浙江服装商家发货指引") == {
+        "news-shipping",
+        "everything-shipping",
+    }
+    assert heard_of("rule.noticed", "发货规范") == {"rules-shipping", "market", "everything-shipping"}
+    assert heard_of("rule.noticed", "禁售商品发货管理规则") == {
+        "rules-shipping", "market", "banned", "everything-shipping",
+    }  # fmt: skip
+    with receivers.lock:
+        seen = [(name, payload["type"], payload["data"]["title"]) for name, payload in receivers.received]
+    assert len(seen) == len(set(seen))  # each told once

@@ -298,7 +298,19 @@ def test_subscriptions_are_their_owner_s_alone(client: Client, receiver: Receive
         ({"target": "https://example.com/h", "topic": "weird"}, "topic", "主题“weird”无效"),
         ({"target": "https://example.com/h", "topic": "search:"}, "topic", "至少一个检索词"),
         ({"target": "https://example.com/h", "topic": "search: ，。"}, "topic", "至少一个检索词"),
-        ({"target": "https://example.com/h", "topic": "search:" + "发" * 74}, "topic", "最多 80 个字符"),
+        ({"target": "https://example.com/h", "topic": "search:" + "发" * 74}, "topic", "最长 73 个字符"),
+        ({"target": "https://example.com/h", "topic": "search:" + "发" * 194}, "topic", "最多 200 个字符"),
+        (
+            {"target": "https://example.com/h", "topic": "search:?q=发货&when=today"},
+            "topic",
+            "只能带这些条件",
+        ),
+        ({"target": "https://example.com/h", "topic": "search:?q=发货&q=退款"}, "topic", "只能带这些条件"),
+        ({"target": "https://example.com/h", "topic": "search:?q=发货&kind=both"}, "topic", "类型“both”无效"),
+        ({"target": "https://example.com/h", "topic": "search:?type=memo"}, "topic", "细分类型“memo”无效"),
+        ({"target": "https://example.com/h", "topic": "search:?category=nope"}, "topic", "“nope”不存在"),
+        ({"target": "https://example.com/h", "topic": "search:?q=，。&kind=rule"}, "topic", "至少一个检索词"),
+        ({"target": "https://example.com/h", "topic": "search:?q="}, "topic", "至少一个检索词"),
         ({"target": "https://example.com/h", "frequency": "daily"}, "frequency", "只能是 immediate"),
         ({"target": "https://user:pw@example.com/h"}, "target", "不能带用户名或密码"),
     ],
@@ -315,13 +327,13 @@ def test_bad_subscriptions_are_refused_with_the_reason_and_store_nothing(
 
 
 def test_a_saved_search_too_long_for_its_topic_is_refused_by_the_service_too() -> None:
-    """The API and the form stop at 80 characters; the service says why for any other caller."""
+    """The API and the form stop at 200 characters; the service says why for any other caller."""
     with pytest.raises(ValidationError) as refused:
         services.subscription_create(
             actor=SYSTEM, owner=user_create("merchant"), channel="webhook", target="https://example.com/h",
-            topic="search:" + "发" * 74, frequency="immediate",
+            topic="search:" + "发" * 194, frequency="immediate",
         )  # fmt: skip
-    assert refused.value.message_dict == {"topic": ["保存的搜索最长 73 个字符。"]}
+    assert refused.value.message_dict == {"topic": ["保存的搜索最长 193 个字符。"]}
     assert not Subscription.objects.exists()
 
 
