@@ -246,8 +246,9 @@ def test_in_english_the_page_reads_in_english(world: World, at_now: None) -> Non
 
 
 # Session and user (2), subscriptions (1), category names (2) and rule titles (1) for their topics, votes
-# with their consultations and options (2), exit requests with their bundles and binding versions (2).
-PAGE_QUERIES = 12
+# with their consultations and options (2), exit requests with their bundles and binding versions (2), the
+# member (1) for its notification language.
+PAGE_QUERIES = 13
 
 
 def test_the_page_reads_a_fixed_number_of_queries_however_much_it_lists(
