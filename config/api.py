@@ -1,6 +1,7 @@
 """The JSON API at /api/v1/: every router mounted here; errors are RFC 7807 problems (common/problems.py)."""
 
 from rulecenter.announcements.api import router as announcements_router
+from rulecenter.cases.api import router as cases_router
 from rulecenter.common.limits import API_THROTTLES
 from rulecenter.common.problems import ProblemAPI
 from rulecenter.consultations.api import router as consultations_router
@@ -28,3 +29,4 @@ api.add_router("/acknowledgments", acknowledgments_router)
 api.add_router("/search", search_router)
 api.add_router("/consultations", consultations_router)
 api.add_router("/subscriptions", subscriptions_router)
+api.add_router("/cases", cases_router)

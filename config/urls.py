@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from config.api import api
+from rulecenter.cases import views as case_views
 from rulecenter.site import calendar
 
 urlpatterns = [
@@ -10,11 +11,13 @@ urlpatterns = [
     path("news/", include("rulecenter.site.news_urls")),
     # A change's record (/rules/bundles/<id>/record …) before the rule pages, whose <slug>/ would match first.
     path("rules/", include("rulecenter.site.record_urls")),
+    path("rules/<slug:slug>/cases/", case_views.rule_statistics, name="rule_cases"),
     path("rules/", include("rulecenter.rules.urls")),
     path("search/", include("rulecenter.search.urls")),
     path("consultations/", include("rulecenter.consultations.urls")),
     path("audit/", include("rulecenter.audit.urls")),
     path("notifications/", include("rulecenter.notifications.urls")),
+    path("me/cases/", include("rulecenter.cases.urls")),
     path("me/", include("rulecenter.site.me_urls")),
     path("calendar/", calendar.calendar_page, name="calendar"),
     path("calendar.ics", calendar.calendar_ics, name="calendar_ics"),

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "rulecenter.search",
     "rulecenter.ingest",
     "rulecenter.consultations",
+    "rulecenter.cases",
     "rulecenter.notifications",
     "rulecenter.audit",
     "rulecenter.site",
@@ -186,6 +187,9 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Uploaded files (a case's attachments) are private: never served from MEDIA_URL, only through views that
+# check who asks. A cluster names object storage in STORAGES["default"] instead (docs/deployment.md).
+MEDIA_ROOT = Path(os.environ.get("RULECENTER_MEDIA_DIR", VAR_DIR / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -223,6 +227,15 @@ RULECENTER_DELIVERY_BATCH = env_int("RULECENTER_DELIVERY_BATCH", 200)
 RULECENTER_DEMO_NOTICE_SECONDS = env_int("RULECENTER_DEMO_NOTICE_SECONDS", 600)
 # Members who have not acknowledged a change that asks for it are reminded this many hours before it takes effect.
 RULECENTER_ACKNOWLEDGMENT_REMINDER_HOURS = env_int("RULECENTER_ACKNOWLEDGMENT_REMINDER_HOURS", 72)
+# Complaints and appeals (docs/cases.md): the platform answers a case within this many days of receiving it,
+# a human review within this many days of the member asking; a member may ask for one within this many days
+# of the answer; sizes of what a member sends.
+RULECENTER_CASE_ANSWER_DAYS = env_int("RULECENTER_CASE_ANSWER_DAYS", 7)
+RULECENTER_CASE_REVIEW_DAYS = env_int("RULECENTER_CASE_REVIEW_DAYS", 15)
+RULECENTER_CASE_ESCALATION_DAYS = env_int("RULECENTER_CASE_ESCALATION_DAYS", 15)
+RULECENTER_CASE_TEXT_MAX_CHARS = env_int("RULECENTER_CASE_TEXT_MAX_CHARS", 5000)
+RULECENTER_CASE_ATTACHMENTS_MAX = env_int("RULECENTER_CASE_ATTACHMENTS_MAX", 5)
+RULECENTER_CASE_ATTACHMENT_MAX_BYTES = env_int("RULECENTER_CASE_ATTACHMENT_MAX_BYTES", 5_242_880)
 # Daily digests go out at this hour (TIME_ZONE); weekly ones on Mondays at the same hour.
 RULECENTER_DIGEST_HOUR = env_int("RULECENTER_DIGEST_HOUR", 8)
 # E-mail (docs/notifications.md) through Django 6.1's mailers, set from the classic variables: SMTP unless

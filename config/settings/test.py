@@ -1,5 +1,8 @@
 """pytest: the database comes from DATABASE_URL like everywhere else (SQLite by default)."""
 
+import tempfile
+from pathlib import Path
+
 from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -7,6 +10,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Each test run keeps uploaded files in a folder of its own, removed with the machine's temporary files.
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="rulecenter-media-"))
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test"}}
 LANGUAGE_CODE = "zh-hans"

@@ -37,6 +37,7 @@ class ContentKind(StrEnum):
     API_TOKEN = "api_token"  # noqa: S105 - a kind of record, not a secret
     USER = "user"  # a staff account or a member
     SEGMENT = "segment"  # a group of members a change may target (accounts.Segment)
+    CASE = "case"  # a member's complaint or appeal (cases.Case)
 
 
 class ChangeAction(StrEnum):
@@ -58,6 +59,11 @@ class ChangeAction(StrEnum):
     REVOKED = "revoked"  # an API token was revoked
     OPINIONS_REVIEWED = "opinions_reviewed"  # opinions of a consultation judged valid or invalid
     OPINIONS_ANSWERED = "opinions_answered"  # the platform's answer to a cluster of opinions
+    FILED = "filed"  # a member filed a case
+    TAKEN = "taken"  # staff took a case up for review
+    ANSWERED = "answered"  # staff answered a case
+    ESCALATED = "escalated"  # the member asked for a human review of the answer
+    CLOSED = "closed"  # a case was closed
 
 
 @dataclass(frozen=True, slots=True)

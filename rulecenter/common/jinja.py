@@ -21,7 +21,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.templatetags.static import static as django_static
 from django.urls import get_script_prefix, get_urlconf, reverse
-from django.utils import timezone, translation
+from django.utils import html, timezone, translation
 from jinja2 import Environment, pass_eval_context
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
@@ -176,4 +176,10 @@ def environment(**options: Any) -> Environment:
     env.filters["localtime"] = localtime_format
     env.filters["localdate"] = localdate
     env.filters["isoformat"] = isoformat
+    env.filters["linebreaks"] = paragraphs
     return env
+
+
+def paragraphs(value: object) -> Markup:
+    """Plain text as paragraphs and line breaks, escaped (a member's or staff's own words)."""
+    return Markup(html.linebreaks(str(value), autoescape=True))  # noqa: S704 - escaped by linebreaks

@@ -409,6 +409,34 @@ def acknowledgment_reminder_message(user: Any, version: Any) -> EmailMultiAltern
         )
 
 
+def case_step_message(step: Any) -> EmailMultiAlternatives:
+    """To the member who filed a case, at each of its steps, in the language they chose on /me/. The
+    Message-ID is the step's own, so a repeat of the task (a worker killed after sending) is the same
+    message to the mail system."""
+    case = step.case
+    member = getattr(case.member, "member", None)
+    with translation.override(member.language if member is not None else settings.LANGUAGE_CODE):
+        step_label = step.get_kind_display()
+        return _message(
+            to=case.member.email,
+            subject=translation.gettext("[规则中心] 申诉 {number}：{step}").format(
+                number=case.number, step=step_label
+            ),
+            template="case_step",
+            context={
+                "case": case,
+                "step": step,
+                "step_label": step_label,
+                "status_label": case.get_status_display(),
+                "outcome_label": case.get_outcome_display(),
+                "due_at": _local(case.due_at.isoformat()),
+                "case_url": site_url(reverse("cases:detail", args=[case.number])),
+            },
+            message_id=f"case-step-{step.pk}",
+            unsubscribe=None,
+        )
+
+
 def send(message: EmailMultiAlternatives, connection: Any = None) -> Sent:
     """Send one message (through `connection`, an open mailer a batch shares, or the default mailer);
     never raises for what the mail server does."""

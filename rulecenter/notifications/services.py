@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 
 from rulecenter.accounts import selectors as account_selectors
 from rulecenter.announcements import selectors as announcement_selectors
+from rulecenter.cases import selectors as case_selectors
 from rulecenter.common import topics as topic_kinds
 from rulecenter.common.actors import Actor
 from rulecenter.consultations import selectors as consultation_selectors
@@ -1053,3 +1054,18 @@ def delivery_redeliver(*, actor: Actor, delivery: Delivery) -> Delivery:
     pk = delivery.pk
     transaction.on_commit(lambda: delivery_attempt.enqueue(delivery_id=pk), robust=True)
     return delivery
+
+
+def case_step_tell_schedule(*, step_id: int) -> None:
+    """After the commit, ask the worker to tell the member of a step of their case."""
+    from .tasks import case_step_told
+
+    transaction.on_commit(partial(case_step_told.enqueue, step_id=step_id), robust=True)
+
+
+def case_step_tell(*, step_id: int) -> bool:
+    """E-mail the member who filed a case about one of its steps (if their account has an address)."""
+    step = case_selectors.step_with_case(pk=step_id)
+    if step is None or not step.case.member.email:
+        return False
+    return mail.send(mail.case_step_message(step)).succeeded

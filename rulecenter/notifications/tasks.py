@@ -57,3 +57,9 @@ def acknowledgment_reminders(version_id: int, effective_at: str) -> int:
     return services.acknowledgment_reminders_send(
         version_id=version_id, effective_at=datetime.fromisoformat(effective_at)
     )
+
+
+@task()
+def case_step_told(step_id: int) -> bool:
+    """Tell the member of a step of their case (filed, taken up, answered, escalated, closed)."""
+    return services.case_step_tell(step_id=step_id)
