@@ -155,6 +155,3 @@ class CaseAdmin(RefusalsShown[Case]):
                 outcome=outcome,
                 answer=answer,
             )
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        pass  # steps are the services' own

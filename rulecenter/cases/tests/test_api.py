@@ -1,5 +1,7 @@
 """/api/v1/cases with a member's token: the contract, the member's own cases only, refusals as problems."""
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -19,7 +21,7 @@ def rule() -> None:
     shipping_rule()
 
 
-def post(client: Client, headers: dict[str, str], **body: object) -> object:
+def post(client: Client, headers: dict[str, str], **body: object) -> Any:
     payload = {
         "rule": "shipping",
         "at": DURING_V1.isoformat(),
@@ -80,7 +82,7 @@ def test_no_one_else_s_case_is_visible(client: Client) -> None:
     ],
 )
 def test_bad_cases_are_422_problems_naming_the_field(
-    client: Client, body: dict, field: str, message: str
+    client: Client, body: dict[str, Any], field: str, message: str
 ) -> None:
     refused = post(client, bearer(token_for(member().user)), **body)
     assert refused.status_code == 422, refused.content
