@@ -184,7 +184,7 @@ def case_get(request: HttpRequest, number: str) -> CaseOut:
 
 @router.post(
     "/{number}/escalate",
-    response={200: CaseOut, **problems(401, 403, 404, 409, 422)},
+    response={200: CaseOut, **problems(400, 401, 403, 404, 409, 422)},
     auth=BearerTokenAuth(),
     url_name="case_escalate",
     operation_id="case_escalate",

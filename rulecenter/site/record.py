@@ -55,6 +55,11 @@ ACTION_LABELS = {
     ChangeAction.REVOKED: "吊销令牌",
     ChangeAction.OPINIONS_REVIEWED: "审核意见",
     ChangeAction.OPINIONS_ANSWERED: "回应意见",
+    ChangeAction.FILED: "提交申诉",
+    ChangeAction.TAKEN: "开始审查申诉",
+    ChangeAction.ANSWERED: "答复申诉",
+    ChangeAction.ESCALATED: "申请人工复核",
+    ChangeAction.CLOSED: "申诉结案",
 }
 KIND_LABELS = {
     ContentKind.RULE_VERSION: "规则版本",
