@@ -105,13 +105,14 @@ def _statements(vendor, *, create):
 
 
 def create_triggers(apps, schema_editor):
+    # No parameters: the statements' own % (RAISE '%', LIKE 'SS%') are not placeholders.
     for statement in _statements(schema_editor.connection.vendor, create=True):
-        schema_editor.execute(statement)
+        schema_editor.execute(statement, params=None)
 
 
 def drop_triggers(apps, schema_editor):
     for statement in _statements(schema_editor.connection.vendor, create=False):
-        schema_editor.execute(statement)
+        schema_editor.execute(statement, params=None)
 
 
 def grant(apps, schema_editor):
