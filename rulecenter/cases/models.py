@@ -82,7 +82,11 @@ class Case(models.Model):
         indexes = [
             models.Index(fields=["member", "received_at"], name="case_member"),
             models.Index(fields=["status", "due_at"], name="case_status_due"),
-            models.Index(fields=["rule", "status"], name="case_rule_status"),
+            # Covers the rule's public statistics: counted from the index alone, never the texts' rows.
+            models.Index(
+                fields=["rule", "status", "outcome", "answered_in_time", "due_at"],
+                name="case_rule_statistics",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

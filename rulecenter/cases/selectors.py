@@ -1,11 +1,10 @@
 """Reads of cases: a member's own, the staff's queue, and a rule's anonymous statistics."""
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from rulecenter.rules.models import Rule
@@ -91,12 +90,6 @@ def rule_statistics(*, rule: Rule, at: datetime | None = None) -> RuleStatistics
         overdue=Count("id", filter=Q(status__in=OPEN_STATUSES, due_at__lt=now)),
     )
     return RuleStatistics(**found)
-
-
-def latest_steps(*, case_ids: Iterable[int]) -> list[int]:
-    """The id of the latest step of each of these cases (the one a change just wrote)."""
-    found = CaseStep.objects.filter(case_id__in=list(case_ids)).values("case_id").annotate(last=Max("id"))
-    return [row["last"] for row in found]
 
 
 def step_with_case(*, pk: int) -> CaseStep | None:

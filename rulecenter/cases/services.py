@@ -117,7 +117,7 @@ def _step(case: Case, kind: str, actor: Actor, *, staff: bool, note: str = "", o
     )
 
 
-def _announce(case: Case, action: ChangeAction, actor: Actor) -> None:
+def _announce(case: Case, action: ChangeAction, actor: Actor, step: CaseStep) -> None:
     content_changed_announce(
         kind=ContentKind.CASE,
         ids=[case.pk],
@@ -130,6 +130,7 @@ def _announce(case: Case, action: ChangeAction, actor: Actor) -> None:
             "outcome": case.outcome,
             "rule": case.rule_id,
             "version": case.version_id,
+            "step": step.pk,  # the timeline row this change wrote: what the member is told of
         },
     )
 
@@ -230,8 +231,8 @@ def case_file(
                     case=case, file=name, name=found.name, content_type=found.content_type or "",
                     size=found.size, sha256=found.sha256,
                 )  # fmt: skip
-            _step(case, CaseStep.Kind.FILED, actor, staff=False)
-            _announce(case, ChangeAction.FILED, actor)
+            step = _step(case, CaseStep.Kind.FILED, actor, staff=False)
+            _announce(case, ChangeAction.FILED, actor, step)
     except BaseException:
         for name in saved:  # the files of a case that was not stored go with it
             default_storage.delete(name)
@@ -265,8 +266,8 @@ def case_take(*, actor: Actor, case: Case) -> Case:
     stored.status = Case.Status.UNDER_REVIEW
     stored.handler_id = actor.user_id
     stored.save(update_fields=["status", "handler"])
-    _step(stored, CaseStep.Kind.TAKEN, actor, staff=True)
-    _announce(stored, ChangeAction.TAKEN, actor)
+    step = _step(stored, CaseStep.Kind.TAKEN, actor, staff=True)
+    _announce(stored, ChangeAction.TAKEN, actor, step)
     return stored
 
 
@@ -300,8 +301,8 @@ def case_answer(*, actor: Actor, case: Case, outcome: str, answer: str) -> Case:
             "answered_in_time",
         ]
     )
-    _step(stored, CaseStep.Kind.ANSWERED, actor, staff=True, note=answer, outcome=outcome)
-    _announce(stored, ChangeAction.ANSWERED, actor)
+    step = _step(stored, CaseStep.Kind.ANSWERED, actor, staff=True, note=answer, outcome=outcome)
+    _announce(stored, ChangeAction.ANSWERED, actor, step)
     return stored
 
 
@@ -341,8 +342,8 @@ def case_escalate(*, actor: Actor, case: Case, reason: str = "") -> Case:
             "answered_in_time", "handler", "escalated_at", "due_at",
         ]
     )  # fmt: skip
-    _step(stored, CaseStep.Kind.ESCALATED, actor, staff=False, note=reason)
-    _announce(stored, ChangeAction.ESCALATED, actor)
+    step = _step(stored, CaseStep.Kind.ESCALATED, actor, staff=False, note=reason)
+    _announce(stored, ChangeAction.ESCALATED, actor, step)
     return stored
 
 
@@ -360,6 +361,6 @@ def case_close(*, actor: Actor, case: Case) -> Case:
     stored.status = Case.Status.CLOSED
     stored.closed_at = _now()
     stored.save(update_fields=["status", "closed_at"])
-    _step(stored, CaseStep.Kind.CLOSED, actor, staff=staff)
-    _announce(stored, ChangeAction.CLOSED, actor)
+    step = _step(stored, CaseStep.Kind.CLOSED, actor, staff=staff)
+    _announce(stored, ChangeAction.CLOSED, actor, step)
     return stored

@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.announcements.models import Announcement
-from rulecenter.cases import selectors as case_selectors
 from rulecenter.common.changes import ChangeAction, ContentChange, ContentKind
 from rulecenter.consultations import selectors as consultation_selectors
 from rulecenter.rules import selectors as rule_selectors
@@ -130,7 +129,8 @@ def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
         _consultation_changed(change)
     elif change.kind == ContentKind.CASE:
         # The member who filed it is told of every step (by e-mail, after the commit, by the worker).
-        for step_id in case_selectors.latest_steps(case_ids=change.ids):
+        step_id = change.data.get("step")
+        if isinstance(step_id, int):
             services.case_step_tell_schedule(step_id=step_id)
     elif change.kind == ContentKind.RULE_VERSION and change.action == ChangeAction.SCHEDULED:
         for version in rule_selectors.versions_with_rule_and_category(ids=change.ids):
