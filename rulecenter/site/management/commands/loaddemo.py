@@ -3,6 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from rulecenter.announcements.demo import load_demo
+from rulecenter.cases.demo import load_demo_cases
 from rulecenter.consultations.demo import load_demo_consultations
 from rulecenter.notifications.demo import DEMO_ADDRESS, load_demo_subscriptions
 from rulecenter.rules.demo import load_demo_rules
@@ -32,4 +33,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"演示订阅：演示会员以 {DEMO_ADDRESS} 订阅了全部变更；演示的规则变更公示时，"
                 "未配置邮件服务器的 make run 会把通知邮件打印在任务 worker 的输出里。"
+            )
+        if load_demo_cases():
+            self.stdout.write(
+                "演示申诉：演示会员对《1688商家发货行为管理规范》提出了一件申诉（/me/cases/，后台“申诉与投诉”）。"
             )
