@@ -127,7 +127,7 @@ def test_a_reviewer_takes_up_and_answers_and_each_step_is_recorded() -> None:
     assert all("48" not in (entry.data or "") for entry in AuditEntry.objects.filter(kind="case"))  # no texts
     closed = services.case_close(actor=actor_for(case.member), case=answered)
     assert closed.status == "closed"
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="的状态是“已结案”，不能再答复"):
         services.case_answer(actor=rita, case=closed, outcome="rejected", answer="再答一次")
 
 
