@@ -323,3 +323,9 @@ def segment_ids_of_user(*, user_id: int, at: datetime) -> list[int]:
 def segments_all() -> QuerySet[Segment]:
     """Every segment, by name: choices for the admin's forms, the queryset of a prefetch."""
     return Segment.objects.order_by("name", "id")
+
+
+def staff_addresses(*, role: str) -> list[tuple[str, str]]:
+    """(username, e-mail) of the active staff in a role who have an address: whom to tell of work waiting."""
+    users = User.objects.filter(is_active=True, groups__name=role).exclude(email="").order_by("pk").distinct()
+    return list(users.values_list("username", "email"))

@@ -98,3 +98,7 @@ def step_with_case(*, pk: int) -> CaseStep | None:
         .filter(pk=pk)
         .first()
     )
+
+
+def case_with_rule(*, pk: int) -> Case | None:
+    return Case.objects.select_related("rule", "version", "handler").filter(pk=pk).first()

@@ -131,6 +131,7 @@ def _announce(case: Case, action: ChangeAction, actor: Actor, step: CaseStep) ->
             "rule": case.rule_id,
             "version": case.version_id,
             "step": step.pk,  # the timeline row this change wrote: what the member is told of
+            "due_at": case.due_at.isoformat(),  # the current stage's deadline: when staff are told it passed
         },
     )
 

@@ -437,6 +437,24 @@ def case_step_message(step: Any) -> EmailMultiAlternatives:
         )
 
 
+def case_overdue_message(case: Any, address: str) -> EmailMultiAlternatives:
+    """To a reviewer: a case passed its answer deadline unanswered (in the site's language: staff mail)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _message(
+            to=address,
+            subject=translation.gettext("[规则中心] 申诉 {number} 已逾期未答复").format(number=case.number),
+            template="case_overdue",
+            context={
+                "case": case,
+                "due_at": _local(case.due_at.isoformat()),
+                "status_label": case.get_status_display(),
+                "admin_url": site_url(reverse("admin:cases_case_change", args=[case.pk])),
+            },
+            message_id=f"case-overdue-{case.pk}-{int(case.due_at.timestamp())}",
+            unsubscribe=None,
+        )
+
+
 def send(message: EmailMultiAlternatives, connection: Any = None) -> Sent:
     """Send one message (through `connection`, an open mailer a batch shares, or the default mailer);
     never raises for what the mail server does."""

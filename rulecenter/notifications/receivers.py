@@ -132,6 +132,11 @@ def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
         step_id = change.data.get("step")
         if isinstance(step_id, int):
             services.case_step_tell_schedule(step_id=step_id)
+        # A case received or sent to human review has a new deadline: staff are told if it passes unanswered.
+        due_at = change.data.get("due_at")
+        if change.action in (ChangeAction.FILED, ChangeAction.ESCALATED) and isinstance(due_at, str):
+            for pk in change.ids:
+                services.case_deadline_schedule(case_id=pk, due_at=datetime.fromisoformat(due_at))
     elif change.kind == ContentKind.RULE_VERSION and change.action == ChangeAction.SCHEDULED:
         for version in rule_selectors.versions_with_rule_and_category(ids=change.ids):
             if version.acknowledgment_required and version.effective_at is not None:

@@ -1069,3 +1069,32 @@ def case_step_tell(*, step_id: int) -> bool:
     if step is None or not step.case.member.email:
         return False
     return mail.send(mail.case_step_message(step)).succeeded
+
+
+def case_deadline_schedule(*, case_id: int, due_at: datetime) -> None:
+    """After the commit, ask the worker to look at the case when its deadline passes."""
+    from .tasks import case_overdue
+
+    task = case_overdue.using(run_after=due_at)
+    enqueue = partial(task.enqueue, case_id=case_id, due_at=due_at.isoformat())
+    transaction.on_commit(enqueue, robust=True)
+
+
+def case_overdue_tell(*, case_id: int, due_at: datetime) -> int:
+    """Tell the reviewers (and the case's handler) that a case passed its deadline unanswered, if it still
+    has that deadline and is still open; the number of e-mails sent. A repeat carries the same Message-ID."""
+    case = case_selectors.case_with_rule(pk=case_id)
+    if case is None or not case.is_open or case.due_at != due_at or timezone.now() < due_at:
+        return 0
+    recipients = dict(account_selectors.staff_addresses(role="reviewer"))
+    if case.handler is not None and case.handler.email:
+        recipients[case.handler.get_username()] = case.handler.email
+    sent = 0
+    connection = _mailer_opened()
+    try:
+        for address in sorted(set(recipients.values())):
+            sent += mail.send(mail.case_overdue_message(case, address), connection).succeeded
+    finally:
+        with contextlib.suppress(Exception):
+            connection.close()
+    return sent

@@ -63,3 +63,9 @@ def acknowledgment_reminders(version_id: int, effective_at: str) -> int:
 def case_step_told(step_id: int) -> bool:
     """Tell the member of a step of their case (filed, taken up, answered, escalated, closed)."""
     return services.case_step_tell(step_id=step_id)
+
+
+@task()
+def case_overdue(case_id: int, due_at: str) -> int:
+    """Tell the reviewers that a case passed its deadline unanswered (nothing if it was answered by then)."""
+    return services.case_overdue_tell(case_id=case_id, due_at=datetime.fromisoformat(due_at))

@@ -1,7 +1,10 @@
 """The member who filed a case is told of every step by e-mail — read from a real SMTP server, in the
 language they chose on /me/, sent by the worker after the commit, never for a case that was not stored."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 
 from rulecenter.accounts import services as account_services
@@ -58,3 +61,29 @@ def test_a_refused_case_tells_no_one(mailbox: Mailbox) -> None:
         case_file(shop, clause="article-99")
     work()
     assert mailbox.count() == 0
+
+
+def test_reviewers_are_told_when_a_case_passes_its_deadline_unanswered(mailbox: Mailbox) -> None:
+    shipping_rule()
+    for name in ("rita", "sam"):
+        staff = reviewer(name)
+        staff.email = f"{name}@platform.example"
+        staff.save()
+    waiting = case_file(member("waiting", email="waiting@example.com"))
+    answered = case_file(member("answered", email="answered@example.com"))
+    work()
+    case_services.case_answer(
+        actor=actor_for(reviewer("ann")), case=answered, outcome="upheld", answer="按时答复。"
+    )
+    with time_machine.travel(waiting.due_at + timedelta(seconds=1)):
+        work()
+        work()  # once, however many runs
+    for address in ("rita@platform.example", "sam@platform.example"):
+        (overdue,) = mailbox.to(address)
+        assert overdue["Subject"] == f"[规则中心] 申诉 {waiting.number} 已逾期未答复"
+        assert f"/admin/cases/case/{waiting.pk}/change/" in text_of(overdue)
+    overdue_subjects = [
+        message["Subject"] for _rcpt, message in mailbox.messages if "逾期" in message["Subject"]
+    ]
+    assert len(overdue_subjects) == 2  # the answered case is nobody's overdue work
+    assert all(answered.number not in subject for subject in overdue_subjects)
