@@ -302,6 +302,8 @@ RULECENTER_VOTE_RATE = os.environ.get("RULECENTER_VOTE_RATE", "10/min")
 RULECENTER_SEARCH_RATE = os.environ.get("RULECENTER_SEARCH_RATE", "30/min")
 # Subscribing an e-mail address without an account (each sends a confirmation e-mail), per client address.
 RULECENTER_SUBSCRIBE_RATE = os.environ.get("RULECENTER_SUBSCRIBE_RATE", "10/h")
+# Cases a member may file (each attempt counts, on the page and through the API), per member.
+RULECENTER_CASE_RATE = os.environ.get("RULECENTER_CASE_RATE", "20/h")
 # A proxy in front (nginx, deploy/nginx/) replaces X-Forwarded-For with the client's address: limits count that
 # address instead of the proxy's. Off, the header is ignored (anyone can send it). Production also believes the
 # proxy's X-Forwarded-Proto then (production.py).

@@ -28,6 +28,7 @@ RULECENTER_API_RATE = "1000000/min"
 RULECENTER_API_ANON_RATE = "1000000/min"
 RULECENTER_VOTE_RATE = "1000000/min"
 RULECENTER_SEARCH_RATE = "1000000/min"
+RULECENTER_CASE_RATE = "1000000/min"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 # Each process reads the grants' generation on its first token or sign-in after a test begins (conftest
 # forgets it) and not again within the test: query counts do not depend on how long a test takes. Tests of

@@ -16,6 +16,7 @@ from ninja.responses import Status
 from rulecenter.accounts.auth import BearerTokenAuth
 from rulecenter.accounts.roles import request_actor
 from rulecenter.common.api import IsoDatetime
+from rulecenter.common.limits import CASE_THROTTLES
 from rulecenter.common.problems import CONFLICT, Problem, problems
 
 from . import selectors, services
@@ -129,8 +130,9 @@ def _state_conflict(error: ValidationError) -> Problem:
 
 @router.post(
     "",
-    response={201: CaseOut, **problems(400, 401, 403, 422)},
+    response={201: CaseOut, **problems(400, 401, 403, 422, 429)},
     auth=BearerTokenAuth(),
+    throttle=CASE_THROTTLES,
     url_name="case_create",
     operation_id="case_create",
     summary="提交申诉（会员令牌）",

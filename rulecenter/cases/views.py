@@ -25,6 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from rulecenter.accounts.models import Role
 from rulecenter.accounts.roles import actor_for
+from rulecenter.common import limits
 from rulecenter.common.sessions import private_page
 from rulecenter.rules import selectors as rule_selectors
 from rulecenter.rules.clauses import clause_anchor_html_id, parse_clauses
@@ -138,6 +139,11 @@ def case_new(request: HttpRequest) -> HttpResponse:
         context["form"] = CaseForm(initial=initial)
         context["rule"] = rule_selectors.public_rule_by_slug(initial["rule"]) if initial["rule"] else None
         return _page(request, "new", context)
+    wait = limits.limit_check(
+        request, scope="case", setting="RULECENTER_CASE_RATE", ident=limits.member_ident(request)
+    )
+    if wait is not None:
+        return limits.limited_page(request, wait)
     if _upload_too_large(request):
         limit = settings.RULECENTER_CASE_ATTACHMENT_MAX_BYTES // 1_048_576
         message = _(TOO_LARGE).format(count=settings.RULECENTER_CASE_ATTACHMENTS_MAX, limit=limit)

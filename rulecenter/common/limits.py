@@ -251,6 +251,16 @@ class VoteThrottle(SettingThrottle):
         return member_ident(request)
 
 
+class CaseThrottle(SettingThrottle):
+    """Cases filed per member, shared with the page's form (`RULECENTER_CASE_RATE`)."""
+
+    scope = "case"
+    setting = "RULECENTER_CASE_RATE"
+
+    def ident(self, request: HttpRequest) -> str | None:
+        return member_ident(request)
+
+
 class SearchThrottle(SettingThrottle):
     """Searches per address, shared with the /search/ page (`RULECENTER_SEARCH_RATE`)."""
 
@@ -264,6 +274,7 @@ class SearchThrottle(SettingThrottle):
 API_THROTTLES: list[BaseThrottle] = [TokenThrottle(), AddressThrottle()]
 VOTE_THROTTLES: list[BaseThrottle] = [*API_THROTTLES, VoteThrottle()]
 SEARCH_THROTTLES: list[BaseThrottle] = [*API_THROTTLES, SearchThrottle()]
+CASE_THROTTLES: list[BaseThrottle] = [*API_THROTTLES, CaseThrottle()]
 
 
 # --- sign-in lockout (django-axes' callables, named in config/settings/base.py) ---------------------------

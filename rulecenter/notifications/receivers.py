@@ -5,13 +5,14 @@ already published counts as published if dated within a day (an import of the ar
 rule.noticed / rule.effective — a rule version's notice (公示) and taking effect (生效), run by the
 lifecycle runner at their times (topics: all, the rule, its category and those above it); announcement and
 rule events carry their kind and category (a rule's with those above it: `categories`), which saved
-searches' filters read, and
-`segments`, the slugs of the segments the change targets (empty: everyone), which the fan-out reads
-(services.event_fan_out);
+searches' filters read, and `segments`, the slugs of the segments the change targets (empty: everyone),
+which the fan-out reads (services.event_fan_out);
 consultation.opened / .closing — raised by the worker at the window's opening and 24 hours before it closes,
 scheduled when a consultation is created or its window changes; consultation.closed — when it closes and its
 result is drafted; consultation.result_published — when its result report is published (instead of an
 announcement.published for it) (topics: all, the consultation, the rules it consults on).
+A case (cases app) raises no subscriber event: the member who filed it is e-mailed at each step, and the
+reviewers when its deadline passes unanswered.
 """
 
 from datetime import datetime, timedelta

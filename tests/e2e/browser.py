@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import BrowserContext, Page, ViewportSize, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Response, ViewportSize, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -55,6 +55,18 @@ def chromium_page(user_data_dir: Path, *, viewport: ViewportSize, phone: bool = 
             yield page
         finally:
             context.close()
+
+
+def server_errors(page: Page) -> list[str]:
+    """The 5xx answers the page receives from now on (a list the test asserts empty at the end)."""
+    failures: list[str] = []
+
+    def on_response(response: Response) -> None:
+        if response.status >= 500:
+            failures.append(f"{response.status} {response.url}")
+
+    page.on("response", on_response)
+    return failures
 
 
 def screenshot(url: str, out: Path, *, viewport: ViewportSize = DESKTOP, full_page: bool = True) -> None:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page, Response, expect
+from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from rulecenter.accounts.models import Role
@@ -17,7 +17,7 @@ from rulecenter.accounts.tests.factories import user_create
 from rulecenter.rules.models import LifecycleEvent, RuleVersion
 from rulecenter.rules.tests.factories import rule_create
 
-from .browser import ARTIFACTS, DESKTOP, chromium_page
+from .browser import ARTIFACTS, DESKTOP, chromium_page, server_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pw-for-tests-only"  # the factories' password
@@ -44,17 +44,6 @@ def sign_in(page: Page, live_server: LiveServer, username: str) -> None:
 def open_version(page: Page, title: str) -> None:
     page.locator("#result_list").get_by_role("link", name=f"《{title}》 v1").click()
     expect(page.locator("h1")).to_be_visible()
-
-
-def server_errors(page: Page) -> list[str]:
-    failures: list[str] = []
-
-    def on_response(response: Response) -> None:
-        if response.status >= 500:
-            failures.append(f"{response.status} {response.url}")
-
-    page.on("response", on_response)
-    return failures
 
 
 def test_draft_approve_schedule_in_the_admin(

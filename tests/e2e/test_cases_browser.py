@@ -11,13 +11,13 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.utils import timezone
-from playwright.sync_api import Page, Response, expect
+from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from rulecenter.cases.models import Case
 from rulecenter.cases.tests.factories import PNG, case_file, member, reviewer, shipping_rule
 
-from .browser import ARTIFACTS, DESKTOP, PHONE, chromium_page
+from .browser import ARTIFACTS, DESKTOP, PHONE, chromium_page, server_errors
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pw-for-tests-only"
@@ -34,17 +34,6 @@ def people(transactional_db: None) -> None:
     # Another member's case, filed nine days ago and never answered: overdue.
     with time_machine.travel(timezone.now() - timedelta(days=9)):
         case_file(member("late"), text="九天前提交的申诉。")
-
-
-def server_errors(page: Page) -> list[str]:
-    failures: list[str] = []
-
-    def on_response(response: Response) -> None:
-        if response.status >= 500:
-            failures.append(f"{response.status} {response.url}")
-
-    page.on("response", on_response)
-    return failures
 
 
 def sign_in_site(page: Page, live_server: LiveServer, next_path: str) -> None:

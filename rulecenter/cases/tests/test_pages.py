@@ -142,3 +142,24 @@ def test_the_statistics_page_counts_without_naming_anyone_in_a_fixed_number_of_q
         assert '<th scope="row">收到</th><td>12' in client.get("/rules/shipping/cases/").content.decode()
     assert client.get("/rules/nope/cases/").status_code == 404
     assert timezone.now()
+
+
+def test_filing_is_rate_limited_per_member_on_the_page_and_the_api(client: Client, settings: Any) -> None:
+    settings.RULECENTER_CASE_RATE = "2/h"
+    shop = member()
+    client.force_login(shop.user)
+    assert client.post("/me/cases/new/", form()).status_code == 302
+    assert client.post("/me/cases/new/", form(text="")).status_code == 422  # a refusal counts too
+    limited = client.post("/me/cases/new/", form())
+    assert limited.status_code == 429
+    assert int(limited["Retry-After"]) > 0
+    from rulecenter.accounts.tests.factories import bearer, token_for
+
+    api = client.post(
+        "/api/v1/cases", {"rule": "shipping", "at": "2025-03-15T14:30:00+08:00", "text": "又一件"},
+        content_type="application/json", headers=bearer(token_for(shop.user)),
+    )  # fmt: skip
+    assert api.status_code == 429
+    assert Case.objects.count() == 1
+    client.force_login(member("other").user)  # another member has their own allowance
+    assert client.post("/me/cases/new/", form()).status_code == 302
