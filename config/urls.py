@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 
 from config.api import api
 from rulecenter.cases import views as case_views
-from rulecenter.site import calendar
+from rulecenter.site import calendar, language
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="announcements:list", permanent=False), name="home"),
@@ -19,6 +19,7 @@ urlpatterns = [
     path("notifications/", include("rulecenter.notifications.urls")),
     path("me/cases/", include("rulecenter.cases.urls")),
     path("me/", include("rulecenter.site.me_urls")),
+    path("language/", language.language_set, name="language"),
     path("calendar/", calendar.calendar_page, name="calendar"),
     path("calendar.ics", calendar.calendar_ics, name="calendar_ics"),
     path("feeds/", include("rulecenter.announcements.feed_urls")),

@@ -71,6 +71,8 @@ MIDDLEWARE = [
     # them (rulecenter/common/middleware.py).
     "rulecenter.common.middleware.PageSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # A reader who chose a language in the header gets pages that vary on that cookie (site/language.py).
+    "rulecenter.site.language.LanguageCookieVary",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "rulecenter.common.middleware.PageAuthenticationMiddleware",
