@@ -169,6 +169,7 @@ def environment(**options: Any) -> Environment:
             "static": static,
             "get_language": translation.get_language,
             "notice_days": notice_days_required,
+            "punct": punctuation,
         }
     )
     if env.autoescape is True:
@@ -183,3 +184,9 @@ def environment(**options: Any) -> Environment:
 def paragraphs(value: object) -> Markup:
     """Plain text as paragraphs and line breaks, escaped (a member's or staff's own words)."""
     return Markup(html.linebreaks(str(value), autoescape=True))  # noqa: S704 - escaped by linebreaks
+
+
+def punctuation(mark: str) -> str:
+    """A Chinese punctuation mark written in a template outside a translated string (《title》, a label's
+    ：), in the active language: “title” and ": " in English (msgctxt "punctuation")."""
+    return translation.pgettext("punctuation", mark)
