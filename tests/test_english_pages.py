@@ -7,6 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from rulecenter.announcements.models import Announcement
+from rulecenter.consultations.models import Consultation
 from rulecenter.rules.models import Rule
 
 pytestmark = pytest.mark.django_db
@@ -14,14 +16,14 @@ pytestmark = pytest.mark.django_db
 # (path, interface words that must not stay Chinese on it, English that must be there)
 PAGES = [
     ("/news/", ["新闻动态", "搜索规则和公告", "菜单"], ["News", "Menu"]),
-    ("/news/1/", ["新闻动态"], ["News"]),
+    ("/news/{news}/", ["新闻动态"], ["News"]),
     ("/rules/", ["规则库"], ["Rule library"]),
     ("/rules/{rule}/", ["历史版本", "生效日历", "对这条规则申诉", "申诉统计"], ["Appeal against this rule"]),
     ("/rules/{rule}/history/", ["历史版本"], []),
     ("/rules/{rule}/diff/?from=1&to=2", ["图例"], []),
     ("/rules/{rule}/cases/", ["只公开数字", "收到"], ["Only numbers are public"]),
     ("/consultations/", ["意见征集"], []),
-    ("/consultations/1/", ["规则草案及与现行版本的对比"], []),
+    ("/consultations/{consultation}/", ["规则草案及与现行版本的对比"], []),
     ("/calendar/", ["日历"], []),
     ("/search/?q=发货", ["订阅这个搜索"], ["Subscribe to this search"]),
     ("/notifications/subscribe/", ["电子邮件地址"], []),
@@ -30,18 +32,23 @@ PAGES = [
 
 
 @pytest.fixture
-def demo(db: None) -> str:
+def demo(db: None) -> dict[str, object]:
+    """The demo data; the ids and slugs the paths name (ids differ between databases)."""
     call_command("loaddemo", stdout=StringIO())
     rule = Rule.objects.filter(versions__number=2).order_by("id").first()
+    news = Announcement.objects.filter(status=Announcement.Status.PUBLISHED).order_by("id").first()
+    consultation = Consultation.objects.order_by("id").first()
     assert rule is not None
-    return rule.slug
+    assert news is not None
+    assert consultation is not None
+    return {"rule": rule.slug, "news": news.pk, "consultation": consultation.pk}
 
 
 @pytest.mark.parametrize(("path", "chinese", "english"), PAGES)
 def test_the_interface_speaks_english(
-    client: Client, demo: str, path: str, chinese: list[str], english: list[str]
+    client: Client, demo: dict[str, object], path: str, chinese: list[str], english: list[str]
 ) -> None:
-    response = client.get(path.format(rule=demo), headers={"accept-language": "en"})
+    response = client.get(path.format(**demo), headers={"accept-language": "en"})
     assert response.status_code == 200, path
     page = response.content.decode()
     assert '<html lang="en">' in page
