@@ -17,6 +17,7 @@ from datetime import datetime, tzinfo
 from functools import cached_property, lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.templatetags.static import static as django_static
@@ -170,6 +171,7 @@ def environment(**options: Any) -> Environment:
             "get_language": translation.get_language,
             "notice_days": notice_days_required,
             "punct": punctuation,
+            "site_url": site_url,
         }
     )
     if env.autoescape is True:
@@ -190,3 +192,8 @@ def punctuation(mark: str) -> str:
     """A Chinese punctuation mark written in a template outside a translated string (《title》, a label's
     ：), in the active language: “title” and ": " in English (msgctxt "punctuation")."""
     return translation.pgettext("punctuation", mark)
+
+
+def site_url(path: str) -> str:
+    """The site's public address of a path (`RULECENTER_SITE_URL`), whatever Host the request came with."""
+    return f"{settings.RULECENTER_SITE_URL.rstrip('/')}{path}"
