@@ -1,7 +1,9 @@
-"""The member's own page (/me/, issue 13): their subscriptions, votes, exit requests and acknowledgments.
+"""The member's own page (/me/, issue 13): their subscriptions, votes, exit requests, acknowledgments, a
+link to their cases, and the language the platform writes to them in.
 
-Everything on it is the signed-in user's own, read through the selectors of the apps that hold it; its one
-write, ending a subscription, is the notifications service's, which checks the owner again. The page is
+Everything on it is the signed-in user's own, read through the selectors of the apps that hold it; its two
+writes — ending a subscription, choosing the notification language — are the notifications' and accounts'
+services', which check the owner again. The page is
 never kept by a shared cache nor stored by the browser: it lists webhook and robot addresses, whose URLs
 often carry the receiver's access token.
 """
