@@ -14,6 +14,11 @@ from .models import OPEN_STATUSES, Case, CaseAttachment, CaseStep
 MEMBER_CASES_SHOWN = 100
 
 
+def _number_valid(number: str) -> bool:
+    """A case number (SS + digits) at most: anything else names no case, so it costs no query."""
+    return 0 < len(number) <= 20 and number.isascii() and number.isalnum()
+
+
 def cases_of(*, member: User, limit: int = MEMBER_CASES_SHOWN) -> list[Case]:
     return list(
         Case.objects.filter(member=member)
@@ -24,13 +29,13 @@ def cases_of(*, member: User, limit: int = MEMBER_CASES_SHOWN) -> list[Case]:
 
 def case_of(*, member: User, number: str) -> Case | None:
     """A member's own case by its number (anyone else's is None, as an unknown number is)."""
-    if not (0 < len(number) <= 20 and number.isascii() and number.isalnum()):
+    if not _number_valid(number):
         return None
     return Case.objects.filter(member=member, number=number).select_related("rule", "version").first()
 
 
 def case_by_number(*, number: str) -> Case | None:
-    if not (0 < len(number) <= 20 and number.isascii() and number.isalnum()):
+    if not _number_valid(number):
         return None
     return Case.objects.filter(number=number).select_related("rule", "version", "member").first()
 

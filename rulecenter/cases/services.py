@@ -307,24 +307,30 @@ def case_answer(*, actor: Actor, case: Case, outcome: str, answer: str) -> Case:
     return stored
 
 
+def escalation_refused(case: Case, *, at: datetime) -> str | None:
+    """Why the member may not ask for a human review of this case at `at` (in the active language), or None:
+    the one rule the service enforces and the case page follows to offer the button."""
+    if case.first_answered_by_id is not None:
+        return _(ESCALATION_ONCE).format(number=case.number)
+    if case.status != Case.Status.ANSWERED or case.answered_at is None:
+        return _(ESCALATION_NOT_ANSWERED).format(number=case.number)
+    if not case.automated:
+        return _(ESCALATION_NOT_AUTOMATED)
+    days = settings.RULECENTER_CASE_ESCALATION_DAYS
+    if at > case.answered_at + timedelta(days=days):
+        return _(ESCALATION_LATE).format(days=days, at=_local(case.answered_at))
+    return None
+
+
 @transaction.atomic
 def case_escalate(*, actor: Actor, case: Case, reason: str = "") -> Case:
     """The member asks for a human review of the answer (a decision made by an automated system or without
     a person), once, within the setting's days of the answer; another staff member answers it."""
     _member_require(actor, case.member)
     stored = _locked(case)
-    if stored.first_answered_by_id is not None:
-        raise ValidationError({"status": _(ESCALATION_ONCE).format(number=stored.number)}, code="state")
-    if stored.status != Case.Status.ANSWERED or stored.answered_at is None:
-        raise ValidationError(
-            {"status": _(ESCALATION_NOT_ANSWERED).format(number=stored.number)}, code="state"
-        )
-    if not stored.automated:
-        raise ValidationError({"status": _(ESCALATION_NOT_AUTOMATED)}, code="state")
-    days = settings.RULECENTER_CASE_ESCALATION_DAYS
-    if _now() > stored.answered_at + timedelta(days=days):
-        message = _(ESCALATION_LATE).format(days=days, at=_local(stored.answered_at))
-        raise ValidationError({"status": message}, code="state")
+    refused = escalation_refused(stored, at=_now())
+    if refused is not None:
+        raise ValidationError({"status": refused}, code="state")
     reason = (reason or "").strip()
     if len(reason) > NOTE_MAX_CHARS:
         raise ValidationError({"reason": _(NOTE_TOO_LONG).format(limit=NOTE_MAX_CHARS)})
@@ -355,9 +361,9 @@ def case_close(*, actor: Actor, case: Case) -> Case:
     if not staff:
         _member_require(actor, case.member)
     stored = _locked(case)
+    if stored.status == Case.Status.CLOSED:
+        _refuse_unless(stored, (Case.Status.ANSWERED,), _("结案"))
     if stored.status != Case.Status.ANSWERED:
-        if stored.status == Case.Status.CLOSED:
-            _refuse_unless(stored, (), _("结案"))
         raise ValidationError({"status": _(CLOSE_NOT_ANSWERED).format(number=stored.number)}, code="state")
     stored.status = Case.Status.CLOSED
     stored.closed_at = _now()

@@ -4,7 +4,7 @@ A member's pages are theirs alone: anyone else's case, like an unknown number, i
 served only to the member who sent them and to reviewers, as downloads that no browser renders in place.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -204,13 +204,7 @@ def case_detail(request: HttpRequest, number: str) -> HttpResponse:
 def _detail(request: HttpRequest, case: Case, *, error: str = "", status: int = 200) -> HttpResponse:
     steps, attachments = selectors.case_detail(case=case)
     now = timezone.now()
-    may_escalate = (
-        case.status == Case.Status.ANSWERED
-        and case.automated
-        and case.first_answered_by_id is None
-        and case.answered_at is not None
-        and now <= case.answered_at + timedelta(days=settings.RULECENTER_CASE_ESCALATION_DAYS)
-    )
+    may_escalate = services.escalation_refused(case, at=now) is None
     context = {
         "case": case,
         "steps": steps,
