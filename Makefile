@@ -25,10 +25,14 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 # Browser tests drive Debian's Chromium; install it when it is missing (never a downloaded browser), with
-# CJK fonts so screenshots show Chinese rather than empty boxes.
+# CJK fonts so screenshots show Chinese rather than empty boxes; and axe-core, the accessibility checker
+# they inject into every page, from npm at the version package-lock.json pins.
 browser:
 	@test -x /usr/bin/chromium && test -d /usr/share/fonts/opentype/noto || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; }
+	@command -v npm >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	@test -f node_modules/axe-core/axe.min.js || npm ci --no-audit --no-fund --silent
 
 # The audit tests tamper with the database through the real command-line clients, as an operator would; the
 # limits tests put the shipped nginx configuration (deploy/nginx/) in front of a live server.
@@ -54,4 +58,4 @@ bench: setup
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var node_modules .mypy_cache .ruff_cache .pytest_cache

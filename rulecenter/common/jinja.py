@@ -13,6 +13,7 @@ cheap (docs/performance.md):
   Changing the settings they depend on (tests do) forgets what was remembered.
 """
 
+import re
 from datetime import datetime, tzinfo
 from functools import cached_property, lru_cache
 from typing import Any
@@ -172,6 +173,7 @@ def environment(**options: Any) -> Environment:
             "notice_days": notice_days_required,
             "punct": punctuation,
             "site_url": site_url,
+            "lang_of": written_language,
         }
     )
     if env.autoescape is True:
@@ -180,7 +182,24 @@ def environment(**options: Any) -> Environment:
     env.filters["localdate"] = localdate
     env.filters["isoformat"] = isoformat
     env.filters["linebreaks"] = paragraphs
+    env.filters["zh"] = chinese
     return env
+
+
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def written_language(text: object) -> str:
+    """The language a person wrote in (a member's case, a reviewer's answer), for its `lang` attribute:
+    Chinese when it has a Chinese character, else English. Content the platform publishes is always
+    Chinese (`|zh`)."""
+    return "zh-Hans" if _CJK.search(str(text)) else "en"
+
+
+def chinese(value: object) -> Markup:
+    """Content as written — a title, a rule's or category's name, a text — marked as Chinese, so an English
+    page says which words a screen reader must read as Chinese. Escaped, unless already markup."""
+    return Markup('<span lang="zh-Hans">%s</span>') % (value,)
 
 
 def paragraphs(value: object) -> Markup:

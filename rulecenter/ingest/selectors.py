@@ -6,6 +6,7 @@ from typing import Literal
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import pgettext
 
 from rulecenter.announcements.models import Announcement
 from rulecenter.rules import selectors as rule_selectors
@@ -15,6 +16,7 @@ from .models import ExtractedFacts, ImportedItem, ImportRevision
 DateField = Literal["notice_date", "effective_date", "comment_start", "comment_end"]
 DATE_FIELDS: tuple[DateField, ...] = ("notice_date", "effective_date", "comment_start", "comment_end")
 LABELS: dict[DateField, str] = {
+    # Translated where shown, in the context "calendar": 生效 alone reads differently elsewhere.
     "notice_date": "公示",
     "effective_date": "生效",
     "comment_start": "意见征集开始",
@@ -129,7 +131,7 @@ def calendar_entries(
                 FactsCalendarEntry(
                     at=at,
                     kind=name,
-                    label=LABELS[name],
+                    label=pgettext("calendar", LABELS[name]),
                     announcement_id=facts.announcement_id,
                     title=facts.announcement.title,
                     url=facts.announcement.get_absolute_url(),

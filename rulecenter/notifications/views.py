@@ -12,7 +12,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy, pgettext
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -29,17 +29,16 @@ from .models import Subscription
 VISITOR = Actor(user_id=None, name="visitor")
 
 
-def _topics() -> list[tuple[str, str]]:
-    choices = [("all", _("全部变更"))]
-    choices += [
-        (f"category:{c.slug}", _("栏目：{name}").format(name=c.name))
-        for c in announcement_selectors.category_list()
+def _topics() -> list[tuple[str, list[tuple[str, str]]]]:
+    """What the form offers to follow, grouped: everything, then the news sections and the rule categories
+    by their names (content, in Chinese; the group says which kind they are)."""
+    sections = [(f"category:{c.slug}", c.name) for c in announcement_selectors.category_list()]
+    rule_categories = [(f"category:{c.slug}", c.name) for c in rule_selectors.rule_categories()]
+    return [
+        ("", [("all", _("全部变更"))]),
+        (pgettext("subscription topics", "栏目"), sections),
+        (pgettext("subscription topics", "规则分类"), rule_categories),
     ]
-    choices += [
-        (f"category:{c.slug}", _("规则分类：{name}").format(name=c.name))
-        for c in rule_selectors.rule_categories()
-    ]
-    return list(dict.fromkeys(choices))
 
 
 class SubscribeForm(forms.Form):

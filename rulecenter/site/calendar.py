@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 from icalendar import Calendar, Event
@@ -57,7 +57,7 @@ def calendar_page(request: HttpRequest) -> HttpResponse:
         "past": past,
         "rule": rule,
         "category": category,
-        "labels": KIND_SUMMARY,
+        "labels": {kind: pgettext("calendar", label) for kind, label in KIND_SUMMARY.items()},
         "query": request.GET.urlencode(),
         "nav": "calendar",
     }
