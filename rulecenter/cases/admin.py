@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from rulecenter.accounts.admin import RefusalsShown
 from rulecenter.accounts.roles import actor_for
@@ -110,7 +110,7 @@ class CaseAdmin(RefusalsShown[Case]):
     def overdue(self, case: Case) -> bool:
         return case.is_open and case.due_at < timezone.now()
 
-    @admin.display(description=gettext_lazy("适用版本"))
+    @admin.display(description=pgettext_lazy("case", "适用版本"))
     def pinned_version(self, case: Case) -> str:
         return format_html(
             '<a href="{}">{}</a>',

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 OPEN_STATUSES = ("received", "under_review", "escalated")
 
@@ -42,7 +43,10 @@ class Case(models.Model):
     )
     # The version in force at `at`: the text the case is judged against. Pinned when filed, never changed.
     version = models.ForeignKey(
-        "rules.RuleVersion", verbose_name=_("适用版本"), on_delete=models.PROTECT, related_name="cases"
+        "rules.RuleVersion",
+        verbose_name=pgettext_lazy("case", "适用版本"),
+        on_delete=models.PROTECT,
+        related_name="cases",
     )
     at = models.DateTimeField(_("发生时间"))
     clause = models.CharField(_("条款"), max_length=64, blank=True)

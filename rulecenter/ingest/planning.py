@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.announcements.models import Announcement
@@ -54,9 +55,12 @@ class Action(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"new": _("新增"), "update": _("更新"), "same": _("未变化"), "duplicate": _("重复")}[
-            self.value
-        ]
+        return {
+            "new": pgettext("import action", "新增"),
+            "update": _("更新"),
+            "same": _("未变化"),
+            "duplicate": _("重复"),
+        }[self.value]
 
 
 def announcement_kind(kind: Kind, title: str) -> Announcement.Kind:

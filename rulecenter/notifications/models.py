@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 # A topic: everything, a category (an announcement's 栏目 or a rule's category), a rule, a consultation, a
 # saved search (its query and filters, read by the search app: common/topics.py).
@@ -67,8 +68,8 @@ class Subscription(models.Model):
     disabled_reason = models.CharField(_("停用原因"), max_length=200, blank=True)
 
     class Meta:
-        verbose_name = _("订阅")
-        verbose_name_plural = _("订阅")
+        verbose_name = pgettext_lazy("noun", "订阅")
+        verbose_name_plural = pgettext_lazy("plural noun", "订阅")
         indexes = [models.Index(fields=["topic", "channel"], name="subscription_topic_channel")]
         constraints = [
             models.CheckConstraint(
@@ -148,7 +149,10 @@ class Delivery(models.Model):
         Event, verbose_name=_("事件"), on_delete=models.CASCADE, related_name="deliveries"
     )
     subscription = models.ForeignKey(
-        Subscription, verbose_name=_("订阅"), on_delete=models.CASCADE, related_name="deliveries"
+        Subscription,
+        verbose_name=pgettext_lazy("noun", "订阅"),
+        on_delete=models.CASCADE,
+        related_name="deliveries",
     )
     # The webhook-id header: the same on every attempt, so a receiver can drop a repeat.
     message_id = models.CharField(_("消息编号"), max_length=64, unique=True)

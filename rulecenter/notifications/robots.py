@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from . import webhooks
 from .events import EVENT_LABELS
@@ -260,7 +261,7 @@ def _item(event_type: str, data: Mapping[str, Any]) -> _Item:
         (_(EFFECTIVE_AT), _local(data.get("effective_at"))),
     ]
     if not times[1][1]:
-        times.append((_(PUBLISHED_AT), _local(data.get("published_at"))))
+        times.append((pgettext("date", PUBLISHED_AT), _local(data.get("published_at"))))
     times += [(_(OPENS_AT), _local(data.get("opens_at"))), (_(CLOSES_AT), _local(data.get("closes_at")))]
     link, link_label = _link(data)
     return _Item(
