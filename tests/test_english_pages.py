@@ -62,3 +62,21 @@ def test_the_interface_speaks_english(
             assert f'"{word}"' not in page, (path, word)
     for word in english:
         assert word in page, (path, word)
+
+
+def test_each_page_has_an_address_per_language_named_by_hreflang(
+    client: Client, demo: dict[str, object]
+) -> None:
+    """`?lang=en` shows a page in English whatever the browser asks; every page names both addresses (and the
+    plain one as x-default) so search engines and shared links find the right language."""
+    page = client.get("/rules/?lang=en", headers={"accept-language": "zh-hans"}).content.decode()
+    assert '<html lang="en">' in page
+    assert 'hreflang="en" href="http://127.0.0.1:8000/rules/?lang=en"' in page
+    assert 'hreflang="zh-Hans" href="http://127.0.0.1:8000/rules/?lang=zh-hans"' in page
+    assert 'hreflang="x-default" href="http://127.0.0.1:8000/rules/"' in page
+    # The header's switch returns to the page without ?lang=, so the choice it stores is what shows.
+    assert '<input type="hidden" name="next" value="/rules/">' in page
+    chinese = client.get("/news/?page=1&lang=zh-hans", headers={"accept-language": "en"}).content.decode()
+    assert '<html lang="zh-hans">' in chinese
+    assert 'hreflang="en" href="http://127.0.0.1:8000/news/?page=1&amp;lang=en"' in chinese
+    assert '<html lang="zh-hans">' in client.get("/rules/?lang=klingon").content.decode()

@@ -24,8 +24,9 @@ from django.views.decorators.http import require_POST
 
 from rulecenter.accounts.models import Role
 from rulecenter.accounts.roles import RoleRequired, actor_for, role_require
+from rulecenter.common.admin import TranslationPage
 
-from . import services
+from . import selectors, services
 from .models import Announcement, AnnouncementRevision, Category
 
 APPROVED_COUNT = "已审核通过 %(count)d 条公告。"
@@ -94,14 +95,15 @@ class WithdrawForm(forms.Form):
 
 
 @admin.register(Announcement)
-class AnnouncementAdmin(admin.ModelAdmin[Announcement]):
+class AnnouncementAdmin(TranslationPage[Announcement]):
     list_display = ["title", "kind", "category", "status", "review_state", "published_at"]
     list_filter = ["status", "statutory", "kind", "category"]
     search_fields = ["title"]
     date_hierarchy = "published_at"
     list_select_related = ["category"]
     fields = [
-        "title", "kind", "category", "summary", "body", "source_url", "segments", "status", "published_at",
+        "title", "kind", "category", "summary", "translation_link", "body", "source_url", "segments", "status",
+        "published_at",
         "statutory", "author", "approved_by", "approved_at", "review_comment", "corrected_at",
         "withdrawn_at", "withdrawn_reason", "excerpt", "created_at", "updated_at",
     ]  # fmt: skip
@@ -143,7 +145,7 @@ class AnnouncementAdmin(admin.ModelAdmin[Announcement]):
         return self._has(request, Role.PUBLISHER)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Announcement | None = None) -> list[str]:
-        readonly = list(self.workflow_fields)
+        readonly = [*self.workflow_fields, "translation_link"]
         if not self.has_publish_permission(request):
             readonly.append("published_at")  # only the publisher role decides when something goes out
         if (obj is not None and obj.status != Announcement.Status.DRAFT) or not self._has(
@@ -284,6 +286,18 @@ class AnnouncementAdmin(admin.ModelAdmin[Announcement]):
         )
         if done:
             self.message_user(request, _(PUBLISHED_COUNT) % {"count": done}, messages.SUCCESS)
+
+    # --- translations (common.admin.TranslationPage) ------------------------------------------------
+
+    def translate(
+        self, request: HttpRequest, obj: Announcement, *, language: str, title: str, summary: str
+    ) -> object:
+        return services.announcement_translate(
+            actor=actor_for(request.user), announcement=obj, language=language, title=title, summary=summary
+        )
+
+    def translation_history(self, obj: Announcement) -> list[Any]:
+        return selectors.announcement_translation_history(announcement=obj)
 
     # --- the review, publish and withdraw pages ----------------------------------------------------
 

@@ -15,7 +15,13 @@ from ninja.responses import Status
 from rulecenter.accounts.auth import BearerTokenAuth
 from rulecenter.accounts.roles import request_actor
 from rulecenter.accounts.schemas import SEGMENTS_MAX, SegmentOut, SegmentSlug, segments_out
-from rulecenter.common.api import IsoDatetime, page_size_checked
+from rulecenter.common.api import (
+    IsoDatetime,
+    TranslationIn,
+    TranslationOut,
+    page_size_checked,
+    translations_out,
+)
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
 from rulecenter.common.pagination import PAGE_INVALID, Pager, page_count
 from rulecenter.common.problems import CONFLICT, VALIDATION, Problem, ProblemType, field_error, problems
@@ -71,6 +77,10 @@ class AnnouncementOut(Schema):
     segments: list[SegmentOut] = Field(
         default_factory=list,
         description="公告主要涉及的商家分群；空表示面向所有商家。公告对所有人公开，通知只发给这些分群的商家",
+    )
+    translations: list[TranslationOut] = Field(
+        default_factory=list,
+        description="编辑提供的译文（每种语言最新的一条）：标题和摘要，仅供参考，以中文原文为准；正文不翻译",
     )
 
 
@@ -164,6 +174,9 @@ def _announcement_out(request: HttpRequest, announcement: Announcement) -> Annou
         review_comment=announcement.review_comment,
         segments=segments_out(
             selectors.announcement_segments(ids=[announcement.pk]).get(announcement.pk, [])
+        ),
+        translations=translations_out(
+            selectors.announcement_translations(ids=[announcement.pk]).get(announcement.pk, {})
         ),
     )
 
@@ -442,6 +455,51 @@ def announcement_withdraw(
         return _announcement_out(request, withdrawn)
 
     return _write(request, idempotency_key, f"announcement_withdraw:{announcement_id}", payload, write)
+
+
+@router.post(
+    "/{int:announcement_id}/translations",
+    response={201: TranslationOut, **_WRITE_PROBLEMS},
+    auth=BearerTokenAuth(),
+    url_name="announcement-translate",
+    operation_id="announcement_translate",
+    summary="添加标题和摘要的译文（草稿：编辑角色；已发布：发布角色）",
+    description="译文向该语言的读者显示，并注明是译文、以中文原文为准；正文不翻译。译文写入后不再修改："
+    "更好的译文作为新的一条添加，显示最新的一条，旧的保留。已撤回的公告返回 409。",
+)
+def announcement_translate(
+    request: HttpRequest,
+    announcement_id: int,
+    payload: TranslationIn,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Status[TranslationOut] | HttpResponse:
+    def write() -> TranslationOut:
+        announcement = _announcement_or_404(announcement_id)
+        translated = services.announcement_translate(
+            actor=request_actor(request),
+            announcement=announcement,
+            language=payload.language,
+            title=payload.title,
+            summary=payload.summary,
+        )
+        return TranslationOut(
+            language=translated.language,
+            title=translated.title,
+            summary=translated.summary,
+            translated_at=timezone.localtime(translated.translated_at),
+        )
+
+    user: User = request.auth  # type: ignore[attr-defined]
+    return idempotent_write(
+        request,
+        user=user,
+        key=idempotency_key,
+        operation=f"announcement_translate:{announcement_id}",
+        payload=payload,
+        status=201,
+        write=write,
+        conflicts=(services.AnnouncementStateConflict,),
+    )
 
 
 @router.delete(

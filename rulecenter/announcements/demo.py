@@ -89,6 +89,16 @@ def kind_for(title: str) -> Announcement.Kind:
     return Announcement.Kind.NEWS
 
 
+# An editor's English for one item, so English readers see how a translation is shown (issue 15).
+TRANSLATED = {
+    "《1688商家发货行为管理规范》的更新公告": (
+        "Update to the “1688 Merchant Shipping Conduct Rules”",
+        "Late-shipping compensation and the definition of fraudulent shipping change; noticed 10 February 2025, "
+        "in force from 18 February 2025.",
+    )
+}
+
+
 @transaction.atomic
 def load_demo() -> int:
     """Create the seed's items unless they exist (matched by title); returns how many were created."""
@@ -103,7 +113,7 @@ def load_demo() -> int:
             continue
         kind = kind_for(item.title)
         source = _URL.search(item.excerpt)
-        services.announcement_create(
+        announcement = services.announcement_create(
             actor=SYSTEM,
             title=item.title,
             body=item.excerpt,
@@ -113,5 +123,10 @@ def load_demo() -> int:
             status=Announcement.Status.PUBLISHED,
             published_at=published_at,
         )
+        if item.title in TRANSLATED:
+            title, summary = TRANSLATED[item.title]
+            services.announcement_translate(
+                actor=SYSTEM, announcement=announcement, language="en", title=title, summary=summary
+            )
         created += 1
     return created

@@ -4,6 +4,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from rulecenter.common.translations import ContentTranslation, language_constraint, title_constraint
+
 
 class Category(models.Model):
     slug = models.SlugField(_("标识"), max_length=64, unique=True)
@@ -183,6 +185,27 @@ class AnnouncementRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.number})"
+
+
+class AnnouncementTranslation(ContentTranslation):
+    """An editor's translation of an announcement's title and summary (common/translations.py): shown to
+    readers of its language, marked as a translation; written once, the newest shown."""
+
+    announcement = models.ForeignKey(
+        Announcement, verbose_name=_("公告"), on_delete=models.PROTECT, related_name="translations"
+    )
+
+    class Meta:
+        verbose_name = _("译文")
+        verbose_name_plural = _("译文")
+        ordering = ["announcement", "language", "-translated_at", "-id"]
+        constraints = [
+            language_constraint("announcementtranslation_language"),
+            title_constraint("announcementtranslation_title"),
+        ]
+        indexes = [
+            models.Index(fields=["announcement", "language", "-id"], name="announcementtranslation_newest")
+        ]
 
 
 class ListingCounter(models.Model):

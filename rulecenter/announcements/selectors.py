@@ -25,8 +25,9 @@ from django.utils import timezone
 from rulecenter.accounts.models import Segment
 from rulecenter.common.memo import ProcessMemo
 from rulecenter.common.pagination import Pager
+from rulecenter.common.translations import TranslationText
 
-from .models import Announcement, AnnouncementRevision, Category, ListingCounter
+from .models import Announcement, AnnouncementRevision, AnnouncementTranslation, Category, ListingCounter
 
 # Deep pages seek to the nearest remembered row at a multiple of ANCHOR_SPAN, then walk < ANCHOR_SPAN index
 # entries (~0.15 µs each on SQLite); each anchor is found once per listing version by a covering-index scan.
@@ -338,3 +339,25 @@ def announcement_segments(*, ids: Iterable[int]) -> dict[int, list[Segment]]:
     for row in rows:
         found.setdefault(row.announcement_id, []).append(row.segment)
     return found
+
+
+def announcement_translations(*, ids: Iterable[int]) -> dict[int, dict[str, TranslationText]]:
+    """Each announcement's newest translation per language, for those that have one (one query)."""
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    found: dict[int, dict[str, TranslationText]] = {}
+    rows = (
+        AnnouncementTranslation.objects.filter(announcement_id__in=wanted)
+        .order_by("announcement_id", "language", "-id")
+        .values_list("announcement_id", "language", "title", "summary", "translated_at")
+    )
+    for announcement_id, language, title, summary, translated_at in rows:
+        newest = found.setdefault(announcement_id, {})
+        newest.setdefault(language, TranslationText(language, title, summary, translated_at))
+    return found
+
+
+def announcement_translation_history(*, announcement: Announcement) -> list[AnnouncementTranslation]:
+    """Every translation of an announcement, newest first (the admin lists them)."""
+    return list(announcement.translations.order_by("language", "-id"))

@@ -36,9 +36,10 @@ from rulecenter.common.changes import (
     content_changing_check,
 )
 from rulecenter.common.text import control_characters_refuse, excerpt, html_to_text, markdown_to_html
+from rulecenter.common.translations import translation_checked, translation_fields
 
 from . import selectors
-from .models import Announcement, AnnouncementRevision, Category, ListingCounter
+from .models import Announcement, AnnouncementRevision, AnnouncementTranslation, Category, ListingCounter
 
 ANNOUNCEMENT_BODY_EMPTY = "正文不能为空。"
 ANNOUNCEMENT_DELETE_PUBLISHED = "发布过的公告不能删除：如需下线，请撤回（原文保留，并注明撤回原因）。"
@@ -525,6 +526,37 @@ def announcement_withdraw(*, actor: Actor, announcement: Announcement, reason: s
     stored.withdrawn_at, stored.withdrawn_reason = timezone.now(), reason
     _write(stored, before=before, action=ChangeAction.WITHDRAWN, actor=actor)
     return _mirror(announcement, stored)
+
+
+@transaction.atomic
+def announcement_translate(
+    *, actor: Actor, announcement: Announcement, language: str, title: str, summary: str = ""
+) -> AnnouncementTranslation:
+    """An editor's translation of a draft's title and summary, or a publisher's of a published one (it is
+    public at once); a withdrawn announcement is not translated. Written once: the newest is shown, earlier
+    ones kept. The body is not translated: the Chinese text binds."""
+    language, title, summary = translation_checked(language=language, title=title, summary=summary)
+    stored = _locked(announcement)
+    role_require(actor, Role.EDITOR if stored.status == Announcement.Status.DRAFT else Role.PUBLISHER)
+    if stored.status == Announcement.Status.WITHDRAWN:
+        _refuse_if_frozen(stored)
+    # The English listing shows translated titles: its pages and ETags are keyed by the counters' version.
+    _counters_apply(_state(stored), _state(stored))
+    translated = AnnouncementTranslation.objects.create(
+        announcement=stored,
+        language=language,
+        title=title,
+        summary=summary,
+        **translation_fields(actor, at=timezone.now()),
+    )
+    content_changed_announce(
+        kind=ContentKind.ANNOUNCEMENT,
+        ids=[stored.pk],
+        action=ChangeAction.TRANSLATED,
+        actor=actor,
+        data={"language": language, "title": title, "summary": summary},
+    )
+    return translated
 
 
 @transaction.atomic

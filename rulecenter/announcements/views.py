@@ -19,6 +19,7 @@ from django.views.decorators.http import require_safe
 
 from rulecenter.common.memo import ProcessMemo
 from rulecenter.common.pagination import pager_for
+from rulecenter.common.translations import reader_language
 
 from . import selectors
 
@@ -79,10 +80,24 @@ def news_list(request: HttpRequest) -> HttpResponse:
                 _pages.put(cache_key, body, until=now + cache_seconds)
         if body is None:
             category = state.category
+            items = selectors.listing_page(category=category, stamp=state.stamp, pager=pager)
+            # English readers see an editor's translated title where there is one (marked as such).
+            language = reader_language()
             context = {
                 "category": category,
                 "categories": state.categories,
-                "items": selectors.listing_page(category=category, stamp=state.stamp, pager=pager),
+                "items": items,
+                "translations": (
+                    {
+                        pk: by_language[language]
+                        for pk, by_language in selectors.announcement_translations(
+                            ids=[item.id for item in items]
+                        ).items()
+                        if language in by_language
+                    }
+                    if language
+                    else {}
+                ),
                 "pager": pager,
                 "page_query": f"category={category.slug}&page=" if category else "page=",
             }

@@ -1,15 +1,19 @@
 """Pieces every router of the JSON API shares: ISO 8601 times, the page-size limit, the page count."""
 
+from datetime import datetime
 from typing import Annotated
 
 from django.conf import settings
 from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from ninja import Field, Schema
 from pydantic import AwareDatetime, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from .pagination import page_count
 from .problems import VALIDATION, Problem, field_error
+from .translations import TranslationText
 
 PAGE_SIZE_TOO_LARGE = "每页最多 {limit} 条。"
 PAGE_PAST_END = "页码 {page} 超出范围：共 {pages} 页。"
@@ -42,3 +46,29 @@ def page_or_404(page: int, *, total: int, size: int) -> None:
     pages = page_count(total, size)
     if page > pages:
         raise Http404(_(PAGE_PAST_END).format(page=page, pages=pages))
+
+
+class TranslationIn(Schema):
+    language: str = Field(default="en", description="译文的语言；目前只提供 en", max_length=16)
+    title: str = Field(description="译文标题（必填，最多 200 字）", max_length=1000)
+    summary: str = Field(default="", description="译文摘要（最多 2000 字）", max_length=10000)
+
+
+class TranslationOut(Schema):
+    language: str
+    title: str
+    summary: str
+    translated_at: datetime
+
+
+def translations_out(found: dict[str, TranslationText]) -> list[TranslationOut]:
+    """An item's newest translation per language, as the API shows them (by language)."""
+    return [
+        TranslationOut(
+            language=t.language,
+            title=t.title,
+            summary=t.summary,
+            translated_at=timezone.localtime(t.translated_at),
+        )
+        for _language, t in sorted(found.items())
+    ]

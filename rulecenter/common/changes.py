@@ -64,6 +64,7 @@ class ChangeAction(StrEnum):
     ANSWERED = "answered"  # staff answered a case
     ESCALATED = "escalated"  # the member asked for a human review of the answer
     CLOSED = "closed"  # a case was closed
+    TRANSLATED = "translated"  # an editor added a translation of a title and summary (never binding)
 
 
 @dataclass(frozen=True, slots=True)

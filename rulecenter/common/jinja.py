@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.http import HttpRequest
 from django.templatetags.static import static as django_static
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import html, timezone, translation
@@ -174,6 +175,7 @@ def environment(**options: Any) -> Environment:
             "punct": punctuation,
             "site_url": site_url,
             "lang_of": written_language,
+            "language_path": language_path,
         }
     )
     if env.autoescape is True:
@@ -211,6 +213,16 @@ def punctuation(mark: str) -> str:
     """A Chinese punctuation mark written in a template outside a translated string (《title》, a label's
     ：), in the active language: “title” and ": " in English (msgctxt "punctuation")."""
     return translation.pgettext("punctuation", mark)
+
+
+def language_path(request: HttpRequest, language: str | None) -> str:
+    """This page's path in `language` (`?lang=`, its other parameters kept), or without a chosen language."""
+    query = request.GET.copy()
+    query.pop("lang", None)
+    if language:
+        query["lang"] = language
+    encoded = query.urlencode()
+    return f"{request.path}?{encoded}" if encoded else request.path
 
 
 def site_url(path: str) -> str:

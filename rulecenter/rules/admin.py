@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from rulecenter.accounts.models import Role
 from rulecenter.accounts.roles import actor_for, role_require
 from rulecenter.common.actors import Actor
-from rulecenter.common.admin import ReadOnlyAdmin
+from rulecenter.common.admin import ReadOnlyAdmin, TranslationPage
 from rulecenter.common.law import notice_days_required
 from rulecenter.common.text import spreadsheet_cell
 
@@ -235,7 +235,7 @@ class ReviewStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(RuleVersion)
-class RuleVersionAdmin(ServiceRefusalsShown[RuleVersion]):
+class RuleVersionAdmin(TranslationPage[RuleVersion], ServiceRefusalsShown[RuleVersion]):
     """Editors write drafts, reviewers approve or send them back, publishers schedule approved ones.
 
     Each role sees the fields and buttons it may use; the services decide, so a forged request gets the
@@ -298,6 +298,16 @@ class RuleVersionAdmin(ServiceRefusalsShown[RuleVersion]):
         }
         return TemplateResponse(request, "admin/rules/ruleversion/schedule_bundle.html", context)
 
+    def translate(
+        self, request: HttpRequest, obj: RuleVersion, *, language: str, title: str, summary: str
+    ) -> object:
+        return services.rule_version_translate(
+            actor=actor_for(request.user), version=obj, language=language, title=title, summary=summary
+        )
+
+    def translation_history(self, obj: RuleVersion) -> list[Any]:
+        return list(obj.translations.order_by("language", "-id"))
+
     @admin.display(description=_("审核状态"))
     def review_state(self, obj: RuleVersion) -> str:
         return str(obj.review_state_at(timezone.now()).label)
@@ -335,7 +345,15 @@ class RuleVersionAdmin(ServiceRefusalsShown[RuleVersion]):
     def get_fields(self, request: HttpRequest, obj: RuleVersion | None = None) -> list[str]:  # type: ignore[override]
         if obj is None:
             return ["rule", *TEXT_FIELDS, SEGMENT_FIELD]
-        fields = ["rule", "number", "review_state", *TEXT_FIELDS, SEGMENT_FIELD, *REVIEW_FIELDS]
+        fields = [
+            "rule",
+            "number",
+            "review_state",
+            *TEXT_FIELDS,
+            "translation_link",
+            SEGMENT_FIELD,
+            *REVIEW_FIELDS,
+        ]
         if "comment" in self._editable(request, obj):
             fields.append("comment")
         return [*fields, *SCHEDULE_FIELDS, "bundle"]

@@ -17,10 +17,11 @@ from rulecenter.accounts.auth import BearerTokenAuth
 from rulecenter.accounts.models import Role, Segment
 from rulecenter.accounts.roles import request_actor, role_require, role_require_any
 from rulecenter.accounts.schemas import SEGMENTS_MAX, SegmentOut, SegmentSlug, segments_out
-from rulecenter.common.api import IsoDatetime, page_or_404
+from rulecenter.common.api import IsoDatetime, TranslationIn, TranslationOut, page_or_404, translations_out
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
 from rulecenter.common.problems import CONFLICT, VALIDATION, Problem, field_error, problems
 from rulecenter.common.text import INSTANT_OUT_OF_RANGE, instant_representable, local_minute
+from rulecenter.common.translations import TranslationText
 
 from . import selectors, services
 from .models import Rule, RuleVersion
@@ -80,6 +81,10 @@ class VersionOut(Schema):
     segments: list[SegmentOut] = Field(
         default_factory=list,
         description="变更主要涉及的商家分群；空表示面向所有商家。规则对所有人公开，通知和确认请求只发给这些分群的商家",
+    )
+    translations: list[TranslationOut] = Field(
+        default_factory=list,
+        description="编辑提供的译文（每种语言最新的一条）：规则标题和变更摘要，仅供参考，以中文原文为准；全文不翻译",
     )
 
 
@@ -159,10 +164,14 @@ def _version_out(
     version: RuleVersion,
     status: RuleVersion.Status,
     segments: dict[int, list[Segment]] | None = None,
+    translations: dict[int, dict[str, TranslationText]] | None = None,
 ) -> VersionOut:
-    """`segments` are the versions' segments (`selectors.version_segments`), read here when not given."""
+    """`segments` and `translations` are the versions' (`selectors.version_segments`,
+    `selectors.version_translations`), read here when not given."""
     if segments is None:
         segments = selectors.version_segments(ids=[version.pk])
+    if translations is None:
+        translations = selectors.version_translations(ids=[version.pk])
     path = version.get_absolute_url()
     return VersionOut(
         number=version.number,
@@ -179,6 +188,7 @@ def _version_out(
             fmt: request.build_absolute_uri(f"{path.rstrip('/')}.{fmt}") for fmt in ("md", "txt", "json")
         },
         segments=segments_out(segments.get(version.pk, [])),
+        translations=translations_out(translations.get(version.pk, {})),
     )
 
 
@@ -237,9 +247,12 @@ def rule_versions(
     page_or_404(page, total=total, size=size)
     offset = (page - 1) * size
     rows = selectors.version_history(rule=rule, offset=offset, limit=size, at=now, total=total)
-    segments = selectors.version_segments(ids=[row.version.pk for row in rows])
+    ids = [row.version.pk for row in rows]
+    segments = selectors.version_segments(ids=ids)
+    translations = selectors.version_translations(ids=ids)
     return VersionPage(
-        items=[_version_out(request, row.version, row.status, segments) for row in rows], count=total
+        items=[_version_out(request, row.version, row.status, segments, translations) for row in rows],
+        count=total,
     )
 
 
@@ -576,6 +589,46 @@ def rule_version_update(
         return _review_out(updated)
 
     return _write(request, idempotency_key, f"rule_version_update:{slug}:{number}", payload, write)
+
+
+@router.post(
+    "/{slug}/versions/{int:number}/translations",
+    response={201: TranslationOut, **_WRITE_PROBLEMS},
+    auth=BearerTokenAuth(),
+    url_name="rule_version_translate",
+    operation_id="rule_version_translate",
+    summary="添加规则标题和变更摘要的译文（草稿：编辑角色；已排期或已公示：发布角色）",
+    description="译文从版本公示起向该语言的读者显示，并注明是译文、规则以中文原文为准；全文不翻译。"
+    "译文写入后不再修改：更好的译文作为新的一条添加，显示最新的一条，旧的保留。",
+)
+def rule_version_translate(
+    request: HttpRequest,
+    slug: str,
+    number: int,
+    payload: TranslationIn,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Status[TranslationOut] | HttpResponse:
+    actor = request_actor(request)
+    version = _version_or_404(_rule_or_404(slug), number)
+
+    def write() -> TranslationOut:
+        translated = services.rule_version_translate(
+            actor=actor,
+            version=version,
+            language=payload.language,
+            title=payload.title,
+            summary=payload.summary,
+        )
+        return TranslationOut(
+            language=translated.language,
+            title=translated.title,
+            summary=translated.summary,
+            translated_at=timezone.localtime(translated.translated_at),
+        )
+
+    return _write(
+        request, idempotency_key, f"rule_version_translate:{slug}:{number}", payload, write, status=201
+    )
 
 
 @router.delete(

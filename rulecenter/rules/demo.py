@@ -237,6 +237,19 @@ def load_demo_rules() -> int:
         _at(2025, 2, 10, 10),
         _at(2025, 2, 18),
     )
+    # An editor's English for the shipping rule's versions: English readers see it marked as a translation.
+    for version, summary in zip(
+        shipping.versions.order_by("number"),
+        ("First version.", "Late-shipping compensation adjusted; fraudulent shipping defined."),
+        strict=True,
+    ):
+        services.rule_version_translate(
+            actor=SYSTEM,
+            version=version,
+            language="en",
+            title="1688 Merchant Shipping Conduct Rules",
+            summary=summary,
+        )
     _version(factoring, FACTORING_V1, "首次发布。", _at(2024, 9, 1, 10), _at(2024, 9, 10))
     _version(
         factoring,

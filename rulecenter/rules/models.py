@@ -6,6 +6,8 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from rulecenter.common.translations import ContentTranslation, language_constraint, title_constraint
+
 
 class RuleCategory(models.Model):
     """A node of the rule library's tree (市场管理, 交易规则, 协议 …)."""
@@ -225,6 +227,26 @@ class RuleVersion(models.Model):
         if self.approved_at is not None:
             return self.ReviewState.APPROVED
         return self.ReviewState.AWAITING_REVIEW
+
+
+class RuleVersionTranslation(ContentTranslation):
+    """An editor's translation of a version's rule title and change summary (common/translations.py):
+    shown to readers of its language once the version is public, marked as a translation; written once,
+    the newest shown."""
+
+    version = models.ForeignKey(
+        RuleVersion, verbose_name=_("版本"), on_delete=models.PROTECT, related_name="translations"
+    )
+
+    class Meta:
+        verbose_name = _("译文")
+        verbose_name_plural = _("译文")
+        ordering = ["version", "language", "-translated_at", "-id"]
+        constraints = [
+            language_constraint("ruleversiontranslation_language"),
+            title_constraint("ruleversiontranslation_title"),
+        ]
+        indexes = [models.Index(fields=["version", "language", "-id"], name="ruleversiontranslation_newest")]
 
 
 class RuleVersionTally(models.Model):

@@ -20,6 +20,7 @@ from django.utils import timezone
 from rulecenter.accounts import selectors as account_selectors
 from rulecenter.accounts.models import Segment
 from rulecenter.announcements.models import Announcement
+from rulecenter.common.translations import TranslationText
 
 from .models import (
     Acknowledgment,
@@ -31,6 +32,7 @@ from .models import (
     RuleCategory,
     RuleVersion,
     RuleVersionTally,
+    RuleVersionTranslation,
 )
 
 
@@ -490,3 +492,21 @@ def acknowledgment_reminders_due(*, version: RuleVersion, at: datetime | None = 
     if targeted:
         due = due.filter(pk__in=account_selectors.segment_users(targeted, at=at or timezone.now()))
     return due.order_by("pk").values_list("pk", flat=True)
+
+
+def version_translations(*, ids: Iterable[int]) -> dict[int, dict[str, TranslationText]]:
+    """Each version's newest translation per language, for those that have one (one query). The caller
+    shows only public versions: a translation is never public before its version's notice."""
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    found: dict[int, dict[str, TranslationText]] = {}
+    rows = (
+        RuleVersionTranslation.objects.filter(version_id__in=wanted)
+        .order_by("version_id", "language", "-id")
+        .values_list("version_id", "language", "title", "summary", "translated_at")
+    )
+    for version_id, language, title, summary, translated_at in rows:
+        newest = found.setdefault(version_id, {})
+        newest.setdefault(language, TranslationText(language, title, summary, translated_at))
+    return found

@@ -24,6 +24,7 @@ from rulecenter.common.changes import (
 )
 from rulecenter.common.law import notice_days_required
 from rulecenter.common.text import control_characters_refuse, local_minute
+from rulecenter.common.translations import translation_checked, translation_fields
 
 from . import selectors
 from .lifecycle import version_changed
@@ -36,6 +37,7 @@ from .models import (
     Rule,
     RuleCategory,
     RuleVersion,
+    RuleVersionTranslation,
 )
 from .tasks import run_due_lifecycle
 
@@ -284,6 +286,40 @@ def rule_version_segments_set(
     stored.segments.set(wanted)
     version_changed(stored, ChangeAction.UPDATED, actor, segments=[segment.slug for segment in wanted])
     return wanted
+
+
+@transaction.atomic
+def rule_version_translate(
+    *, actor: Actor, version: RuleVersion, language: str, title: str, summary: str = ""
+) -> RuleVersionTranslation:
+    """A translation of the rule's title and the version's change summary: an editor's while the version is
+    a draft, a publisher's once it is scheduled (readers see it from the notice on). Written once: the
+    newest is shown, earlier ones kept. The text itself is not translated: the Chinese text binds."""
+    language, title, summary = translation_checked(language=language, title=title, summary=summary)
+    stored = _locked(version)
+    role_require(actor, Role.PUBLISHER if _is_scheduled(stored) else Role.EDITOR)
+    translated = RuleVersionTranslation.objects.create(
+        version=stored,
+        language=language,
+        title=title,
+        summary=summary,
+        **translation_fields(actor, at=timezone.now()),
+    )
+    content_changed_announce(
+        kind=ContentKind.RULE_VERSION,
+        ids=[stored.pk],
+        action=ChangeAction.TRANSLATED,
+        actor=actor,
+        rule_ids=[stored.rule_id],
+        data={
+            "rule": stored.rule_id,
+            "number": stored.number,
+            "language": language,
+            "title": title,
+            "summary": summary,
+        },
+    )
+    return translated
 
 
 def rule_version_approve_check(*, actor: Actor, version: RuleVersion) -> None:

@@ -23,6 +23,7 @@ from rulecenter.common.text import (
     local_minute,
     markdown_to_text,
 )
+from rulecenter.common.translations import TranslationText, reader_language
 
 from . import selectors, services
 from .clauses import parse_clauses
@@ -111,10 +112,19 @@ def rule_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "current": selectors.version_in_force(rule=rule, at=now, now=now) if historical else version,
         "upcoming": upcoming,
         "upcoming_segments": segments.get(upcoming.pk, []) if upcoming else [],
+        "translation": _translation(version),
         "now": now,
         "nav": "rules",
     }
     return render(request, "rules/rule_detail.html", context)
+
+
+def _translation(version: RuleVersion | None) -> TranslationText | None:
+    """The version's translation for this reader (English), if an editor gave one."""
+    language = reader_language()
+    if version is None or language is None:
+        return None
+    return selectors.version_translations(ids=[version.pk]).get(version.pk, {}).get(language)
 
 
 @require_safe
@@ -165,6 +175,7 @@ def version_detail(request: HttpRequest, slug: str, number: str) -> HttpResponse
         "status": status,
         "segments": selectors.version_segments(ids=[version.pk]).get(version.pk, []),
         "clauses": clauses_html(version),
+        "translation": _translation(version),
         "nav": "rules",
     }
     return render(request, "rules/version.html", context)

@@ -6,10 +6,15 @@ of this site only. No CSRF token: choosing the language a page is shown in chang
 and a token would make every public page set a cookie and stop being cacheable. Responses to a request
 that carries the cookie vary on it (`LanguageCookieVary`), so a shared cache never serves one reader's
 language to another.
+
+Each page also has an address per language, for search engines and links shared across languages: the
+same URL with `?lang=en` (or `?lang=zh-hans`) is shown in that language whatever the cookie or the browser
+says, and every page names them in `<link rel="alternate" hreflang>` (x-default: the address without it).
 """
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import check_for_language
@@ -40,13 +45,21 @@ def language_set(request: HttpRequest) -> HttpResponse:
     return response
 
 
+_CODES = frozenset(code for code, _name in settings.LANGUAGES)
+
+
 class LanguageCookieVary:
-    """A response to a request carrying the language cookie varies on Cookie: caches key it by the choice."""
+    """`?lang=` chooses the page's language for this request (after LocaleMiddleware); a response to a request
+    carrying the language cookie varies on Cookie: caches key it by the choice."""
 
     def __init__(self, get_response: "type | object") -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        chosen = request.GET.get("lang")
+        if chosen is not None and chosen in _CODES:
+            translation.activate(chosen)
+            request.LANGUAGE_CODE = chosen
         response: HttpResponseBase = self.get_response(request)  # type: ignore[operator]
         if settings.LANGUAGE_COOKIE_NAME in request.COOKIES:
             patch_vary_headers(response, ("Cookie",))

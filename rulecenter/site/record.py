@@ -60,6 +60,7 @@ ACTION_LABELS = {
     ChangeAction.ANSWERED: "答复申诉",
     ChangeAction.ESCALATED: "申请人工复核",
     ChangeAction.CLOSED: "申诉结案",
+    ChangeAction.TRANSLATED: "添加译文",
 }
 KIND_LABELS = {
     ContentKind.RULE_VERSION: "规则版本",

@@ -178,6 +178,7 @@ def test_detail_answers_every_field(client: Client) -> None:
         "approved_at": None,
         "review_comment": "",
         "segments": [],
+        "translations": [],
     }
 
 
