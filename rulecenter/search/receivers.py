@@ -10,6 +10,8 @@ from .services import search_outbox_add
 
 
 def content_changed(*, change: ContentChange, **kwargs: Any) -> None:
+    if change.action is ChangeAction.TRANSLATED:
+        return  # the index holds the Chinese text, which a translation leaves as it is
     if change.kind is ContentKind.ANNOUNCEMENT:
         search_outbox_add(entity=OutboxEntry.Entity.ANNOUNCEMENT, object_ids=change.ids)
     elif change.kind is ContentKind.RULE:

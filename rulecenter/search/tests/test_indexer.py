@@ -94,6 +94,18 @@ def test_scheduling_a_rule_version_writes_the_rule_to_the_outbox(db: None) -> No
     assert list(OutboxEntry.objects.values_list("entity", "object_id")) == [("rule", rule.pk)]
 
 
+def test_a_translation_leaves_the_index_alone(db: None) -> None:
+    """The index holds the Chinese text; an editor's English title changes nothing in it."""
+    item = publish("公告")
+    category = rule_services.rule_category_create(actor=SYSTEM, slug="trade", name="交易规则")
+    rule = rule_services.rule_create(actor=SYSTEM, slug="refunds", title="退款管理规范", category=category)
+    version = rule_services.rule_version_create(actor=SYSTEM, rule=rule, text="第一条 退款。")
+    OutboxEntry.objects.all().delete()
+    announcement_services.announcement_translate(actor=SYSTEM, announcement=item, language="en", title="News")
+    rule_services.rule_version_translate(actor=SYSTEM, version=version, language="en", title="Refunds")
+    assert not OutboxEntry.objects.exists()
+
+
 def test_one_task_is_enqueued_per_transaction(db: None, django_capture_on_commit_callbacks: Any) -> None:
     with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
         publish("一")
