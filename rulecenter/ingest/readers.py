@@ -1,0 +1,799 @@
+"""Listing pages of any common layout, as items: title, the item's own date, excerpt, link and meta (issue 16).
+
+Three readers, one result (`ReadPage`):
+
+- **the seed's layout** (`listing.parse`): `• title`, excerpt lines, the `共N条 当前p/P页` footer;
+- **CSS selectors** (`SelectorSpec`, with `PRESETS` for common layouts): item, title, link, date, excerpt;
+- **the generic reader**, for text or HTML with no preset. HTML becomes lines first — one per block, the
+  page's `nav`/`header`/`footer`/`aside` dropped, a line that is one link keeping its address. Then each line
+  is classed (a date alone, a meta line — `电商 / 作者 · 2025-04-02`, `发布时间：… | 来源：…` —, page furniture —
+  menus, 首页, a theme toggle, the pager, 阅读更多, ©/ICP —, an excerpt, or a title candidate), a highlighted
+  search word broken onto its own line is joined back into its title, and the repeated structure decides
+  which candidates are titles: a title with its date (after it, or before it when the page puts dates first),
+  meta and excerpt. A candidate with nothing of its own (no date, meta, excerpt or link) on a page whose items
+  have them is furniture; one the reader cannot place is kept and reported as unsure, never silently guessed.
+
+No database and no settings: `rulecenter read_listing` runs it on a file, and the corpus under
+tests/listings/ measures it (docs/ingest.md).
+"""
+
+import datetime
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext as _
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from .listing import _FOOTER, TITLE_MAX_LENGTH, Footer, ListingError, ListingItem, ListingPage, parse
+
+NOTHING_FOUND = "“{name}”里没有找到列表项：{why}"
+WHY_EMPTY = "页面没有文字。"
+WHY_NO_STRUCTURE = "没有找到重复出现的“标题 + 日期/摘要”结构；可以为这个频道配置 CSS 选择器。"
+WHY_SELECTOR = "选择器“{selector}”在页面上没有匹配到任何元素。"
+UNSURE_ALONE = "这一行既没有日期、来源，也没有摘要或链接"
+
+# Dates as listing pages print them: 2025-04-02, 2025/4/2, 2025.04.02, 2025年4月2日.
+_DATE = re.compile(r"(?<!\d)(20\d\d|19\d\d)\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?!\d)")
+_DATE_ONLY = re.compile(
+    r"^[\[【(（]?\s*(?:发布(?:时间|日期)?[:：]?\s*|更新(?:时间|日期)?[:：]?\s*|日期[:：]?\s*)?"
+    r"(?:20\d\d|19\d\d)\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s+\d{1,2}:\d\d(?::\d\d)?)?\s*[\])】）]?$"
+)
+_RELATIVE = re.compile(r"(?:\d+\s*(?:秒|分钟|小时|天|周|个月|月|年)前|刚刚|昨天|前天|今天)")
+_META_MARK = re.compile(
+    r"(?:来源|作者|分类|栏目|标签|发布(?:时间|日期)?|更新(?:时间|日期)?)\s*[:：]|(?:^|\s)[·•]?\s*(?:发布|更新|发表|编辑)于|"
+    r"(?:浏览|阅读)(?:量|数)?\s*[:：]?\s*[\d.,]+|\s[·|/｜]\s"
+)
+_BRACKET_DATE = re.compile(r"^[\[【]\s*(?:20|19)\d\d[-/.]\d{1,2}[-/.]\d{1,2}\s*[\]】]")
+_BREADCRUMB = re.compile(r"^[^\s›»>]{1,30}(?:\s*[›»>]\s*[^\s›»>]{1,30}){1,6}$")
+_META_LABEL = re.compile(r"^[·•]?\s*(?:来源|作者|分类|栏目|发布者)\s*[:：]")
+_BULLET = re.compile(
+    r"^(?:[•●▪◦·\-*]\s*|\d{1,3}\s*[.、)]\s*|[\[【]\s*(?:20|19)\d\d[-/.]\d{1,2}[-/.]\d{1,2}\s*[\]】]\s*)"
+)
+_BADGES = re.compile(  # 置顶, NEW … before or after a title; a bare 新/热/荐 only in brackets or apart
+    r"^(?:\s*(?:[\[【](?:置顶|NEW|New|new|HOT|Hot|hot|热|荐|新|原创|转载|精华)[\]】]|置顶|原创|NEW|HOT|(?:热|荐|新)\s)\s*)+"
+    r"|(?:\s*(?:[\[【](?:置顶|NEW|New|new|HOT|Hot|hot|热|荐|新)[\]】]|NEW|New|HOT|\s(?:热|荐|新|置顶)))+\s*$"
+)
+_TRAILING_DATE = re.compile(
+    r"^(?P<title>.+?)\s*[(（\[【]?\s*(?P<date>(?:20|19)\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?)\s*[)）\]】]?$"
+)
+_END_PUNCT = re.compile(r"[。！？!?；;…]$|\.\.\.$|……$")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_SENTENCE_END = re.compile(r"[。；;，,、…]$|\.\.\.$")
+_SPACE = re.compile(r"\s+")
+_PAGER = re.compile(r"^(?:(?:上一页|下一页|首页|尾页|末页|前一页|后一页|\d{1,4}|…|\.\.\.|<|>|«|»|‹|›)\s*)+$")
+
+FURNITURE = frozenset(
+    [
+        "快讯",
+        "活动",
+        "动态",
+        "社区",
+        "论坛",
+        "视频",
+        "直播",
+        "问答",
+        "招聘",
+        "商城",
+        "客服",
+        "帮助",
+        "全部",
+        "加载更多",
+        "点击加载更多",
+        "首页",
+        "主页",
+        "资讯",
+        "新闻",
+        "专题",
+        "登录",
+        "注册",
+        "退出",
+        "搜索",
+        "菜单",
+        "导航",
+        "更多",
+        "更多>>",
+        "更多>",
+        "查看更多",
+        "阅读更多",
+        "阅读全文",
+        "查看详情",
+        "详情",
+        "了解更多",
+        "切换主题",
+        "暗色模式",
+        "亮色模式",
+        "深色模式",
+        "浅色模式",
+        "🌙",
+        "☀️",
+        "返回顶部",
+        "回到顶部",
+        "分享",
+        "收藏",
+        "点赞",
+        "评论",
+        "关注",
+        "订阅",
+        "下载APP",
+        "扫码下载",
+        "相关搜索",
+        "相关推荐",
+        "热门文章",
+        "热门标签",
+        "标签",
+        "最新文章",
+        "推荐阅读",
+        "友情链接",
+        "关于我们",
+        "联系我们",
+        "隐私政策",
+        "用户协议",
+        "网站地图",
+        "帮助中心",
+        "置顶",
+        "NEW",
+        "热",
+        "荐",
+        "上一篇",
+        "下一篇",
+    ]
+)
+_FURNITURE_PATTERNS = re.compile(
+    r"^(?:©|copyright|版权所有|.*ICP备|.*公网安备|找到约?\s*[\d,]+\s*条结果|共\s*[\d,]+\s*条结果|当前位置[:：]|您的位置[:：]|"
+    r"位置[:：]|首页\s*[>›»/]|搜索结果|排序[:：]|按(?:时间|相关度)排序|(?:热门|相关)?标签[:：]|分享到[:：]|共\s*[\d,]+\s*(?:篇|个|项)|最后(?:发表|回复|更新)[:：]|回复\s*[\d,]+\s*/|版主[:：]|今日[:：]|IP属地[:：]|阅读\s*[\d.,]+万?\s)",
+    re.IGNORECASE,
+)
+
+BLOCK_TAGS = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "tr",
+        "ul",
+        "td",
+        "th",
+    ]
+)
+SPACED_TAGS = frozenset({"span", "time", "em", "i", "b", "strong", "small", "label", "font", "sup"})
+CELL_TAGS: frozenset[str] = frozenset()  # cells are blocks: a row's title, category and date cells are lines
+DROPPED_TAGS = ("script", "style", "noscript", "template", "svg", "nav", "header", "footer", "aside", "form")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadItem:
+    title: str
+    date: datetime.date | None
+    excerpt: str = ""
+    url: str | None = None
+    meta: str = ""
+    unsure: str = ""  # why the reader is not sure this is an item ("" when it is)
+
+    def as_json(self) -> dict[str, object]:
+        found: dict[str, object] = {
+            "title": self.title,
+            "date": self.date.isoformat() if self.date else None,
+            "excerpt": self.excerpt,
+            "url": self.url,
+            "meta": self.meta,
+        }
+        if self.unsure:
+            found["unsure"] = self.unsure
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPage:
+    name: str
+    reader: str  # "seed", "selectors", "generic-text" or "generic-html"
+    items: tuple[ReadItem, ...]
+    footer: Footer | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "reader": self.reader,
+            "items": [item.as_json() for item in self.items],
+            "footer": (
+                {"total": self.footer.total, "page": self.footer.page, "pages": self.footer.pages}
+                if self.footer
+                else None
+            ),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SelectorSpec:
+    """Where a listing's parts are, as CSS selectors; `title`, `link`, `date` and `excerpt` within an item."""
+
+    item: str
+    title: str
+    link: str = "a[href]"
+    date: str = ""
+    excerpt: str = ""
+
+
+PRESETS: dict[str, SelectorSpec] = {
+    # <ul><li><a href>title</a><span class="date">2025-03-01</span></li>: most CMS "latest news" boxes.
+    "list": SelectorSpec(item="li", title="a", date=".date, .time, time, span:last-child, em"),
+    # <article class="card"><h2><a>title</a></h2><p class="meta">…</p><p>excerpt</p></article>
+    "cards": SelectorSpec(item="article", title="h2, h3", date=".meta, time, .date", excerpt="p:not(.meta)"),
+    # <table><tr><td><a>title</a></td><td>2025/03/05</td></tr></table>
+    "table": SelectorSpec(item="tr", title="a", date="td:last-child"),
+    # <dl><dt><a>title</a></dt><dd>2025-03-05 · 来源</dd></dl>
+    "definition-list": SelectorSpec(item="dt", title="a", date="dt + dd"),
+}
+
+
+class NothingFound(ListingError):
+    """A page the reader found no item on; str(error) says why."""
+
+
+def parse_date(text: str) -> datetime.date | None:
+    found = _DATE.search(text)
+    if found is None:
+        return None
+    try:
+        return datetime.date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
+    except ValueError:
+        return None
+
+
+def _clean(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+# --- HTML to lines ---------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Line:
+    text: str
+    href: str | None = None
+    number: int = 0
+    group: str = ""  # HTML: the blocks it sits in (`div.rule-box>ul>li`); items repeat one
+
+
+@dataclass(slots=True)
+class _Building:
+    parts: list[str] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (text, href) of the line's links
+
+
+def _inside_item(node: LexborNode) -> bool:
+    parent = node.parent
+    depth = 0
+    while parent is not None and depth < 50:
+        if parent.tag in ("article", "section", "li"):
+            return True
+        parent, depth = parent.parent, depth + 1
+    return False
+
+
+def html_lines(html: str) -> list[Line]:
+    """The visible text of a page, one line per block; a line that is (mostly) one link keeps its href."""
+    tree = LexborHTMLParser(html)
+    for tag in DROPPED_TAGS:
+        for node in tree.css(tag):
+            if tag in ("header", "footer") and _inside_item(node):
+                continue  # a card's own footer holds its date
+            node.decompose()
+    root = tree.body or tree.root
+    lines: list[Line] = []
+    current = _Building()
+    path: list[str] = []
+
+    def flush() -> None:
+        text = _clean("".join(current.parts))
+        if text:
+            href = None
+            linked = [(t, h) for t, h in current.links if _clean(t)]
+            if linked:
+                longest_text, longest_href = max(linked, key=lambda pair: len(_clean(pair[0])))
+                if len(_clean(longest_text)) >= 0.5 * len(text):
+                    href = longest_href
+            lines.append(Line(text=text, href=href, number=len(lines) + 1, group=">".join(path[-3:])))
+        current.parts.clear()
+        current.links.clear()
+
+    if root is None:
+        return lines
+    # An explicit stack, not recursion: a hostile page can nest ten thousand elements.
+    stack: list[tuple[LexborNode, bool]] = [(root, False)]
+    in_link = 0
+    while stack:
+        node, leaving = stack.pop()
+        tag = node.tag or ""
+        if leaving:
+            if tag in BLOCK_TAGS:
+                flush()
+                if path:
+                    path.pop()
+            elif tag == "a":
+                in_link -= 1
+                current.parts.append(" ")
+            elif tag in SPACED_TAGS and not in_link:
+                current.parts.append(" ")  # <span>规则中心</span><span>2025-03-05</span>: two words, not one
+            continue
+        if tag == "time" and not in_link:
+            stamp = parse_date(node.attributes.get("datetime") or "")
+            if stamp is not None:  # the machine-readable date: the visible 3月5日 may leave out the year
+                current.parts.append(f" {stamp.isoformat()} ")
+                continue
+        if tag == "-text":
+            current.parts.append(node.text_content or "")
+            continue
+        if tag in BLOCK_TAGS:
+            flush()
+            classes = (node.attributes.get("class") or "").split()
+            path.append(f"{tag}.{classes[0]}" if classes else tag)
+        if tag == "a":
+            in_link += 1
+            href = node.attributes.get("href")
+            if href:
+                current.links.append((node.text(separator=""), href))
+        stack.append((node, True))
+        children = list(node.iter(include_text=True))
+        stack.extend((child, False) for child in reversed(children))
+    flush()
+    return lines
+
+
+def text_lines(text: str) -> list[Line]:
+    return [
+        Line(text=_clean(line), number=number)
+        for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1)
+        if _clean(line)
+    ]
+
+
+# --- classing lines ------------------------------------------------------------------------------------
+
+
+def _is_furniture(text: str) -> bool:
+    bare = text.strip("|｜·•>»›<«‹ ")
+    if bare in FURNITURE or not bare:
+        return True
+    if _PAGER.match(bare) or _FURNITURE_PATTERNS.match(bare):
+        return True
+    if ("›" in bare or "»" in bare or " > " in bare) and _BREADCRUMB.match(bare):
+        return True  # 首页 › 规则 › 公告, guizeku.example › 1688 › 规则公告
+    # A line of menu entries: several short words and nothing else (首页 资讯 专题 登录).
+    words = bare.split()
+    if len(words) >= 3 and all(len(word) <= 4 for word in words) and not _DATE.search(bare):
+        return True
+    return (len(bare) <= 2 and not _CJK.search(bare)) or len(bare) <= 1
+
+
+def _is_meta(text: str) -> bool:
+    """`电商 / 作者 · 2025-04-02`, `发布时间：2025年3月5日 | 来源：淘宝规则`: a short line with a date and marks."""
+    if len(text) > 80 or _END_PUNCT.search(text) or _SENTENCE_END.search(text):
+        return False  # a sentence that names a date is an excerpt
+    if _DATE.search(text) or _RELATIVE.search(text):
+        return bool(_META_MARK.search(text))
+    return len(text) <= 60 and bool(_META_LABEL.match(text))
+
+
+def _labelled_date(text: str) -> bool:
+    """`规则中心 2025-03-05`: in HTML, an item's info block — a short label beside a date (not a link)."""
+    if not _DATE.search(text) or _DATE_ONLY.match(text):
+        return False
+    rest = _RELATIVE.sub("", _DATE.sub("", text)).strip(" ·|｜/-—:：")
+    return len(rest) <= 8 and "《" not in rest
+
+
+def _is_excerpt(text: str) -> bool:
+    return len(text) >= 50 or (len(text) >= 20 and bool(_END_PUNCT.search(text)))
+
+
+def _strip_title(text: str) -> str:
+    text = _BADGES.sub("", text).strip()
+    return _BULLET.sub("", text, count=1).strip()
+
+
+@dataclass(slots=True)
+class _Item:
+    title: str
+    line: int
+    url: str | None = None
+    date: datetime.date | None = None
+    dated_by: str = ""  # "title", "after" or "before"
+    meta: list[str] = field(default_factory=list)
+    excerpt: list[str] = field(default_factory=list)
+    marker: str = ""  # how its line began: "number", "bullet", "bracket-date" or ""
+    group: str = ""
+    in_series: bool = False  # one of the titles that share the page's marker (kept even with nothing else)
+
+    @property
+    def backed(self) -> bool:
+        """Has something of its own besides a title: a date, meta or an excerpt."""
+        return bool(self.date or self.meta or self.excerpt)
+
+
+_MARKERS = (
+    ("number", re.compile(r"^\d{1,3}\s*[.、)]\s*")),
+    ("bracket-date", re.compile(r"^[\[【]\s*(?:20|19)\d\d[-/.]\d{1,2}[-/.]\d{1,2}\s*[\]】]")),
+    ("bullet", re.compile(r"^[•●▪◦·\-*]\s*")),
+)
+
+
+def _marker(text: str) -> str:
+    bare = _BADGES.sub("", text).strip()
+    return next((name for name, pattern in _MARKERS if pattern.match(bare)), "")
+
+
+def _same_item(item: _Item, line: Line) -> bool:
+    """In HTML, a date, meta or excerpt belongs to the title above only inside the same block (a card, a
+    list item, a row): not a footer paragraph after the last list."""
+    if not item.group or not line.group:
+        return True
+    return line.group.startswith(item.group) or line.group.rpartition(">")[0] == item.group.rpartition(">")[0]
+
+
+def _consistent(items: list[_Item]) -> list[_Item]:
+    """The page's items repeat one shape: when most titles begin with one marker (1. / • / [date]), those
+    without it are headings or notes; in HTML, a group of blocks whose titles mostly have a date, meta or
+    excerpt keeps only those (its undated links are a box of shortcuts), and a group with none of them is
+    dropped when another group has them (a sidebar of links)."""
+    if len(items) >= 3:
+        markers = Counter(item.marker for item in items if item.marker)
+        if markers:
+            marker, count = markers.most_common(1)[0]
+            if count >= max(3, 0.4 * len(items)):
+                items = [item for item in items if item.marker == marker]
+                for item in items:
+                    item.in_series = True
+    groups: dict[str, list[_Item]] = {}
+    for item in items:
+        if item.group:
+            groups.setdefault(item.group, []).append(item)
+    if groups:
+        backed_groups = {name for name, members in groups.items() if any(m.backed for m in members)}
+        kept: list[_Item] = []
+        for item in items:
+            members = groups.get(item.group, [])
+            if item.group and backed_groups and item.group not in backed_groups:
+                continue
+            if item.group and not item.backed and sum(m.backed for m in members) >= 0.6 * len(members):
+                continue
+            kept.append(item)
+        items = kept
+    return items
+
+
+_WORD = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]{1,6}")
+
+
+def _glue_stops(text: str) -> bool:
+    """Whether a line ends (or is) something a highlighted word cannot continue: a sentence, a date …"""
+    return bool(
+        _END_PUNCT.search(text)
+        or _SENTENCE_END.search(text)
+        or _DATE_ONLY.match(text)
+        or _is_meta(text)
+        or _is_furniture(text)
+        or _marker(text) == "bullet"
+    )
+
+
+def _glued(lines: list[Line]) -> list[Line]:
+    """A search page copies each highlighted query word onto a line of its own, in titles and snippets alike
+    (`关于《1688商家` / `发货` / `行为管理规范》…`): a short word standing alone three times or more is that word, and
+    is glued to the text before it and after it."""
+    counts = Counter(
+        line.text for line in lines if _WORD.fullmatch(line.text) and not _BADGES.fullmatch(line.text)
+    )
+    words = {word for word, count in counts.items() if count >= 3}
+    if not words:
+        return lines
+    out: list[Line] = []
+    glue_next = False
+    for line in lines:
+        if line.text in words:
+            if out and not _glue_stops(out[-1].text) and out[-1].href == line.href:
+                last = out[-1]
+                out[-1] = Line(
+                    text=last.text + line.text, href=last.href, number=last.number, group=last.group
+                )
+            else:
+                out.append(line)
+            glue_next = True
+            continue
+        starts_apart = bool(
+            _DATE_ONLY.match(line.text)
+            or _is_meta(line.text)
+            or _is_furniture(line.text)
+            or _marker(line.text)
+        )
+        if glue_next and out and not starts_apart and not _BREADCRUMB.match(line.text):
+            last = out[-1]
+            out[-1] = Line(text=last.text + line.text, href=last.href, number=last.number, group=last.group)
+        else:
+            out.append(line)
+        glue_next = False
+    return out
+
+
+def _joined(lines: list[Line]) -> list[Line]:
+    """A highlighted search word copied onto its own line (`关于《1688商家` / `发货` / `行为管理规范》…`), joined back."""
+    out: list[Line] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        text = line.text
+        # An open 《 or （ closed on a following short line: one title broken by highlighting.
+        lookahead = index + 1
+        while (
+            (text.count("《") > text.count("》") or text.count("（") > text.count("）"))
+            and lookahead < len(lines)
+            and lookahead <= index + 3
+            and lines[lookahead].href == line.href
+            and not _DATE_ONLY.match(lines[lookahead].text)
+        ):
+            text += lines[lookahead].text
+            lookahead += 1
+        # A lone short word between two pieces of one title, none ending a sentence.
+        if (
+            lookahead == index + 1
+            and index + 2 < len(lines)
+            and 1 <= len(lines[index + 1].text) <= 6
+            and _CJK.search(lines[index + 1].text)
+            and not _END_PUNCT.search(text)
+            and not _is_furniture(lines[index + 1].text)
+            and not _DATE.search(lines[index + 2].text)
+            and not _is_excerpt(lines[index + 2].text)
+            and not _is_furniture(lines[index + 2].text)
+            and len(lines[index + 2].text) >= 4
+            and len(text) >= 4
+            and not _DATE.search(text)
+            and not _is_meta(lines[index + 2].text)
+            and line.href is None
+        ):
+            text = text + lines[index + 1].text + lines[index + 2].text
+            lookahead = index + 3
+        out.append(Line(text=text, href=line.href, number=line.number, group=line.group))
+        index = lookahead
+    return out
+
+
+def _items(kept: Sequence[tuple[str, Line]], *, dates_first: bool) -> list[_Item]:
+    """Titles with what follows them (or, `dates_first`, the date line before them)."""
+    items: list[_Item] = []
+    pending_date: datetime.date | None = None
+    for kind, line in kept:
+        text = line.text
+        if kind in ("title", "dated-title"):
+            title = _strip_title(text)
+            item = _Item(title=title, line=line.number, url=line.href, marker=_marker(text), group=line.group)
+            bracketed = _BRACKET_DATE.match(_BADGES.sub("", text).strip())
+            trailing = _TRAILING_DATE.match(title) if kind == "dated-title" else None
+            if bracketed:
+                item.date, item.dated_by = parse_date(bracketed.group(0)), "title"
+            elif trailing:
+                item.title = trailing.group("title").strip(" -—|｜·")
+                item.date, item.dated_by = parse_date(trailing.group("date")), "title"
+            elif dates_first and pending_date is not None:
+                item.date, item.dated_by = pending_date, "before"
+            pending_date = None
+            items.append(item)
+        elif kind == "date" and dates_first:
+            pending_date = parse_date(text)
+        elif not items or not _same_item(items[-1], line):
+            continue
+        elif kind == "date":
+            if items[-1].date is None:
+                items[-1].date, items[-1].dated_by = parse_date(text), "after"
+        elif kind == "meta":
+            items[-1].meta.append(text.lstrip("•· ").strip())
+            if items[-1].date is None:
+                items[-1].date, items[-1].dated_by = parse_date(text), "after"
+        elif kind == "excerpt":
+            items[-1].excerpt.append(text)
+    return items
+
+
+def _dated(items: list[_Item]) -> int:
+    """How many real-looking titles (with an excerpt or meta, or ten characters long) a reading dates."""
+    return sum(1 for item in items if item.date and (item.excerpt or item.meta or len(item.title) >= 10))
+
+
+def generic(lines: Sequence[Line], *, name: str, reader: str) -> ReadPage:
+    """The items of a page with no preset: see the module's docstring."""
+    footer: Footer | None = None
+    kept: list[tuple[str, Line]] = []  # (class, line)
+    furnished = [line for line in lines if _FOOTER.search(line.text) or not _is_furniture(line.text)]
+    for line in _joined(_glued(furnished)):
+        text = line.text
+        counts = _FOOTER.search(text)
+        if counts:
+            total, page, pages = (int(group) for group in counts.groups())
+            if 1 <= page <= pages:
+                footer = Footer(total=total, page=page, pages=pages)
+            continue
+        if _is_furniture(text):
+            continue
+        if _DATE_ONLY.match(text):
+            kept.append(("date", line))
+        elif _is_meta(text) or (line.group and not line.href and _labelled_date(text)):
+            kept.append(("meta", line))
+        elif _TRAILING_DATE.match(_strip_title(text)) and len(text) <= TITLE_MAX_LENGTH + 20:
+            kept.append(("dated-title", line))
+        elif line.href and 4 <= len(text) <= TITLE_MAX_LENGTH and not _SENTENCE_END.search(text):
+            kept.append(("title", line))
+        elif (_SENTENCE_END.search(text) and not _marker(text)) or _is_excerpt(text):
+            kept.append(("excerpt", line))
+        elif 4 <= len(text) <= TITLE_MAX_LENGTH:
+            kept.append(("title", line))
+        else:
+            kept.append(("other", line))
+    if not kept:
+        raise NothingFound(_(NOTHING_FOUND).format(name=name, why=_(WHY_EMPTY)))
+    # A short bare line repeated down the page is a label (a category cell, a tag), not a title.
+    repeated = Counter(line.text for kind, line in kept if kind == "title" and line.href is None)
+    kept = [
+        (kind, line)
+        for kind, line in kept
+        if not (kind == "title" and line.href is None and len(line.text) <= 8 and repeated[line.text] >= 2)
+    ]
+    titles = [line for kind, line in kept if kind in ("title", "dated-title")]
+    linked = sum(1 for line in titles if line.href)
+    if linked >= 3 and linked >= 0.4 * len(titles):
+        # An HTML page whose titles are links: a bare short line (a category cell, a box's heading) is not one.
+        kept = [(kind, line) for kind, line in kept if not (kind == "title" and line.href is None)]
+    # Which way round are dates alone on their line: after their title (and its excerpt), or before it?
+    # Both are tried; the one that dates more titles wins (after, when even).
+    after = _items(kept, dates_first=False)
+    before = _items(kept, dates_first=True)
+    items = before if _dated(before) > _dated(after) else after
+    items = _consistent(items)
+    # A candidate with nothing of its own, on a page whose items mostly have something: furniture.
+    substantial = sum(1 for item in items if item.backed)
+    found: list[ReadItem] = []
+    for item in items:
+        if len(item.title) > TITLE_MAX_LENGTH or len(item.title) < 4:
+            continue
+        if not item.backed and not item.in_series:
+            if substantial >= max(2, len(items) // 2):
+                continue  # a sidebar link, a heading: the page's items carry dates, meta or excerpts
+            unsure = _(UNSURE_ALONE)
+        else:
+            unsure = ""
+        found.append(
+            ReadItem(
+                title=item.title,
+                date=item.date,
+                excerpt="\n".join(item.excerpt),
+                url=item.url,
+                meta=" ".join(item.meta),
+                unsure=unsure,
+            )
+        )
+    if not found:
+        raise NothingFound(_(NOTHING_FOUND).format(name=name, why=_(WHY_NO_STRUCTURE)))
+    return ReadPage(name=name, reader=reader, items=tuple(found), footer=footer)
+
+
+# --- the three readers -----------------------------------------------------------------------------------
+
+
+def looks_like_html(text: str) -> bool:
+    head = text[:2048].lower()
+    return (
+        "<html" in head or "<!doctype html" in head or bool(re.search(r"<(div|ul|li|a|p|table|body)\b", head))
+    )
+
+
+def read_seed(text: str, *, name: str) -> ReadPage:
+    page = parse(text, name=name)
+    return ReadPage(
+        name=name,
+        reader="seed",
+        items=tuple(ReadItem(title=item.title, date=None, excerpt=item.excerpt) for item in page.items),
+        footer=page.footer,
+    )
+
+
+def read_selectors(html: str, spec: SelectorSpec, *, name: str) -> ReadPage:
+    tree = LexborHTMLParser(html)
+    nodes = tree.css(spec.item)
+    if not nodes:
+        raise NothingFound(_(NOTHING_FOUND).format(name=name, why=_(WHY_SELECTOR).format(selector=spec.item)))
+    items: list[ReadItem] = []
+    for node in nodes:
+        title_node = node.css_first(spec.title)
+        if title_node is None:
+            continue
+        title = _strip_title(_clean(title_node.text(separator="")))
+        if not 4 <= len(title) <= TITLE_MAX_LENGTH:
+            continue
+        link = (
+            title_node
+            if title_node.tag == "a"
+            else title_node.css_first(spec.link) or node.css_first(spec.link)
+        )
+        date_node = node.css_first(spec.date) if spec.date else None
+        date_text = _clean(date_node.text(separator=" ")) if date_node is not None else ""
+        excerpt_node = node.css_first(spec.excerpt) if spec.excerpt else None
+        items.append(
+            ReadItem(
+                title=title,
+                date=parse_date(date_text),
+                excerpt=_clean(excerpt_node.text(separator="")) if excerpt_node is not None else "",
+                url=link.attributes.get("href") if link is not None else None,
+                meta=date_text if date_text and not _DATE_ONLY.match(date_text) else "",
+            )
+        )
+    if not items:
+        raise NothingFound(_(NOTHING_FOUND).format(name=name, why=_(WHY_NO_STRUCTURE)))
+    return ReadPage(name=name, reader="selectors", items=tuple(items))
+
+
+def read_page(text: str, *, name: str, kind: str = "auto", spec: SelectorSpec | None = None) -> ReadPage:
+    """A page's items: by `spec` when given; the seed's layout when it is one; else the generic reader."""
+    html = kind == "html" or (kind == "auto" and looks_like_html(text))
+    if spec is not None and html:
+        return read_selectors(text, spec, name=name)
+    if not html:
+        try:
+            seed = read_seed(text, name=name)
+        except ListingError:
+            seed = None
+        if seed is not None and _seed_shaped(text):
+            return seed
+        return generic(text_lines(text), name=name, reader="generic-text")
+    return generic(html_lines(text), name=name, reader="generic-html")
+
+
+def _seed_shaped(text: str) -> bool:
+    """The seed's own layout: bullet titles, no dates of their own, the seed's footer."""
+    return _FOOTER.search(text) is not None and not any(_is_meta(line.text) for line in text_lines(text))
+
+
+def items_in(pages: Iterable[ReadPage]) -> Iterator[ReadItem]:
+    for page in pages:
+        yield from page.items
+
+
+def as_listing(page: ReadPage) -> ListingPage:
+    """The page as the importer takes it (`listing_import`): each item's text starts with its own date as a
+    dateline (`发布时间：2025-04-02`), so a yearless date in its title or excerpt (`4月8日生效`) takes its year
+    from the item, as the extractor reads datelines. Items the reader is unsure of are left out."""
+    items = []
+    for number, item in enumerate(page.items, start=1):
+        if item.unsure:
+            continue
+        lines = [f"发布时间：{item.date.isoformat()}"] if item.date else []
+        lines += [line for line in (item.meta, item.excerpt) if line]
+        items.append(ListingItem(title=item.title, excerpt="\n".join(lines), line=number))
+    return ListingPage(name=page.name, heading="", items=tuple(items), footer=page.footer)
