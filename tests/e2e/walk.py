@@ -72,6 +72,13 @@ HEADER_JS = """() => {
 }"""
 
 
+# The first focusable thing on the page skips the header: a keyboard user reaches the content in one step.
+SKIP_JS = """() => {
+  const first = document.querySelector('a[href], button, input, select, textarea');
+  return !!first && first.matches('a.skip-link[href="#main"]') && !!document.getElementById('main');
+}"""
+
+
 def with_axe(page: Page) -> Page:
     """Inject axe-core into every page the context opens from now on: an init script, which the pages'
     Content-Security-Policy (script-src 'self') does not block as it would a script tag."""
@@ -107,6 +114,8 @@ def page_problems(page: Page, *, english: bool) -> list[str]:
         ]
     problems += [f"wider than the screen: {text}" for text in page.evaluate(OVERFLOW_JS)]
     problems += [f"header link out of reach: {href}" for href in page.evaluate(HEADER_JS)]
+    if not page.evaluate(SKIP_JS):
+        problems.append("no skip link to the content (a.skip-link → #main)")
     problems += [f"axe {v['impact']} {v['id']}: {v['help']} at {v['nodes']}" for v in axe_violations(page)]
     return problems
 

@@ -52,9 +52,9 @@ def test_the_page_shows_ranked_highlighted_results_and_the_seed_pager(client: Cl
 def test_every_page_has_a_search_box(client: Client, indexed: None) -> None:
     for url in ("/news/", "/rules/", "/news/1/", "/calendar/"):
         html = body(client.get(url))
-        assert re.search(r'<form class="site-search" action="/search/" method="get" role="search">', html), (
-            url
-        )
+        assert re.search(
+            r'<form class="site-search" action="/search/" method="get" role="search" aria-label="全站搜索">', html
+        ), url
 
 
 def test_the_pager_keeps_the_query_and_filters(client: Client, db: None, settings: Any) -> None:
