@@ -53,7 +53,8 @@ def test_every_page_has_a_search_box(client: Client, indexed: None) -> None:
     for url in ("/news/", "/rules/", "/news/1/", "/calendar/"):
         html = body(client.get(url))
         assert re.search(
-            r'<form class="site-search" action="/search/" method="get" role="search" aria-label="全站搜索">', html
+            r'<form class="site-search" action="/search/" method="get" role="search" aria-label="全站搜索">',
+            html,
         ), url
 
 
