@@ -41,10 +41,11 @@ _DATE_ONLY = re.compile(
     r"(?:20\d\d|19\d\d)\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s+\d{1,2}:\d\d(?::\d\d)?)?\s*[\])】）]?$"
 )
 _RELATIVE = re.compile(r"(?:\d+\s*(?:秒|分钟|小时|天|周|个月|月|年)前|刚刚|昨天|前天|今天)")
-_META_MARK = re.compile(
+_META_WORDS = re.compile(
     r"(?:来源|作者|分类|栏目|标签|发布(?:时间|日期)?|更新(?:时间|日期)?)\s*[:：]|(?:^|\s)[·•]?\s*(?:发布|更新|发表|编辑)于|"
-    r"(?:浏览|阅读)(?:量|数)?\s*[:：]?\s*[\d.,]+|\s[·|/｜]\s"
+    r"(?:浏览|阅读)(?:量|数)?\s*[:：]?\s*[\d.,]+"
 )
+_META_MARK = re.compile(_META_WORDS.pattern + r"|\s[·|/｜]\s")
 _BRACKET_DATE = re.compile(r"^[\[【]\s*(?:20|19)\d\d[-/.]\d{1,2}[-/.]\d{1,2}\s*[\]】]")
 _BREADCRUMB = re.compile(r"^[^\s›»>]{1,30}(?:\s*[›»>]\s*[^\s›»>]{1,30}){1,6}$")
 _META_LABEL = re.compile(r"^[·•]?\s*(?:来源|作者|分类|栏目|发布者)\s*[:：]")
@@ -58,6 +59,8 @@ _BADGES = re.compile(  # 置顶, NEW … before or after a title; a bare 新/热
 _TRAILING_DATE = re.compile(
     r"^(?P<title>.+?)\s*[(（\[【]?\s*(?P<date>(?:20|19)\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?)\s*[)）\]】]?$"
 )
+_TIME = re.compile(r"^\s*\d{1,2}:\d\d(?::\d\d)?")
+_SEGMENT_SPLIT = re.compile(r"\s*(?:[·•|｜\t]|\s/\s|\s{2,}|[.．…·]{3,}|—{2,}|-{3,})\s*")
 _END_PUNCT = re.compile(r"[。！？!?；;…]$|\.\.\.$|……$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _SENTENCE_END = re.compile(r"[。；;，,、…]$|\.\.\.$")
@@ -405,6 +408,63 @@ def _is_meta(text: str) -> bool:
     return len(text) <= 60 and bool(_META_LABEL.match(text))
 
 
+@dataclass(frozen=True, slots=True)
+class _Record:
+    title: str
+    date: datetime.date
+    meta: str
+
+
+def _standalone_dates(text: str) -> list[re.Match[str]]:
+    """Dates that stand apart from the words around them — not `2025年4月1日起施行` inside a title."""
+    found = []
+    for match in _DATE.finditer(text):
+        before = text[match.start() - 1] if match.start() else " "
+        rest = _TIME.sub("", text[match.end() :])
+        after = rest[0] if rest else " "
+        if before in _APART_BEFORE and after in _APART_AFTER:
+            found.append(match)
+    return found
+
+
+_OPEN_CLOSE = {"[": "]", "【": "】", "(": ")", "（": "）"}
+_APART_BEFORE = frozenset(" \t·•|｜[【(（-—:：.．…") | frozenset("\u3000")
+_APART_AFTER = frozenset(" \t·•|｜]】)）-—") | frozenset("\u3000")
+
+
+def _one_line_record(text: str) -> _Record | None:
+    """A title and its date on one line, in any order: `title 2025-01-15`, `title（2025-03-02）`,
+    `[2025-03-02] title`, `来源 · 2025-03-05 · title`, `title ........ 2025-03-05`, `【公告】title<TAB>2025-03-05`.
+    The title is the longest piece around the date; a short piece beside it (a source) is its meta."""
+    found = _standalone_dates(text)
+    if len(found) != 1 or len(text) > TITLE_MAX_LENGTH + 40 or _META_WORDS.search(text):
+        return None
+    date_match = found[0]
+    stamp = parse_date(date_match.group(0))
+    if stamp is None:
+        return None
+    before = text[: date_match.start()].rstrip()
+    after = _TIME.sub("", text[date_match.end() :]).lstrip()
+    if before and after and before[-1] in _OPEN_CLOSE and after[0] == _OPEN_CLOSE[before[-1]]:
+        before, after = before[:-1], after[1:]  # the brackets around the date: (2025-03-02), [2025-03-02]
+    pieces = [
+        piece.strip()
+        for side in (before, after)
+        for piece in _SEGMENT_SPLIT.split(side.strip())
+        if piece.strip(" -—:：")
+    ]
+    if not pieces:
+        return None
+    title = max(pieces, key=len)
+    # A record's title is a real title's length: `2025-03-18 · 天猫规则` is a date and a source (meta).
+    if len(title) < 8 or not _CJK.search(title) or _END_PUNCT.search(title) or _SENTENCE_END.search(title):
+        return None
+    others = [piece for piece in pieces if piece is not title]
+    if any(len(piece) > 12 for piece in others):
+        return None  # two long pieces: a sentence that names a date, not a record
+    return _Record(title=_strip_title(title), date=stamp, meta=" ".join(others))
+
+
 def _labelled_date(text: str) -> bool:
     """`规则中心 2025-03-05`: in HTML, an item's info block — a short label beside a date (not a link)."""
     if not _DATE.search(text) or _DATE_ONLY.match(text):
@@ -458,7 +518,11 @@ def _same_item(item: _Item, line: Line) -> bool:
     list item, a row): not a footer paragraph after the last list."""
     if not item.group or not line.group:
         return True
-    return line.group.startswith(item.group) or line.group.rpartition(">")[0] == item.group.rpartition(">")[0]
+    return (
+        line.group.startswith(item.group)
+        or item.group.startswith(line.group)
+        or line.group.rpartition(">")[0] == item.group.rpartition(">")[0]
+    )
 
 
 def _consistent(items: list[_Item]) -> list[_Item]:
@@ -492,7 +556,7 @@ def _consistent(items: list[_Item]) -> list[_Item]:
     return items
 
 
-_WORD = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]{1,6}")
+_WORD = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]{1,4}")
 
 
 def _glue_stops(text: str) -> bool:
@@ -563,25 +627,6 @@ def _joined(lines: list[Line]) -> list[Line]:
         ):
             text += lines[lookahead].text
             lookahead += 1
-        # A lone short word between two pieces of one title, none ending a sentence.
-        if (
-            lookahead == index + 1
-            and index + 2 < len(lines)
-            and 1 <= len(lines[index + 1].text) <= 6
-            and _CJK.search(lines[index + 1].text)
-            and not _END_PUNCT.search(text)
-            and not _is_furniture(lines[index + 1].text)
-            and not _DATE.search(lines[index + 2].text)
-            and not _is_excerpt(lines[index + 2].text)
-            and not _is_furniture(lines[index + 2].text)
-            and len(lines[index + 2].text) >= 4
-            and len(text) >= 4
-            and not _DATE.search(text)
-            and not _is_meta(lines[index + 2].text)
-            and line.href is None
-        ):
-            text = text + lines[index + 1].text + lines[index + 2].text
-            lookahead = index + 3
         out.append(Line(text=text, href=line.href, number=line.number, group=line.group))
         index = lookahead
     return out
@@ -596,13 +641,11 @@ def _items(kept: Sequence[tuple[str, Line]], *, dates_first: bool) -> list[_Item
         if kind in ("title", "dated-title"):
             title = _strip_title(text)
             item = _Item(title=title, line=line.number, url=line.href, marker=_marker(text), group=line.group)
-            bracketed = _BRACKET_DATE.match(_BADGES.sub("", text).strip())
-            trailing = _TRAILING_DATE.match(title) if kind == "dated-title" else None
-            if bracketed:
-                item.date, item.dated_by = parse_date(bracketed.group(0)), "title"
-            elif trailing:
-                item.title = trailing.group("title").strip(" -—|｜·")
-                item.date, item.dated_by = parse_date(trailing.group("date")), "title"
+            record = _one_line_record(text) if kind == "dated-title" else None
+            if record is not None:
+                item.title, item.date, item.dated_by = record.title, record.date, "title"
+                if record.meta:
+                    item.meta.append(record.meta)
             elif dates_first and pending_date is not None:
                 item.date, item.dated_by = pending_date, "before"
             pending_date = None
@@ -628,8 +671,29 @@ def _dated(items: list[_Item]) -> int:
     return sum(1 for item in items if item.date and (item.excerpt or item.meta or len(item.title) >= 10))
 
 
+_MONTH_HEADER = re.compile(r"^((?:20|19)\d\d)\s*年\s*(\d{1,2})\s*月$")
+_MONTH_DAY = re.compile(r"(?<![\d-])(\d{1,2})-(\d{1,2})(?![\d-])")
+
+
+def _years_given(lines: Sequence[Line]) -> list[Line]:
+    """Under a month header (`2025年3月`), a short line's yearless `03-11` takes that year; the header goes."""
+    out: list[Line] = []
+    year: str | None = None
+    for line in lines:
+        header = _MONTH_HEADER.match(line.text)
+        if header:
+            year = header.group(1)
+            continue
+        if year and len(line.text) <= 40 and not _DATE.search(line.text) and _MONTH_DAY.search(line.text):
+            text = _MONTH_DAY.sub(rf"{year}-\1-\2", line.text, count=1)
+            line = Line(text=text, href=line.href, number=line.number, group=line.group)
+        out.append(line)
+    return out
+
+
 def generic(lines: Sequence[Line], *, name: str, reader: str) -> ReadPage:
     """The items of a page with no preset: see the module's docstring."""
+    lines = _years_given(lines)
     footer: Footer | None = None
     kept: list[tuple[str, Line]] = []  # (class, line)
     furnished = [line for line in lines if _FOOTER.search(line.text) or not _is_furniture(line.text)]
@@ -645,10 +709,10 @@ def generic(lines: Sequence[Line], *, name: str, reader: str) -> ReadPage:
             continue
         if _DATE_ONLY.match(text):
             kept.append(("date", line))
+        elif _one_line_record(text) is not None and not _META_LABEL.match(text):
+            kept.append(("dated-title", line))
         elif _is_meta(text) or (line.group and not line.href and _labelled_date(text)):
             kept.append(("meta", line))
-        elif _TRAILING_DATE.match(_strip_title(text)) and len(text) <= TITLE_MAX_LENGTH + 20:
-            kept.append(("dated-title", line))
         elif line.href and 4 <= len(text) <= TITLE_MAX_LENGTH and not _SENTENCE_END.search(text):
             kept.append(("title", line))
         elif (_SENTENCE_END.search(text) and not _marker(text)) or _is_excerpt(text):
@@ -659,12 +723,16 @@ def generic(lines: Sequence[Line], *, name: str, reader: str) -> ReadPage:
             kept.append(("other", line))
     if not kept:
         raise NothingFound(_(NOTHING_FOUND).format(name=name, why=_(WHY_EMPTY)))
-    # A short bare line repeated down the page is a label (a category cell, a tag), not a title.
+    # A bare line repeated down the page is a label (a category cell, a byline, an author's bio), not a title.
     repeated = Counter(line.text for kind, line in kept if kind == "title" and line.href is None)
     kept = [
         (kind, line)
         for kind, line in kept
-        if not (kind == "title" and line.href is None and len(line.text) <= 8 and repeated[line.text] >= 2)
+        if not (
+            kind == "title"
+            and line.href is None
+            and (repeated[line.text] >= 3 or (len(line.text) <= 8 and repeated[line.text] >= 2))
+        )
     ]
     titles = [line for kind, line in kept if kind in ("title", "dated-title")]
     linked = sum(1 for line in titles if line.href)
@@ -684,7 +752,7 @@ def generic(lines: Sequence[Line], *, name: str, reader: str) -> ReadPage:
         if len(item.title) > TITLE_MAX_LENGTH or len(item.title) < 4:
             continue
         if not item.backed and not item.in_series:
-            if substantial >= max(2, len(items) // 2):
+            if substantial >= 3 or substantial >= max(2, len(items) // 2):
                 continue  # a sidebar link, a heading: the page's items carry dates, meta or excerpts
             unsure = _(UNSURE_ALONE)
         else:
