@@ -192,7 +192,18 @@ BLOCK_TAGS = frozenset(
 )
 SPACED_TAGS = frozenset({"span", "time", "em", "i", "b", "strong", "small", "label", "font", "sup"})
 CELL_TAGS: frozenset[str] = frozenset()  # cells are blocks: a row's title, category and date cells are lines
-DROPPED_TAGS = ("script", "style", "noscript", "template", "svg", "nav", "header", "footer", "aside", "form")
+DROPPED_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "select",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -840,7 +851,132 @@ def read_page(text: str, *, name: str, kind: str = "auto", spec: SelectorSpec | 
         if seed is not None and _seed_shaped(text):
             return seed
         return generic(text_lines(text), name=name, reader="generic-text")
+    records = html_records(text)
+    if records is not None:
+        return ReadPage(name=name, reader="generic-html", items=tuple(records))
     return generic(html_lines(text), name=name, reader="generic-html")
+
+
+# --- HTML: the page's repeated records ------------------------------------------------------------------
+
+_ENGLISH_DATE = re.compile(
+    r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+(\d{1,2}),?\s+((?:20|19)\d\d)\b"
+)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
+_TITLE_HINT = re.compile(r"title|subject|xst|headline|tit\b|name", re.IGNORECASE)
+_LINK_FURNITURE = re.compile(
+    r"^(?:继续阅读|阅读全文|阅读更多|查看详情|查看全文|了解更多|更多|详情|全文|read more)", re.IGNORECASE
+)
+_DIGIT = re.compile(r"\d")
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_SKIPPED = frozenset({"-text", "br", "hr", "script", "style", "noscript", "template", "svg", "img", "input"})
+
+
+def _record_date(node: LexborNode, title: str) -> datetime.date | None:
+    """The record's own date: a `<time datetime>` first, else the first date standing apart in its text
+    (outside the title); the author's date comes before a last reply's in every forum we know."""
+    for stamp in node.css("time[datetime]"):
+        found = parse_date(stamp.attributes.get("datetime") or "")
+        if found is not None:
+            return found
+    text = _clean(node.text(separator=" ")).replace(title, " ", 1)
+    dates = _standalone_dates(text)
+    if dates:
+        return parse_date(dates[0].group(0))
+    english = _ENGLISH_DATE.search(text)
+    if english:
+        try:
+            return datetime.date(int(english.group(3)), _MONTHS[english.group(1)], int(english.group(2)))
+        except ValueError:
+            return None
+    return None
+
+
+def _record(node: LexborNode) -> ReadItem | None:
+    """One repeated block as an item: its title link (in a heading, or marked as a title, or the longest),
+    the block's own date, and its longest paragraph as the excerpt."""
+    links = []
+    for link in node.css("a[href]"):
+        text = _strip_title(_clean(link.text(separator="")))
+        if (
+            len(text) >= 6
+            and _CJK.search(text)
+            and not _LINK_FURNITURE.match(text)
+            and not _is_furniture(text)
+        ):
+            links.append((link, text))
+    if not links:
+        return None
+
+    def rank(pair: tuple[LexborNode, str]) -> tuple[int, int]:
+        link, text = pair
+        parent = link.parent
+        in_heading = any(
+            ancestor is not None and ancestor.tag in _HEADINGS
+            for ancestor in (parent, parent.parent if parent else None)
+        )
+        classes = " ".join(
+            (element.attributes.get("class") or "") for element in (link, parent) if element is not None
+        )
+        return (2 if in_heading else 1 if _TITLE_HINT.search(classes) else 0, len(text))
+
+    link, title = max(links, key=rank)
+    date = None
+    record = _one_line_record(title)
+    if record is not None:
+        title, date = record.title, record.date
+    if date is None:
+        date = _record_date(node, title)
+    paragraphs = [_clean(p.text(separator="")) for p in node.css("p")]
+    excerpt = max((p for p in paragraphs if title not in p and len(p) >= 20), key=len, default="")
+    return ReadItem(title=title, date=date, excerpt=excerpt, url=link.attributes.get("href"))
+
+
+def html_records(html: str) -> list[ReadItem] | None:
+    """The page's items when it repeats one block per item — three or more siblings with one tag and class,
+    each with a title link — preferring the runs whose blocks carry dates (a sidebar of bare links has none);
+    None when there is no such run (the line reader takes over)."""
+    tree = LexborHTMLParser(html)
+    for tag in DROPPED_TAGS:
+        for node in tree.css(tag):
+            if tag in ("header", "footer") and _inside_item(node):
+                continue
+            node.decompose()
+    runs: list[list[ReadItem]] = []
+    for parent in tree.css("body *"):
+        children = [child for child in parent.iter() if child.tag not in _SKIPPED]
+        if len(children) < 3:
+            continue
+        by_signature: dict[tuple[str, str], list[LexborNode]] = {}
+        for child in children:
+            # The first class without a number: `post-2011 post sticky` and `post-2187 post` are one kind.
+            classes = [
+                name for name in (child.attributes.get("class") or "").split() if not _DIGIT.search(name)
+            ]
+            by_signature.setdefault((child.tag or "", classes[0] if classes else ""), []).append(child)
+        for members in by_signature.values():
+            if len(members) < 3:
+                continue
+            found = [item for item in (_record(member) for member in members) if item is not None]
+            if len(found) >= 3 and len(found) >= 0.5 * len(members):
+                runs.append(found)
+    dated = [run for run in runs if sum(1 for item in run if item.date) >= 0.5 * len(run)]
+    if not dated:
+        return None
+    seen: set[tuple[str, str | None]] = set()
+    items: list[ReadItem] = []
+    for run in dated:
+        for item in run:
+            key = (item.title, item.url)
+            if key not in seen:
+                seen.add(key)
+                items.append(item)
+    return items
 
 
 def _seed_shaped(text: str) -> bool:
