@@ -159,6 +159,7 @@ def rule_diff(request: HttpRequest, slug: str) -> HttpResponse:
         "result": result,
         "rows": rows,
         "view": view,
+        "translation": _translation(new),
         "nav": "rules",
     }
     return render(request, "rules/diff.html", context)

@@ -56,6 +56,9 @@ def test_a_noticed_version_s_translation_is_shown_to_english_readers_only(client
         # The rule's page shows the version in force (1, untranslated) — in Chinese, marked as such.
         rule_page = client.get("/rules/shipping/", headers=ENGLISH).content.decode()
         assert TITLE not in rule_page.split("<h1>")[1].split("</h1>")[0]
+        diff = client.get("/rules/shipping/diff/?from=1&to=2", headers=ENGLISH).content.decode()
+        assert f"“{TITLE}”: version 1 → version 2" in diff
+        assert TITLE not in client.get("/rules/shipping/diff/?from=1&to=2").content.decode()
         versions = client.get("/api/v1/rules/shipping/versions").json()["items"]
         assert {v["number"]: [t["title"] for t in v["translations"]] for v in versions} == {1: [], 2: [TITLE]}
     with time_machine.travel(NOTICE + timedelta(days=9)):
