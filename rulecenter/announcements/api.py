@@ -20,6 +20,7 @@ from rulecenter.common.api import (
     TranslationIn,
     TranslationOut,
     page_size_checked,
+    translation_out,
     translations_out,
 )
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
@@ -482,12 +483,7 @@ def announcement_translate(
             title=payload.title,
             summary=payload.summary,
         )
-        return TranslationOut(
-            language=translated.language,
-            title=translated.title,
-            summary=translated.summary,
-            translated_at=timezone.localtime(translated.translated_at),
-        )
+        return translation_out(translated)
 
     user: User = request.auth  # type: ignore[attr-defined]
     return idempotent_write(

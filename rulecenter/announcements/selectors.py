@@ -25,7 +25,7 @@ from django.utils import timezone
 from rulecenter.accounts.models import Segment
 from rulecenter.common.memo import ProcessMemo
 from rulecenter.common.pagination import Pager
-from rulecenter.common.translations import TranslationText
+from rulecenter.common.translations import TranslationText, newest_by_language
 
 from .models import Announcement, AnnouncementRevision, AnnouncementTranslation, Category, ListingCounter
 
@@ -346,16 +346,11 @@ def announcement_translations(*, ids: Iterable[int]) -> dict[int, dict[str, Tran
     wanted = list(ids)
     if not wanted:
         return {}
-    found: dict[int, dict[str, TranslationText]] = {}
-    rows = (
+    return newest_by_language(
         AnnouncementTranslation.objects.filter(announcement_id__in=wanted)
         .order_by("announcement_id", "language", "-id")
         .values_list("announcement_id", "language", "title", "summary", "translated_at")
     )
-    for announcement_id, language, title, summary, translated_at in rows:
-        newest = found.setdefault(announcement_id, {})
-        newest.setdefault(language, TranslationText(language, title, summary, translated_at))
-    return found
 
 
 def announcement_translation_history(*, announcement: Announcement) -> list[AnnouncementTranslation]:

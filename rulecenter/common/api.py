@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 
 from .pagination import page_count
 from .problems import VALIDATION, Problem, field_error
-from .translations import TranslationText
+from .translations import ContentTranslation, TranslationText
 
 PAGE_SIZE_TOO_LARGE = "每页最多 {limit} 条。"
 PAGE_PAST_END = "页码 {page} 超出范围：共 {pages} 页。"
@@ -59,6 +59,16 @@ class TranslationOut(Schema):
     title: str
     summary: str
     translated_at: datetime
+
+
+def translation_out(row: ContentTranslation) -> TranslationOut:
+    """A translation just written, as the API answers it."""
+    return TranslationOut(
+        language=row.language,
+        title=row.title,
+        summary=row.summary,
+        translated_at=timezone.localtime(row.translated_at),
+    )
 
 
 def translations_out(found: dict[str, TranslationText]) -> list[TranslationOut]:

@@ -7,6 +7,7 @@ be told. Each app has its own table (`AnnouncementTranslation`, `RuleVersionTran
 their services check the role, lock the content, write the row and announce the change in one transaction.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -83,6 +84,19 @@ def translation_checked(*, language: str, title: str, summary: str) -> tuple[str
         raise ValidationError(errors)
     control_characters_refuse({"title": title, "summary": summary}, one_line=["title"])
     return language, title, summary
+
+
+def newest_by_language(
+    rows: Iterable[tuple[int, str, str, str, datetime]],
+) -> dict[int, dict[str, TranslationText]]:
+    """(owner id, language, title, summary, translated_at) rows, newest first per owner and language, as each
+    owner's newest translation per language (the selectors' one query, read once)."""
+    found: dict[int, dict[str, TranslationText]] = {}
+    for owner, language, title, summary, translated_at in rows:
+        found.setdefault(owner, {}).setdefault(
+            language, TranslationText(language, title, summary, translated_at)
+        )
+    return found
 
 
 def translation_fields(actor: Actor, *, at: datetime) -> dict[str, object]:

@@ -17,7 +17,14 @@ from rulecenter.accounts.auth import BearerTokenAuth
 from rulecenter.accounts.models import Role, Segment
 from rulecenter.accounts.roles import request_actor, role_require, role_require_any
 from rulecenter.accounts.schemas import SEGMENTS_MAX, SegmentOut, SegmentSlug, segments_out
-from rulecenter.common.api import IsoDatetime, TranslationIn, TranslationOut, page_or_404, translations_out
+from rulecenter.common.api import (
+    IsoDatetime,
+    TranslationIn,
+    TranslationOut,
+    page_or_404,
+    translation_out,
+    translations_out,
+)
 from rulecenter.common.idempotency import IdempotencyKeyHeader, idempotent_write
 from rulecenter.common.problems import CONFLICT, VALIDATION, Problem, field_error, problems
 from rulecenter.common.text import INSTANT_OUT_OF_RANGE, instant_representable, local_minute
@@ -619,12 +626,7 @@ def rule_version_translate(
             title=payload.title,
             summary=payload.summary,
         )
-        return TranslationOut(
-            language=translated.language,
-            title=translated.title,
-            summary=translated.summary,
-            translated_at=timezone.localtime(translated.translated_at),
-        )
+        return translation_out(translated)
 
     return _write(
         request, idempotency_key, f"rule_version_translate:{slug}:{number}", payload, write, status=201

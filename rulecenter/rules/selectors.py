@@ -20,7 +20,7 @@ from django.utils import timezone
 from rulecenter.accounts import selectors as account_selectors
 from rulecenter.accounts.models import Segment
 from rulecenter.announcements.models import Announcement
-from rulecenter.common.translations import TranslationText
+from rulecenter.common.translations import TranslationText, newest_by_language
 
 from .models import (
     Acknowledgment,
@@ -500,13 +500,8 @@ def version_translations(*, ids: Iterable[int]) -> dict[int, dict[str, Translati
     wanted = list(ids)
     if not wanted:
         return {}
-    found: dict[int, dict[str, TranslationText]] = {}
-    rows = (
+    return newest_by_language(
         RuleVersionTranslation.objects.filter(version_id__in=wanted)
         .order_by("version_id", "language", "-id")
         .values_list("version_id", "language", "title", "summary", "translated_at")
     )
-    for version_id, language, title, summary, translated_at in rows:
-        newest = found.setdefault(version_id, {})
-        newest.setdefault(language, TranslationText(language, title, summary, translated_at))
-    return found
