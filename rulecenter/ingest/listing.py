@@ -37,7 +37,7 @@ TEXT_NO_TITLE = "“{name}”里没有内容：第一行是标题，其后是正
 LISTING_FOOTER_INVALID = "文件“{name}”第 {line} 行：页脚“{footer}”不合理（当前页大于总页数）。"
 
 _BULLETS = ("•", "●", "▪", "◦", "· ")
-_FOOTER = re.compile(r"共\s*(\d{1,9})\s*条\s*当前\s*(\d{1,9})\s*/\s*(\d{1,9})\s*页")
+FOOTER = re.compile(r"共\s*(\d{1,9})\s*条\s*当前\s*(\d{1,9})\s*/\s*(\d{1,9})\s*页")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _SPACE = re.compile(r"\s+")
@@ -130,7 +130,7 @@ def parse(text: str, *, name: str) -> ListingPage:
             items.append(ListingItem(title=title, excerpt="\n".join(excerpt), line=title_line))
 
     for number, line in enumerate(text.split("\n"), start=1):
-        found = _FOOTER.search(line)
+        found = FOOTER.search(line)
         if found:
             total, page, pages = (int(group) for group in found.groups())
             if page > pages or page < 1:

@@ -20,13 +20,13 @@ tests/listings/ measures it (docs/ingest.md).
 import datetime
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from .listing import _FOOTER, TITLE_MAX_LENGTH, Footer, ListingError, ListingItem, ListingPage, parse
+from .listing import FOOTER, TITLE_MAX_LENGTH, Footer, ListingError, ListingItem, ListingPage, parse
 
 NOTHING_FOUND = "“{name}”里没有找到列表项：{why}"
 WHY_EMPTY = "页面没有文字。"
@@ -46,7 +46,6 @@ _META_WORDS = re.compile(
     r"(?:浏览|阅读)(?:量|数)?\s*[:：]?\s*[\d.,]+"
 )
 _META_MARK = re.compile(_META_WORDS.pattern + r"|\s[·|/｜]\s")
-_BRACKET_DATE = re.compile(r"^[\[【]\s*(?:20|19)\d\d[-/.]\d{1,2}[-/.]\d{1,2}\s*[\]】]")
 _BREADCRUMB = re.compile(r"^[^\s›»>]{1,30}(?:\s*[›»>]\s*[^\s›»>]{1,30}){1,6}$")
 _META_LABEL = re.compile(r"^[·•]?\s*(?:来源|作者|分类|栏目|发布者)\s*[:：]")
 _BULLET = re.compile(
@@ -55,9 +54,6 @@ _BULLET = re.compile(
 _BADGES = re.compile(  # 置顶, NEW … before or after a title; a bare 新/热/荐 only in brackets or apart
     r"^(?:\s*(?:[\[【](?:置顶|NEW|New|new|HOT|Hot|hot|热|荐|新|原创|转载|精华)[\]】]|置顶|原创|NEW|HOT|(?:热|荐|新)\s)\s*)+"
     r"|(?:\s*(?:[\[【](?:置顶|NEW|New|new|HOT|Hot|hot|热|荐|新)[\]】]|NEW|New|HOT|\s(?:热|荐|新|置顶)))+\s*$"
-)
-_TRAILING_DATE = re.compile(
-    r"^(?P<title>.+?)\s*[(（\[【]?\s*(?P<date>(?:20|19)\d\d\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?)\s*[)）\]】]?$"
 )
 _TIME = re.compile(r"^\s*\d{1,2}:\d\d(?::\d\d)?")
 _SEGMENT_SPLIT = re.compile(r"\s*(?:[·•|｜\t]|\s/\s|\s{2,}|[.．…·]{3,}|—{2,}|-{3,})\s*")
@@ -191,7 +187,6 @@ BLOCK_TAGS = frozenset(
     ]
 )
 SPACED_TAGS = frozenset({"span", "time", "em", "i", "b", "strong", "small", "label", "font", "sup"})
-CELL_TAGS: frozenset[str] = frozenset()  # cells are blocks: a row's title, category and date cells are lines
 DROPPED_TAGS = (
     "script",
     "style",
@@ -315,14 +310,21 @@ def _inside_item(node: LexborNode) -> bool:
     return False
 
 
-def html_lines(html: str) -> list[Line]:
-    """The visible text of a page, one line per block; a line that is (mostly) one link keeps its href."""
+def _cleaned(html: str) -> LexborHTMLParser:
+    """The page without what no reader reads: scripts, styles, and the page's own navigation, header, footer
+    and asides (a card's own header or footer stays: it holds the card's date)."""
     tree = LexborHTMLParser(html)
     for tag in DROPPED_TAGS:
         for node in tree.css(tag):
             if tag in ("header", "footer") and _inside_item(node):
-                continue  # a card's own footer holds its date
+                continue
             node.decompose()
+    return tree
+
+
+def html_lines(html: str) -> list[Line]:
+    """The visible text of a page, one line per block; a line that is (mostly) one link keeps its href."""
+    tree = _cleaned(html)
     root = tree.body or tree.root
     lines: list[Line] = []
     current = _Building()
@@ -496,10 +498,8 @@ def _strip_title(text: str) -> str:
 @dataclass(slots=True)
 class _Item:
     title: str
-    line: int
     url: str | None = None
     date: datetime.date | None = None
-    dated_by: str = ""  # "title", "after" or "before"
     meta: list[str] = field(default_factory=list)
     excerpt: list[str] = field(default_factory=list)
     marker: str = ""  # how its line began: "number", "bullet", "bracket-date" or ""
@@ -651,14 +651,14 @@ def _items(kept: Sequence[tuple[str, Line]], *, dates_first: bool) -> list[_Item
         text = line.text
         if kind in ("title", "dated-title"):
             title = _strip_title(text)
-            item = _Item(title=title, line=line.number, url=line.href, marker=_marker(text), group=line.group)
+            item = _Item(title=title, url=line.href, marker=_marker(text), group=line.group)
             record = _one_line_record(text) if kind == "dated-title" else None
             if record is not None:
-                item.title, item.date, item.dated_by = record.title, record.date, "title"
+                item.title, item.date = record.title, record.date
                 if record.meta:
                     item.meta.append(record.meta)
             elif dates_first and pending_date is not None:
-                item.date, item.dated_by = pending_date, "before"
+                item.date = pending_date
             pending_date = None
             items.append(item)
         elif kind == "date" and dates_first:
@@ -667,11 +667,11 @@ def _items(kept: Sequence[tuple[str, Line]], *, dates_first: bool) -> list[_Item
             continue
         elif kind == "date":
             if items[-1].date is None:
-                items[-1].date, items[-1].dated_by = parse_date(text), "after"
+                items[-1].date = parse_date(text)
         elif kind == "meta":
             items[-1].meta.append(text.lstrip("•· ").strip())
             if items[-1].date is None:
-                items[-1].date, items[-1].dated_by = parse_date(text), "after"
+                items[-1].date = parse_date(text)
         elif kind == "excerpt":
             items[-1].excerpt.append(text)
     return items
@@ -707,10 +707,10 @@ def generic(lines: Sequence[Line], *, name: str, reader: str) -> ReadPage:
     lines = _years_given(lines)
     footer: Footer | None = None
     kept: list[tuple[str, Line]] = []  # (class, line)
-    furnished = [line for line in lines if _FOOTER.search(line.text) or not _is_furniture(line.text)]
+    furnished = [line for line in lines if FOOTER.search(line.text) or not _is_furniture(line.text)]
     for line in _joined(_glued(furnished)):
         text = line.text
-        counts = _FOOTER.search(text)
+        counts = FOOTER.search(text)
         if counts:
             total, page, pages = (int(group) for group in counts.groups())
             if 1 <= page <= pages:
@@ -941,12 +941,7 @@ def html_records(html: str) -> list[ReadItem] | None:
     """The page's items when it repeats one block per item — three or more siblings with one tag and class,
     each with a title link — preferring the runs whose blocks carry dates (a sidebar of bare links has none);
     None when there is no such run (the line reader takes over)."""
-    tree = LexborHTMLParser(html)
-    for tag in DROPPED_TAGS:
-        for node in tree.css(tag):
-            if tag in ("header", "footer") and _inside_item(node):
-                continue
-            node.decompose()
+    tree = _cleaned(html)
     runs: list[list[ReadItem]] = []
     for parent in tree.css("body *"):
         children = [child for child in parent.iter() if child.tag not in _SKIPPED]
@@ -981,12 +976,7 @@ def html_records(html: str) -> list[ReadItem] | None:
 
 def _seed_shaped(text: str) -> bool:
     """The seed's own layout: bullet titles, no dates of their own, the seed's footer."""
-    return _FOOTER.search(text) is not None and not any(_is_meta(line.text) for line in text_lines(text))
-
-
-def items_in(pages: Iterable[ReadPage]) -> Iterator[ReadItem]:
-    for page in pages:
-        yield from page.items
+    return FOOTER.search(text) is not None and not any(_is_meta(line.text) for line in text_lines(text))
 
 
 def as_listing(page: ReadPage) -> ListingPage:
