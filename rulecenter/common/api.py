@@ -61,8 +61,8 @@ class TranslationOut(Schema):
     translated_at: datetime
 
 
-def translation_out(row: ContentTranslation) -> TranslationOut:
-    """A translation just written, as the API answers it."""
+def translation_out(row: ContentTranslation | TranslationText) -> TranslationOut:
+    """A translation (a row just written, or one a selector read), as the API shows it."""
     return TranslationOut(
         language=row.language,
         title=row.title,
@@ -73,12 +73,4 @@ def translation_out(row: ContentTranslation) -> TranslationOut:
 
 def translations_out(found: dict[str, TranslationText]) -> list[TranslationOut]:
     """An item's newest translation per language, as the API shows them (by language)."""
-    return [
-        TranslationOut(
-            language=t.language,
-            title=t.title,
-            summary=t.summary,
-            translated_at=timezone.localtime(t.translated_at),
-        )
-        for _language, t in sorted(found.items())
-    ]
+    return [translation_out(t) for _language, t in sorted(found.items())]

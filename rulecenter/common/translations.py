@@ -7,7 +7,7 @@ be told. Each app has its own table (`AnnouncementTranslation`, `RuleVersionTran
 their services check the role, lock the content, write the row and announce the change in one transaction.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -113,6 +113,17 @@ def reader_language() -> str | None:
     content's own (Chinese) or no translation language."""
     language = translation.get_language() or settings.LANGUAGE_CODE
     return language if language in TranslationLanguage.values else None
+
+
+def for_reader(
+    found: Callable[[], dict[int, dict[str, TranslationText]]],
+) -> dict[int, TranslationText]:
+    """Each item's translation into this reader's language, by item id; `found` (a selector's one query) is
+    not run at all for a reader of the content's own language."""
+    language = reader_language()
+    if language is None:
+        return {}
+    return {owner: by_language[language] for owner, by_language in found().items() if language in by_language}
 
 
 def language_constraint(name: str) -> models.CheckConstraint:

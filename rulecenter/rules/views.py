@@ -23,7 +23,7 @@ from rulecenter.common.text import (
     local_minute,
     markdown_to_text,
 )
-from rulecenter.common.translations import TranslationText, reader_language
+from rulecenter.common.translations import TranslationText, for_reader
 
 from . import selectors, services
 from .clauses import parse_clauses
@@ -121,10 +121,9 @@ def rule_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _translation(version: RuleVersion | None) -> TranslationText | None:
     """The version's translation for this reader (English), if an editor gave one."""
-    language = reader_language()
-    if version is None or language is None:
+    if version is None:
         return None
-    return selectors.version_translations(ids=[version.pk]).get(version.pk, {}).get(language)
+    return for_reader(lambda: selectors.version_translations(ids=[version.pk])).get(version.pk)
 
 
 @require_safe

@@ -16,7 +16,7 @@ from markupsafe import Markup
 from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.announcements.models import Announcement
 from rulecenter.audit import selectors as audit_selectors
-from rulecenter.common.translations import reader_language
+from rulecenter.common.translations import for_reader
 from rulecenter.ingest import selectors as ingest_selectors
 from rulecenter.rules import selectors as rule_selectors
 from rulecenter.rules.diff import char_diff
@@ -92,10 +92,10 @@ def news_detail(request: HttpRequest, pk: int) -> HttpResponse:
         response = render(request, "site/news_withdrawn.html", {"announcement": announcement}, status=410)
     else:
         newer, older = announcement_selectors.announcement_neighbours(announcement=announcement)
-        language = reader_language()
-        translations = announcement_selectors.announcement_translations(ids=[pk]) if language else {}
         context = {
-            "translation": translations.get(pk, {}).get(language or ""),
+            "translation": for_reader(lambda: announcement_selectors.announcement_translations(ids=[pk])).get(
+                pk
+            ),
             "announcement": announcement,
             "newer": newer,
             "older": older,

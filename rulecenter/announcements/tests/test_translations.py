@@ -186,3 +186,13 @@ def test_the_admin_page_adds_a_translation_and_lists_the_earlier_ones(
     refused = client.post(url, {"language": "en", "title": "", "summary": ""})
     assert refused.status_code == 200  # the form again, with the field's error
     assert AnnouncementTranslation.objects.filter(announcement=news).count() == 2
+
+
+def test_the_translated_titles_of_a_listing_page_cost_one_query_and_none_in_chinese(
+    news: Announcement, client: Client, django_assert_num_queries: Any
+) -> None:
+    services.announcement_translate(actor=SYSTEM, announcement=news, language="en", title=TITLE)
+    with django_assert_num_queries(2):  # as ever: the counters, the rows
+        assert TITLE not in client.get("/news/").content.decode()
+    with django_assert_num_queries(3):  # and the translations of the rows shown
+        assert TITLE in client.get("/news/?lang=en").content.decode()
