@@ -76,7 +76,12 @@ def test_each_page_has_an_address_per_language_named_by_hreflang(
     assert 'hreflang="x-default" href="http://127.0.0.1:8000/rules/"' in page
     # The header's switch returns to the page without ?lang=, so the choice it stores is what shows.
     assert '<input type="hidden" name="next" value="/rules/">' in page
-    chinese = client.get("/news/?page=1&lang=zh-hans", headers={"accept-language": "en"}).content.decode()
+    chinese = client.get("/search/?q=fahuo&lang=zh-hans", headers={"accept-language": "en"}).content.decode()
     assert '<html lang="zh-hans">' in chinese
-    assert 'hreflang="en" href="http://127.0.0.1:8000/news/?page=1&amp;lang=en"' in chinese
+    assert (
+        'hreflang="en" href="http://127.0.0.1:8000/search/?q=fahuo&amp;lang=en"' in chinese
+    )  # the rest kept
+    # The listing names its canonical address: page 1 is /news/.
+    listing = client.get("/news/?page=1", headers={"accept-language": "en"}).content.decode()
+    assert 'hreflang="en" href="http://127.0.0.1:8000/news/?lang=en"' in listing
     assert '<html lang="zh-hans">' in client.get("/rules/?lang=klingon").content.decode()

@@ -6,6 +6,7 @@ import hashlib
 import time
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
@@ -13,13 +14,14 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from rulecenter.common.memo import ProcessMemo
 from rulecenter.common.pagination import pager_for
-from rulecenter.common.translations import reader_language
+from rulecenter.common.translations import for_reader
 
 from . import selectors
 
@@ -53,6 +55,13 @@ def _if_none_match(request: HttpRequest, etag: str) -> bool:
     return header.strip() == "*" or etag in (tag.strip() for tag in header.split(","))
 
 
+def _canonical_path(category: str | None, page: int) -> str:
+    query = urlencode(
+        {**({"category": category} if category else {}), **({"page": page} if page > 1 else {})}
+    )
+    return f"{reverse('announcements:list')}?{query}" if query else reverse("announcements:list")
+
+
 @require_safe
 def news_list(request: HttpRequest) -> HttpResponse:
     slug = request.GET.get("category") or None
@@ -81,25 +90,18 @@ def news_list(request: HttpRequest) -> HttpResponse:
         if body is None:
             category = state.category
             items = selectors.listing_page(category=category, stamp=state.stamp, pager=pager)
-            # English readers see an editor's translated title where there is one (marked as such).
-            language = reader_language()
             context = {
                 "category": category,
                 "categories": state.categories,
                 "items": items,
-                "translations": (
-                    {
-                        pk: by_language[language]
-                        for pk, by_language in selectors.announcement_translations(
-                            ids=[item.id for item in items]
-                        ).items()
-                        if language in by_language
-                    }
-                    if language
-                    else {}
+                # English readers see an editor's translated title where there is one (marked as such).
+                "translations": for_reader(
+                    lambda: selectors.announcement_translations(ids=[item.id for item in items])
                 ),
                 "pager": pager,
                 "page_query": f"category={category.slug}&page=" if category else "page=",
+                # The body is cached for every reader of this page: its address is the canonical one.
+                "page_path": _canonical_path(category.slug if category else None, pager.number),
             }
             body = render_to_string("announcements/news_list.html", context, request=request).encode()
             if cache_seconds:

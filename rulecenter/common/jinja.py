@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.http import HttpRequest
+from django.http import QueryDict
 from django.templatetags.static import static as django_static
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import html, timezone, translation
@@ -215,14 +215,15 @@ def punctuation(mark: str) -> str:
     return translation.pgettext("punctuation", mark)
 
 
-def language_path(request: HttpRequest, language: str | None) -> str:
-    """This page's path in `language` (`?lang=`, its other parameters kept), or without a chosen language."""
-    query = request.GET.copy()
+def language_path(path: str, language: str | None) -> str:
+    """A page's path (with its query) in `language` (`?lang=`, the other parameters kept), or without one."""
+    path, _sep, raw = path.partition("?")
+    query = QueryDict(raw, mutable=True)
     query.pop("lang", None)
     if language:
         query["lang"] = language
     encoded = query.urlencode()
-    return f"{request.path}?{encoded}" if encoded else request.path
+    return f"{path}?{encoded}" if encoded else path
 
 
 def site_url(path: str) -> str:

@@ -21,6 +21,8 @@ from django.utils.translation import check_for_language
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+_CODES = frozenset(code for code, _name in settings.LANGUAGES)
+
 
 @csrf_exempt
 @require_POST
@@ -32,7 +34,7 @@ def language_set(request: HttpRequest) -> HttpResponse:
         target = "/"
     response = HttpResponseRedirect(target)
     response["Cache-Control"] = "no-store"
-    if language in dict(settings.LANGUAGES) and check_for_language(language):
+    if language in _CODES and check_for_language(language):
         response.set_cookie(
             settings.LANGUAGE_COOKIE_NAME,
             language,
@@ -43,9 +45,6 @@ def language_set(request: HttpRequest) -> HttpResponse:
             samesite=settings.LANGUAGE_COOKIE_SAMESITE or "Lax",
         )
     return response
-
-
-_CODES = frozenset(code for code, _name in settings.LANGUAGES)
 
 
 class LanguageCookieVary:

@@ -291,3 +291,18 @@ def test_with_a_state_lifetime_another_process_s_publish_shows_within_it_and_thi
     with django_capture_on_commit_callbacks(execute=True):
         published_announcement(title="本进程发布")
     assert "本进程发布" in client.get("/news/", headers={"if-none-match": later["ETag"]}).content.decode()
+
+
+@override_settings(RULECENTER_PAGE_CACHE_SECONDS=300)
+def test_a_cached_page_names_its_own_address_not_the_first_reader_s(client: Client) -> None:
+    """The listing's body is kept for every reader of the page: a query string the first reader planted
+    (`?utm=…`) must not reach the others' language links, language switch or printed address."""
+    published_series(3)
+    client.get("/news/?utm=planted")
+    page = client.get("/news/").content.decode()
+    assert "planted" not in page
+    assert 'hreflang="en" href="http://127.0.0.1:8000/news/?lang=en"' in page
+    assert '<input type="hidden" name="next" value="/news/">' in page
+    category = Category.objects.get()
+    second = client.get(f"/news/?category={category.slug}&page=1&utm=x").content.decode()
+    assert f'hreflang="en" href="http://127.0.0.1:8000/news/?category={category.slug}&amp;lang=en"' in second
