@@ -22,9 +22,10 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 
 from django.utils.translation import gettext as _
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from .listing import FOOTER, TITLE_MAX_LENGTH, Footer, ListingError, ListingItem, ListingPage, parse
 
@@ -265,6 +266,15 @@ PRESETS: dict[str, SelectorSpec] = {
 }
 
 
+def selector_valid(selector: str) -> bool:
+    """Whether the HTML parser reads `selector` as CSS (a channel's own selectors are checked when saved)."""
+    try:
+        LexborHTMLParser("<p></p>").css(selector)
+    except SelectolaxError:
+        return False
+    return True
+
+
 class NothingFound(ListingError):
     """A page the reader found no item on; str(error) says why."""
 
@@ -433,7 +443,8 @@ def _standalone_dates(text: str) -> list[re.Match[str]]:
     found = []
     for match in _DATE.finditer(text):
         before = text[match.start() - 1] if match.start() else " "
-        rest = _TIME.sub("", text[match.end() :])
+        end = match.start() + len(match.group(0).rstrip())  # the pattern's `\s*日?` may take the space after
+        rest = _TIME.sub("", text[end:])
         after = rest[0] if rest else " "
         if before in _APART_BEFORE and after in _APART_AFTER:
             found.append(match)
@@ -979,15 +990,21 @@ def _seed_shaped(text: str) -> bool:
     return FOOTER.search(text) is not None and not any(_is_meta(line.text) for line in text_lines(text))
 
 
-def as_listing(page: ReadPage) -> ListingPage:
+def as_listing(page: ReadPage, *, base: str | None = None) -> ListingPage:
     """The page as the importer takes it (`listing_import`): each item's text starts with its own date as a
     dateline (`发布时间：2025-04-02`), so a yearless date in its title or excerpt (`4月8日生效`) takes its year
-    from the item, as the extractor reads datelines. Items the reader is unsure of are left out."""
+    from the item, as the extractor reads datelines; then its link, made absolute against `base` (the page's
+    address), which becomes the announcement's source link. Items the reader is unsure of are left out."""
     items = []
     for number, item in enumerate(page.items, start=1):
         if item.unsure:
             continue
         lines = [f"发布时间：{item.date.isoformat()}"] if item.date else []
+        link = urljoin(base, item.url) if base and item.url else ""
+        if link.startswith(("http://", "https://")):
+            lines.append(f"原文：{link}")
         lines += [line for line in (item.meta, item.excerpt) if line]
-        items.append(ListingItem(title=item.title, excerpt="\n".join(lines), line=number))
+        items.append(
+            ListingItem(title=item.title, excerpt="\n".join(lines), line=number, published=item.date)
+        )
     return ListingPage(name=page.name, heading="", items=tuple(items), footer=page.footer)
