@@ -295,6 +295,12 @@ RULECENTER_AUDIT_PAGE_SIZE = env_int("RULECENTER_AUDIT_PAGE_SIZE", 20)
 # Text bounds (issue 12): an imported item's text, a rule version's text (docs/settings.md).
 RULECENTER_INGEST_TEXT_MAX_CHARS = env_int("RULECENTER_INGEST_TEXT_MAX_CHARS", 200_000)
 RULECENTER_RULE_TEXT_MAX_CHARS = env_int("RULECENTER_RULE_TEXT_MAX_CHARS", 200_000)
+# Followed channels (issue 16, docs/ingest.md#channels): one fetch's bounds, the back-off's ceiling, and
+# whether a channel may be on a private address (off: the SSRF guard of common.outbound, as for webhooks).
+RULECENTER_CHANNEL_TIMEOUT_SECONDS = env_float("RULECENTER_CHANNEL_TIMEOUT_SECONDS", 10.0)
+RULECENTER_CHANNEL_MAX_BYTES = env_int("RULECENTER_CHANNEL_MAX_BYTES", 5_000_000)
+RULECENTER_CHANNEL_BACKOFF_MAX_MINUTES = env_int("RULECENTER_CHANNEL_BACKOFF_MAX_MINUTES", 1440)
+RULECENTER_CHANNEL_ALLOW_PRIVATE = env_bool("RULECENTER_CHANNEL_ALLOW_PRIVATE", False)
 # Limits (issue 12, docs/settings.md): sign-in lockout by django-axes, rates counted in the cache per window.
 RULECENTER_SIGNIN_FAILURES = env_int("RULECENTER_SIGNIN_FAILURES", 5)
 RULECENTER_SIGNIN_COOLOFF_MINUTES = env_int("RULECENTER_SIGNIN_COOLOFF_MINUTES", 15)

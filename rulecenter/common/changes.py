@@ -38,6 +38,7 @@ class ContentKind(StrEnum):
     USER = "user"  # a staff account or a member
     SEGMENT = "segment"  # a group of members a change may target (accounts.Segment)
     CASE = "case"  # a member's complaint or appeal (cases.Case)
+    CHANNEL = "channel"  # another platform's rule channel, followed (ingest.Channel)
 
 
 class ChangeAction(StrEnum):

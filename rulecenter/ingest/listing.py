@@ -11,6 +11,7 @@ Every failure is a `ListingError` with a message for the person who gave us the 
 """
 
 import codecs
+import datetime
 import re
 from dataclasses import dataclass
 
@@ -52,6 +53,7 @@ class ListingItem:
     title: str
     excerpt: str
     line: int  # 1-based line of the `• title` in its file
+    published: datetime.date | None = None  # the item's own date, when its page shows one
 
 
 @dataclass(frozen=True, slots=True)

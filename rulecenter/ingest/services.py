@@ -10,23 +10,36 @@ The extraction (the text-bound part) runs before that transaction opens: on SQLi
 the write lock from BEGIN, and no text should make a member's vote wait.
 """
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from rulecenter.accounts.models import Role
+from rulecenter.accounts.roles import role_require, role_require_any
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.models import Announcement, Category
 from rulecenter.announcements.services import AnnouncementDraft
-from rulecenter.common.actors import Actor
+from rulecenter.common import outbound
+from rulecenter.common.actors import SYSTEM_ROLE, Actor
+from rulecenter.common.changes import ChangeAction, ContentKind, content_changed_announce
 
 from .extract import EXTRACTOR_VERSION, Facts
-from .listing import ListingPage
-from .models import ExtractedFacts, ImportedItem, ImportRevision
+from .fetching import Fetched, fetch
+from .listing import ListingError, ListingPage
+from .models import Channel, ChannelFetch, ChannelPage, ExtractedFacts, ImportedItem, ImportRevision
 from .planning import (
     BULK_THRESHOLD,
     CATEGORY_NAMES,
@@ -43,6 +56,7 @@ from .planning import (
 from .planning import (
     IngestError as IngestError,  # raised here and by the plan; callers catch it from here
 )
+from .readers import PRESETS, SelectorSpec, as_listing, read_page, selector_valid
 
 BATCH_SIZE = 1000
 ITEM_INVALID = "文件“{page}”第 {line} 行《{title}》无法导入：{error}"
@@ -107,7 +121,9 @@ def _imported_item(
     )
 
 
-def _draft(planned: PlannedItem, categories: dict[str, Category], now: datetime) -> AnnouncementDraft:
+def _draft(
+    planned: PlannedItem, categories: dict[str, Category], now: datetime, last: int
+) -> AnnouncementDraft:
     assert planned.facts is not None
     kind = announcement_kind(planned.facts.kind, planned.item.title)
     return AnnouncementDraft(
@@ -117,16 +133,26 @@ def _draft(planned: PlannedItem, categories: dict[str, Category], now: datetime)
         category=categories[category_slug(planned.facts.kind, kind)],
         source_url=source_url_for(planned.facts),
         status=Announcement.Status.PUBLISHED,
-        # The page shows no dates: the import time, a millisecond apart per item to keep the source's order.
-        published_at=now - timedelta(milliseconds=planned.sequence),
+        published_at=_published_at(planned, now, last),
     )
+
+
+def _published_at(planned: PlannedItem, now: datetime, last: int) -> datetime:
+    """The item's own day (its start in TIME_ZONE) when its page shows a date, never later than now; else the
+    import time. Items are a millisecond apart, to keep the source's order (newest first, `sequence` 0 to
+    `last`) among equal dates: counted up from the day's start, down from the import time."""
+    if planned.item.published is None:
+        return now - timedelta(milliseconds=planned.sequence)
+    day = datetime.combine(planned.item.published, time(0), tzinfo=ZoneInfo(settings.TIME_ZONE))
+    return min(now, day + timedelta(milliseconds=last - planned.sequence))
 
 
 def _create_each(
     new: list[PlannedItem], *, actor: Actor, source: str, categories: dict[str, Category], now: datetime
 ) -> None:
+    last = max((planned.sequence for planned in new), default=0)
     for planned in new:
-        draft = _draft(planned, categories, now)
+        draft = _draft(planned, categories, now, last)
         try:
             announcement = announcement_services.announcement_create(
                 actor=actor,
@@ -151,9 +177,10 @@ def _create_each(
 def _create_bulk(
     new: list[PlannedItem], *, actor: Actor, source: str, categories: dict[str, Category], now: datetime
 ) -> None:
+    last = max((planned.sequence for planned in new), default=0)
     try:
         announcements = announcement_services.announcement_bulk_create(
-            actor=actor, drafts=[_draft(planned, categories, now) for planned in new]
+            actor=actor, drafts=[_draft(planned, categories, now, last) for planned in new]
         )
     except announcement_services.AnnouncementDraftInvalid as error:
         raise _invalid(new[error.index], error) from None
@@ -234,11 +261,13 @@ def listing_import(
     source: str | None = None,
     dry_run: bool = False,
     bulk_threshold: int = BULK_THRESHOLD,
+    then: Callable[[ImportReport], None] | None = None,
 ) -> ImportReport:
     """Import listing pages; idempotent. Raises IngestError (and writes nothing) when an item is invalid.
 
     Planned twice: outside the transaction, reading every changed item's text; inside it, against the
     rows as they are now, reusing those facts (an item another import changed meanwhile is read there).
+    `then(report)` runs in the import's transaction, after it: what the caller writes commits with it.
     """
     outside = listing_plan(pages=pages, source=source or source_guess(pages))
     if dry_run:
@@ -247,6 +276,8 @@ def listing_import(
     with transaction.atomic():
         report = listing_plan(pages=pages, source=outside.source, extracted=outside.extracted())
         _carry_out(report, actor=actor, bulk_threshold=bulk_threshold)
+        if then is not None:
+            then(report)
     return report
 
 
@@ -276,3 +307,419 @@ def _carry_out(report: ImportReport, *, actor: Actor, bulk_threshold: int) -> No
         source=report.source,
         now=now,
     )
+
+
+# --- Channels: other platforms' listing pages, followed (issue 16) --------------------------------------
+
+CHANNEL_PAGES_MAX = 10
+CHANNEL_LEASE = timedelta(minutes=10)  # a fetch that takes longer is taken to have died: the next may start
+CHANNEL_FETCHES_KEPT = 100  # fetch records kept per channel
+CHANNEL_NAME_REQUIRED = "请填写频道名称。"
+CHANNEL_NAME_TAKEN = "已经有名为“{name}”的频道。"
+CHANNEL_URLS_REQUIRED = "请至少填写一个列表页网址。"
+CHANNEL_URLS_TOO_MANY = "一个频道最多 {limit} 个页面。"
+CHANNEL_URL_REPEATED = "网址“{url}”重复了。"
+CHANNEL_INTERVAL = "抓取间隔须在 5 分钟到 10080 分钟（一周）之间。"
+CHANNEL_SELECTORS_REQUIRED = "自定义读取方式需要 item 和 title 两个选择器。"
+CHANNEL_SELECTOR_INVALID = "选择器“{selector}”无法解析。"
+CHANNEL_SELECTOR_UNKNOWN = "未知的选择器字段“{field}”；可用：item、title、link、date、excerpt。"
+CHANNEL_SOURCE_INVALID = "来源最多 100 个字符，不能为空白。"
+SELECTOR_FIELDS = ("item", "title", "link", "date", "excerpt")
+
+
+def channel_actor(channel: Channel) -> Actor:
+    """Who imports a channel's items: the platform itself, named after the channel in the audit chain."""
+    return Actor(user_id=None, name=f"channel:{channel.pk}", roles=frozenset({SYSTEM_ROLE}))
+
+
+def _selector_spec(adapter: str, selectors: dict[str, str]) -> SelectorSpec | None:
+    if adapter == Channel.Adapter.SELECTORS:
+        return SelectorSpec(**{key: value for key, value in selectors.items() if value})
+    return PRESETS.get(adapter)
+
+
+def _clean_selectors(adapter: str, selectors: object) -> dict[str, str]:
+    if adapter != Channel.Adapter.SELECTORS:
+        return {}
+    if not isinstance(selectors, dict):
+        raise ValidationError({"selectors": _(CHANNEL_SELECTORS_REQUIRED)})
+    cleaned: dict[str, str] = {}
+    for key, value in selectors.items():
+        if key not in SELECTOR_FIELDS:
+            raise ValidationError({"selectors": _(CHANNEL_SELECTOR_UNKNOWN).format(field=str(key)[:40])})
+        text = str(value or "").strip()
+        if len(text) > 300:
+            raise ValidationError({"selectors": _(CHANNEL_SELECTOR_INVALID).format(selector=text[:40] + "…")})
+        if text:
+            if not selector_valid(text):
+                raise ValidationError({"selectors": _(CHANNEL_SELECTOR_INVALID).format(selector=text[:80])})
+            cleaned[key] = text
+    if not cleaned.get("item") or not cleaned.get("title"):
+        raise ValidationError({"selectors": _(CHANNEL_SELECTORS_REQUIRED)})
+    return cleaned
+
+
+def _clean_urls(urls: Sequence[str]) -> list[str]:
+    cleaned = [url.strip() for url in urls if url.strip()]
+    if not cleaned:
+        raise ValidationError({"urls": _(CHANNEL_URLS_REQUIRED)})
+    if len(cleaned) > CHANNEL_PAGES_MAX:
+        raise ValidationError({"urls": _(CHANNEL_URLS_TOO_MANY).format(limit=CHANNEL_PAGES_MAX)})
+    allow_private = bool(settings.RULECENTER_CHANNEL_ALLOW_PRIVATE)
+    for url in cleaned:
+        try:
+            outbound.url_check(url, allow_private=allow_private)
+            URLValidator(schemes=["http", "https"])(url)
+        except outbound.TargetRefused as refused:
+            raise ValidationError({"urls": f"{url[:200]}：{refused}"}) from None
+        except ValidationError:
+            raise ValidationError({"urls": f"{url[:200]}：{_(outbound.URL_SCHEME)}"}) from None
+    repeated = [url for url, seen in Counter(cleaned).items() if seen > 1]
+    if repeated:
+        raise ValidationError({"urls": _(CHANNEL_URL_REPEATED).format(url=repeated[0][:200])})
+    return cleaned
+
+
+def _enqueue_fetch(channel: Channel) -> None:
+    from .tasks import channel_fetch_task
+
+    channel_id, at = channel.pk, channel.next_fetch_at
+    transaction.on_commit(
+        lambda: channel_fetch_task.using(run_after=at).enqueue(channel_id=channel_id), robust=True
+    )
+
+
+def _channel_fields(channel: Channel, urls: list[str]) -> dict[str, object]:
+    return {
+        "name": channel.name,
+        "urls": urls,
+        "source": channel.source,
+        "adapter": channel.adapter,
+        "selectors": channel.selectors,
+        "format": channel.format,
+        "interval_minutes": channel.interval_minutes,
+        "paused": channel.paused,
+    }
+
+
+def _channel_validate(channel: Channel) -> None:
+    if not channel.name.strip():
+        raise ValidationError({"name": _(CHANNEL_NAME_REQUIRED)})
+    if not 5 <= channel.interval_minutes <= 10080:
+        raise ValidationError({"interval_minutes": _(CHANNEL_INTERVAL)})
+    if not channel.source.strip() or len(channel.source) > 100:
+        raise ValidationError({"source": _(CHANNEL_SOURCE_INVALID)})
+    clash = Channel.objects.filter(name=channel.name).exclude(pk=channel.pk).exists()
+    if clash:
+        raise ValidationError({"name": _(CHANNEL_NAME_TAKEN).format(name=channel.name[:100])})
+    channel.full_clean(exclude=["next_fetch_at", "created_by"], validate_unique=False)
+
+
+@transaction.atomic
+def channel_create(
+    *,
+    actor: Actor,
+    name: str,
+    urls: Sequence[str],
+    adapter: str = Channel.Adapter.AUTO,
+    selectors: dict[str, str] | None = None,
+    format: str = Channel.Format.AUTO,
+    interval_minutes: int = 60,
+    source: str = "",
+    paused: bool = False,
+) -> Channel:
+    """Follow a channel. Publishers only: its items go out published, without review (they were published by
+    their platform). The first fetch is queued at once; ValidationError names a bad field, nothing stored."""
+    role_require(actor, Role.PUBLISHER)
+    pages = _clean_urls(urls)
+    channel = Channel(
+        name=name.strip(),
+        source=source.strip() or (urlsplit(pages[0]).hostname or "")[:100],
+        adapter=adapter,
+        selectors=_clean_selectors(adapter, selectors or {}),
+        format=format,
+        interval_minutes=interval_minutes,
+        paused=paused,
+        next_fetch_at=timezone.now(),
+        created_by_id=actor.user_id,
+    )
+    _channel_validate(channel)
+    channel.save()
+    ChannelPage.objects.bulk_create(
+        [ChannelPage(channel=channel, position=number, url=url) for number, url in enumerate(pages)]
+    )
+    content_changed_announce(
+        kind=ContentKind.CHANNEL,
+        ids=[channel.pk],
+        action=ChangeAction.CREATED,
+        actor=actor,
+        data=_channel_fields(channel, pages),
+    )
+    if not channel.paused:
+        _enqueue_fetch(channel)
+    return channel
+
+
+@transaction.atomic
+def channel_update(
+    *,
+    actor: Actor,
+    channel: Channel,
+    name: str | None = None,
+    urls: Sequence[str] | None = None,
+    adapter: str | None = None,
+    selectors: dict[str, str] | None = None,
+    format: str | None = None,
+    interval_minutes: int | None = None,
+    source: str | None = None,
+    paused: bool | None = None,
+) -> Channel:
+    """Change, pause or resume a channel (publishers). New pages or a new way of reading them are read in
+    full at the next fetch; resuming fetches at once."""
+    role_require(actor, Role.PUBLISHER)
+    stored = Channel.objects.select_for_update().get(pk=channel.pk)
+    before_urls = list(stored.pages.values_list("url", flat=True))
+    was_paused = stored.paused
+    for field_name, value in (
+        ("name", name.strip() if name is not None else None),
+        ("adapter", adapter),
+        ("format", format),
+        ("interval_minutes", interval_minutes),
+        ("source", source.strip() if source is not None else None),
+        ("paused", paused),
+    ):
+        if value is not None:
+            setattr(stored, field_name, value)
+    if adapter is not None or selectors is not None:
+        stored.selectors = _clean_selectors(
+            stored.adapter, selectors if selectors is not None else stored.selectors
+        )
+    pages = _clean_urls(urls) if urls is not None else before_urls
+    _channel_validate(stored)
+    reread = pages != before_urls or (stored.adapter, stored.selectors, stored.format) != (
+        channel.adapter,
+        channel.selectors,
+        channel.format,
+    )
+    if pages != before_urls:
+        stored.pages.all().delete()
+        ChannelPage.objects.bulk_create(
+            [ChannelPage(channel=stored, position=number, url=url) for number, url in enumerate(pages)]
+        )
+    elif reread:
+        stored.pages.update(etag="", last_modified="", body_sha256="")  # read again, the new way
+    resumed = was_paused and not stored.paused
+    if resumed or reread:
+        stored.next_fetch_at = timezone.now()
+    stored.save()
+    before = _channel_fields(channel, before_urls)
+    after = _channel_fields(stored, pages)
+    changed = {key: value for key, value in after.items() if before.get(key) != value}
+    if changed:
+        content_changed_announce(
+            kind=ContentKind.CHANNEL, ids=[stored.pk], action=ChangeAction.UPDATED, actor=actor, data=changed
+        )
+    if not stored.paused and (resumed or reread):
+        _enqueue_fetch(stored)
+    return _mirror_channel(channel, stored)
+
+
+def _mirror_channel(target: Channel, stored: Channel) -> Channel:
+    for model_field in Channel._meta.concrete_fields:
+        setattr(target, model_field.attname, getattr(stored, model_field.attname))
+    return target
+
+
+@transaction.atomic
+def channel_fetch_soon(*, actor: Actor, channel: Channel) -> Channel:
+    """Fetch a channel now rather than at its time (editors and publishers); a paused channel stays paused."""
+    role_require_any(actor, Role.EDITOR, Role.PUBLISHER)
+    stored = Channel.objects.select_for_update().get(pk=channel.pk)
+    if not stored.paused:
+        stored.next_fetch_at = min(stored.next_fetch_at, timezone.now())
+        stored.save(update_fields=["next_fetch_at"])
+        _enqueue_fetch(stored)
+    return _mirror_channel(channel, stored)
+
+
+@dataclass
+class _Read:
+    page: ChannelPage
+    fetched: Fetched
+    digest: str
+    listing: ListingPage | None = None
+    unsure: int = 0
+
+
+def _claimed(channel_id: int, now: datetime, *, due_only: bool) -> Channel | None:
+    """Take the channel for one fetch, or None when it is paused, gone, not due or being fetched: a
+    conditional UPDATE of its lease, so two workers never fetch it at once; a lease left by a worker that
+    died runs out after CHANNEL_LEASE."""
+    free = Q(fetching_until__isnull=True) | Q(fetching_until__lt=now)
+    if due_only:
+        free &= Q(next_fetch_at__lte=now)
+    with transaction.atomic():
+        taken = Channel.objects.filter(free, pk=channel_id, paused=False).update(
+            fetching_until=now + CHANNEL_LEASE
+        )
+    return Channel.objects.filter(pk=channel_id).first() if taken else None
+
+
+def channel_fetch(*, channel_id: int, due_only: bool = True) -> ChannelFetch | None:
+    """Fetch a due channel once: its pages (conditionally), read, imported in one transaction with the
+    pages' new validators and the channel's health; a failure anywhere imports nothing and is recorded,
+    with a back-off. None when the channel was not to be fetched (paused, not due, fetched elsewhere)."""
+    started = timezone.now()
+    channel = _claimed(channel_id, started, due_only=due_only)
+    if channel is None:
+        return None
+    timeout = float(settings.RULECENTER_CHANNEL_TIMEOUT_SECONDS)
+    reads: list[_Read] = []
+    for page in channel.pages.order_by("position"):
+        fetched = fetch(
+            page.url,
+            etag=page.etag,
+            last_modified=page.last_modified,
+            max_bytes=int(settings.RULECENTER_CHANNEL_MAX_BYTES),
+            timeout=timeout,
+            allow_private=bool(settings.RULECENTER_CHANNEL_ALLOW_PRIVATE),
+        )
+        if not (fetched.ok or fetched.not_modified):
+            return _fetch_failed(channel, started, fetched.error, reads=reads, fetched=fetched)
+        digest = hashlib.sha256(fetched.body).hexdigest() if fetched.ok else page.body_sha256
+        reads.append(_Read(page, fetched, digest))
+    changed = [read for read in reads if read.fetched.ok and read.digest != read.page.body_sha256]
+    spec = _selector_spec(channel.adapter, channel.selectors)
+    for read in changed:
+        try:
+            found = read_page(read.fetched.text(), name=read.page.url, kind=channel.format, spec=spec)
+        except ListingError as error:
+            return _fetch_failed(channel, started, f"{read.page.url}：{error}", reads=reads)
+        read.listing = as_listing(found, base=read.fetched.final_url or read.page.url)
+        read.unsure = sum(1 for item in found.items if item.unsure)
+    record = ChannelFetch(
+        channel=channel,
+        started_at=started,
+        status=reads[-1].fetched.status if reads else None,
+        pages=len(reads),
+        bytes=sum(len(read.fetched.body) for read in reads),
+        unsure=sum(read.unsure for read in changed),
+    )
+
+    def settle(report: ImportReport | None) -> None:
+        now = timezone.now()
+        for read in reads:
+            page = read.page
+            if read.fetched.ok or read.fetched.not_modified:
+                page.etag = read.fetched.etag or (page.etag if read.fetched.not_modified else "")
+                page.last_modified = read.fetched.last_modified or (
+                    page.last_modified if read.fetched.not_modified else ""
+                )
+                page.body_sha256 = read.digest
+                page.fetched_at = now
+                page.save(update_fields=["etag", "last_modified", "body_sha256", "fetched_at"])
+        record.outcome = (
+            ChannelFetch.Outcome.IMPORTED if report is not None else ChannelFetch.Outcome.NOT_MODIFIED
+        )
+        if report is not None:
+            record.items, record.new, record.updated = report.seen, report.imported, report.updated
+        record.elapsed_ms = round((now - started).total_seconds() * 1000)
+        record.save()
+        channel.last_fetched_at = channel.last_success_at = now
+        channel.failures = 0
+        if report is not None:
+            channel.items_seen = report.seen
+        channel.next_fetch_at = now + timedelta(minutes=channel.interval_minutes)
+        channel.fetching_until = None
+        channel.save(
+            update_fields=[
+                "last_fetched_at",
+                "last_success_at",
+                "failures",
+                "items_seen",
+                "next_fetch_at",
+                "fetching_until",
+            ]
+        )
+        _fetches_trim(channel)
+        _enqueue_fetch(channel)
+
+    listings = [read.listing for read in changed if read.listing is not None]
+    if not listings:
+        with transaction.atomic():
+            settle(None)
+        return record
+    try:
+        listing_import(actor=channel_actor(channel), pages=listings, source=channel.source, then=settle)
+    except IngestError as error:
+        return _fetch_failed(channel, started, str(error), reads=reads)
+    return record
+
+
+def _fetch_failed(
+    channel: Channel, started: datetime, error: str, *, reads: list[_Read], fetched: Fetched | None = None
+) -> ChannelFetch:
+    """Record a failed fetch: the channel's health, a back-off (doubling from its interval, at most
+    RULECENTER_CHANNEL_BACKOFF_MAX_MINUTES, never sooner than a Retry-After asks), nothing imported."""
+    now = timezone.now()
+    with transaction.atomic():
+        stored = Channel.objects.select_for_update().get(pk=channel.pk)
+        stored.failures += 1
+        ceiling = timedelta(minutes=int(settings.RULECENTER_CHANNEL_BACKOFF_MAX_MINUTES))
+        wait = min(timedelta(minutes=stored.interval_minutes) * 2 ** min(stored.failures - 1, 16), ceiling)
+        if fetched is not None and fetched.retry_after is not None:
+            wait = max(wait, min(timedelta(seconds=fetched.retry_after), ceiling))
+        stored.last_fetched_at = stored.last_error_at = now
+        stored.last_error = error[:2000]
+        stored.next_fetch_at = now + wait
+        stored.fetching_until = None
+        stored.save(
+            update_fields=[
+                "failures",
+                "last_fetched_at",
+                "last_error_at",
+                "last_error",
+                "next_fetch_at",
+                "fetching_until",
+            ]
+        )
+        record = ChannelFetch.objects.create(
+            channel=stored,
+            started_at=started,
+            elapsed_ms=round((now - started).total_seconds() * 1000),
+            outcome=ChannelFetch.Outcome.FAILED,
+            status=fetched.status if fetched is not None else None,
+            pages=len(reads) + (1 if fetched is not None else 0),
+            bytes=sum(len(read.fetched.body) for read in reads),
+            error=error[:2000],
+        )
+        _fetches_trim(stored)
+        _enqueue_fetch(stored)
+    _mirror_channel(channel, stored)
+    return record
+
+
+def _fetches_trim(channel: Channel) -> None:
+    stale = list(
+        ChannelFetch.objects.filter(channel=channel)
+        .order_by("-started_at", "-id")
+        .values_list("pk", flat=True)[CHANNEL_FETCHES_KEPT : CHANNEL_FETCHES_KEPT + 50]
+    )
+    if stale:
+        ChannelFetch.objects.filter(pk__in=stale).delete()
+
+
+def channels_fetch_due(*, limit: int | None = None, every: bool = False) -> list[ChannelFetch]:
+    """Fetch every due channel once, one after another (`rulecenter fetch_channels`); with `every`, every
+    channel that is not paused, due or not. One channel's failure is recorded and blocks nothing else."""
+    now = timezone.now()
+    due = Channel.objects.filter(paused=False)
+    if not every:
+        due = due.filter(next_fetch_at__lte=now)
+    ids = list(due.order_by("next_fetch_at", "pk").values_list("pk", flat=True)[:limit])
+    done = []
+    for channel_id in ids:
+        record = channel_fetch(channel_id=channel_id, due_only=not every)
+        if record is not None:
+            done.append(record)
+    return done
