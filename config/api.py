@@ -5,6 +5,7 @@ from rulecenter.cases.api import router as cases_router
 from rulecenter.common.limits import API_THROTTLES
 from rulecenter.common.problems import ProblemAPI
 from rulecenter.consultations.api import router as consultations_router
+from rulecenter.ingest.api import router as channels_router
 from rulecenter.notifications.api import router as subscriptions_router
 from rulecenter.rules.acknowledgments_api import router as acknowledgments_router
 from rulecenter.rules.acknowledgments_api import rule_router as rule_acknowledgments_router
@@ -30,3 +31,4 @@ api.add_router("/search", search_router)
 api.add_router("/consultations", consultations_router)
 api.add_router("/subscriptions", subscriptions_router)
 api.add_router("/cases", cases_router)
+api.add_router("/channels", channels_router)

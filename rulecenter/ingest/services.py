@@ -338,7 +338,7 @@ def _selector_spec(adapter: str, selectors: dict[str, str]) -> SelectorSpec | No
     return PRESETS.get(adapter)
 
 
-def _clean_selectors(adapter: str, selectors: object) -> dict[str, str]:
+def channel_selectors_clean(adapter: str, selectors: object) -> dict[str, str]:
     if adapter != Channel.Adapter.SELECTORS:
         return {}
     if not isinstance(selectors, dict):
@@ -359,7 +359,7 @@ def _clean_selectors(adapter: str, selectors: object) -> dict[str, str]:
     return cleaned
 
 
-def _clean_urls(urls: Sequence[str]) -> list[str]:
+def channel_urls_clean(urls: Sequence[str]) -> list[str]:
     cleaned = [url.strip() for url in urls if url.strip()]
     if not cleaned:
         raise ValidationError({"urls": _(CHANNEL_URLS_REQUIRED)})
@@ -431,12 +431,12 @@ def channel_create(
     """Follow a channel. Publishers only: its items go out published, without review (they were published by
     their platform). The first fetch is queued at once; ValidationError names a bad field, nothing stored."""
     role_require(actor, Role.PUBLISHER)
-    pages = _clean_urls(urls)
+    pages = channel_urls_clean(urls)
     channel = Channel(
         name=name.strip(),
         source=source.strip() or (urlsplit(pages[0]).hostname or "")[:100],
         adapter=adapter,
-        selectors=_clean_selectors(adapter, selectors or {}),
+        selectors=channel_selectors_clean(adapter, selectors or {}),
         format=format,
         interval_minutes=interval_minutes,
         paused=paused,
@@ -491,10 +491,10 @@ def channel_update(
         if value is not None:
             setattr(stored, field_name, value)
     if adapter is not None or selectors is not None:
-        stored.selectors = _clean_selectors(
+        stored.selectors = channel_selectors_clean(
             stored.adapter, selectors if selectors is not None else stored.selectors
         )
-    pages = _clean_urls(urls) if urls is not None else before_urls
+    pages = channel_urls_clean(urls) if urls is not None else before_urls
     _channel_validate(stored)
     reread = pages != before_urls or (stored.adapter, stored.selectors, stored.format) != (
         channel.adapter,

@@ -33,7 +33,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from . import webhooks
+from rulecenter.common import outbound
+
 from .events import EVENT_LABELS
 
 DINGTALK, WECOM, FEISHU = "dingtalk", "wecom", "feishu"
@@ -53,7 +54,7 @@ RATE_LIMITED_WAIT = {
 # Feishu "frequency limited".
 RATE_LIMIT_CODES = {DINGTALK: frozenset({130101}), WECOM: frozenset({45009}), FEISHU: frozenset({11232})}
 
-URL_MAX_CHARS = webhooks.URL_MAX_CHARS
+URL_MAX_CHARS = outbound.URL_MAX_CHARS
 KEY_CHARS = r"[A-Za-z0-9_-]{1,200}"  # an access token, key or hook id
 # Characters a URL may hold as written (RFC 3986): anything else (space, a control, non-ASCII) is refused.
 URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
@@ -102,9 +103,9 @@ ERROR_MAX_CHARS = 200
 USER_AGENT = "rulecenter-robots/1"
 
 
-class TargetRefused(webhooks.TargetRefused):
+class TargetRefused(outbound.TargetRefused):
     """A URL a robot's messages may not be sent to; the message says why, in the user's language. A kind of
-    `webhooks.TargetRefused` (a ValueError), so whoever handles a webhook's refusal handles this too."""
+    `outbound.TargetRefused` (a ValueError), so whoever handles a webhook's refusal handles this too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +130,8 @@ def target_check(channel: str, url: str, *, any_host: bool = False) -> None:
     _known(channel)
     platform = _(PLATFORMS[channel])
     if len(url) > URL_MAX_CHARS:
-        raise TargetRefused(_(webhooks.URL_TOO_LONG).format(limit=URL_MAX_CHARS))
-    scheme_refused = _(webhooks.URL_SCHEME) if any_host else _(SCHEME_HTTPS)
+        raise TargetRefused(_(outbound.URL_TOO_LONG).format(limit=URL_MAX_CHARS))
+    scheme_refused = _(outbound.URL_SCHEME) if any_host else _(SCHEME_HTTPS)
     form_refused = _(FORM_WRONG).format(platform=platform, example=EXAMPLES[channel])
     if not URL_CHARS.fullmatch(url):
         raise TargetRefused(form_refused)
@@ -142,9 +143,9 @@ def target_check(channel: str, url: str, *, any_host: bool = False) -> None:
     if parts.scheme not in (("https", "http") if any_host else ("https",)):
         raise TargetRefused(scheme_refused)
     if parts.username is not None or parts.password is not None:
-        raise TargetRefused(_(webhooks.URL_CREDENTIALS))
+        raise TargetRefused(_(outbound.URL_CREDENTIALS))
     if not parts.hostname:
-        raise TargetRefused(_(webhooks.URL_HOST_MISSING))
+        raise TargetRefused(_(outbound.URL_HOST_MISSING))
     if not any_host and (parts.hostname not in HOSTS[channel] or port not in (None, 443)):
         raise TargetRefused(_(HOST_WRONG).format(platform=platform, hosts=" / ".join(HOSTS[channel])))
     if parts.fragment or "#" in url:

@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 from rulecenter.accounts import selectors as account_selectors
 from rulecenter.announcements import selectors as announcement_selectors
 from rulecenter.cases import selectors as case_selectors
+from rulecenter.common import outbound
 from rulecenter.common import topics as topic_kinds
 from rulecenter.common.actors import Actor
 from rulecenter.consultations import selectors as consultation_selectors
@@ -131,7 +132,7 @@ def _target_errors(channel: str, target: str, frequency: str, robot_secret: str)
             webhooks.url_check(target)
             if channel in ROBOTS:
                 robots.target_check(channel, target, any_host=bool(settings.RULECENTER_WEBHOOK_ALLOW_PRIVATE))
-        except webhooks.TargetRefused as refused:  # robots.TargetRefused is one too
+        except outbound.TargetRefused as refused:  # robots.TargetRefused is one too
             errors["target"] = str(refused)
         if frequency != Subscription.Frequency.IMMEDIATE:
             errors["frequency"] = _(FREQUENCY_WEBHOOK)

@@ -14,14 +14,7 @@ import httpx
 from django.conf import settings
 
 from rulecenter.common import outbound
-from rulecenter.common.outbound import (  # noqa: F401 - robots and the services name them from here
-    URL_CREDENTIALS,
-    URL_HOST_MISSING,
-    URL_MAX_CHARS,
-    URL_SCHEME,
-    URL_TOO_LONG,
-    TargetRefused,
-)
+from rulecenter.common.outbound import TargetRefused
 
 BODY_MAX_BYTES = 65536
 

@@ -25,7 +25,8 @@ import httpx
 import pytest
 from django.utils import translation
 
-from rulecenter.notifications import robots, webhooks
+from rulecenter.common import outbound
+from rulecenter.notifications import robots
 
 DINGTALK_SECRET = "SEC2a6f0b9c1d8e7f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7"
 FEISHU_SECRET = "qHfD4kX9mP2sL7vR"
@@ -438,7 +439,7 @@ def test_other_addresses_are_refused_with_the_reason(channel: str, url: str, ref
         robots.target_check(channel, url)
     assert refusal in str(refused.value)
     assert isinstance(refused.value, ValueError)
-    assert isinstance(refused.value, webhooks.TargetRefused)  # handled wherever a webhook's refusal is
+    assert isinstance(refused.value, outbound.TargetRefused)  # handled wherever a webhook's refusal is
 
 
 def test_any_host_lets_a_local_receiver_in_but_still_wants_the_platform_s_form() -> None:

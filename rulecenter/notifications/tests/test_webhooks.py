@@ -27,6 +27,7 @@ from rulecenter.accounts import services as account_services
 from rulecenter.accounts.tests.factories import bearer, token_for, user_create
 from rulecenter.announcements import services as announcement_services
 from rulecenter.announcements.tests.factories import approved_draft, category_create
+from rulecenter.common import outbound
 from rulecenter.common.actors import SYSTEM
 from rulecenter.notifications import services, webhooks
 from rulecenter.notifications.models import Delivery, Event, Subscription
@@ -262,7 +263,7 @@ def test_an_internal_address_is_refused_unless_allowed(
         "http://169.254.169.254/latest/meta-data",
         "ftp://example.com/",
     ):
-        with pytest.raises(webhooks.TargetRefused):
+        with pytest.raises(outbound.TargetRefused):
             webhooks.url_check(url)
     # A name resolving to loopback passes the form check and is refused when it is resolved, unsent.
     hostname_url = receiver.url.replace("127.0.0.1", "localhost")
