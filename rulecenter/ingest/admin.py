@@ -222,7 +222,8 @@ class ChannelPageInline(admin.TabularInline[ChannelPage, Channel]):
 class ChannelFetchInline(admin.TabularInline[ChannelFetch, Channel]):
     model = ChannelFetch
     FETCH_FIELDS = (
-        "started_at", "outcome", "status", "elapsed_ms", "bytes", "items", "new", "updated", "unsure", "error",
+        "started_at", "outcome", "repeats", "last_at", "status", "elapsed_ms", "bytes", "items", "new", "updated",
+        "unsure", "error",
     )  # fmt: skip
     fields = FETCH_FIELDS
     readonly_fields = FETCH_FIELDS

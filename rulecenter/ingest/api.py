@@ -71,6 +71,8 @@ class PageOut(Schema):
 class FetchOut(Schema):
     started_at: datetime
     outcome: str = Field(description="not_modified / imported / failed")
+    repeats: int = Field(description="连续几次同样的结果：未变化的抓取连在一起记为一条")
+    last_at: datetime | None = Field(description="其中最近一次的时间")
     status: int | None = Field(description="HTTP 状态；没有回应为 null")
     elapsed_ms: int
     bytes: int

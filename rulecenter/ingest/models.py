@@ -231,7 +231,9 @@ class ChannelPage(models.Model):
 
 
 class ChannelFetch(models.Model):
-    """One fetch of a channel, as it went: kept for the channel's page in the admin and the API."""
+    """One fetch of a channel, as it went: kept for the channel's page in the admin and the API. Unchanged
+    fetches in a row are one record (`repeats`, `last_at`): an hourly channel that does not change leaves one
+    row a day or a month, not one an hour."""
 
     class Outcome(models.TextChoices):
         NOT_MODIFIED = "not_modified", _("未变化（304 或内容相同）")
@@ -242,6 +244,8 @@ class ChannelFetch(models.Model):
         Channel, verbose_name=_("频道"), on_delete=models.CASCADE, related_name="fetches"
     )
     started_at = models.DateTimeField(_("开始"))
+    repeats = models.PositiveIntegerField(_("次数"), default=1, help_text=_("连续几次同样的结果（未变化）。"))
+    last_at = models.DateTimeField(_("最近一次"), null=True, blank=True)
     elapsed_ms = models.PositiveIntegerField(_("用时（毫秒）"), default=0)
     outcome = models.CharField(_("结果"), max_length=20, choices=Outcome.choices)
     status = models.PositiveSmallIntegerField(_("HTTP 状态"), null=True, blank=True)

@@ -22,6 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from urllib.parse import urljoin
 
 from django.utils.translation import gettext as _
@@ -50,7 +51,7 @@ _META_MARK = re.compile(_META_WORDS.pattern + r"|\s[·|/｜]\s")
 _BREADCRUMB = re.compile(r"^[^\s›»>]{1,30}(?:\s*[›»>]\s*[^\s›»>]{1,30}){1,6}$")
 _META_LABEL = re.compile(r"^[·•]?\s*(?:来源|作者|分类|栏目|发布者)\s*[:：]")
 _BULLET = re.compile(
-    r"^(?:[•●▪◦·\-*]\s*|\d{1,3}\s*[.、)]\s*|[\[【]\s*(?:20|19)\d\d[-/.]\d{1,2}[-/.]\d{1,2}\s*[\]】]\s*)"
+    r"^(?:[•●▪◦·▶►▸■◆\-*]\s*|\d{1,3}\s*[.、)]\s*|[\[【]\s*(?:20|19)\d\d[-/.]\d{1,2}[-/.]\d{1,2}\s*[\]】]\s*)"
 )
 _BADGES = re.compile(  # 置顶, NEW … before or after a title; a bare 新/热/荐 only in brackets or apart
     r"^(?:\s*(?:[\[【](?:置顶|NEW|New|new|HOT|Hot|hot|热|荐|新|原创|转载|精华)[\]】]|置顶|原创|NEW|HOT|(?:热|荐|新)\s)\s*)+"
@@ -526,7 +527,7 @@ class _Item:
 _MARKERS = (
     ("number", re.compile(r"^\d{1,3}\s*[.、)]\s*")),
     ("bracket-date", re.compile(r"^[\[【]\s*(?:20|19)\d\d[-/.]\d{1,2}[-/.]\d{1,2}\s*[\]】]")),
-    ("bullet", re.compile(r"^[•●▪◦·\-*]\s*")),
+    ("bullet", re.compile(r"^[•●▪◦·▶►▸■◆\-*]\s*")),
 )
 
 
@@ -540,10 +541,12 @@ def _same_item(item: _Item, line: Line) -> bool:
     list item, a row): not a footer paragraph after the last list."""
     if not item.group or not line.group:
         return True
+    shared = set(item.group.split(">")) & set(line.group.split(">"))
     return (
         line.group.startswith(item.group)
         or item.group.startswith(line.group)
         or line.group.rpartition(">")[0] == item.group.rpartition(">")[0]
+        or any(block.partition(".")[0] in ("article", "section", "li", "tr") for block in shared)
     )
 
 
@@ -654,6 +657,10 @@ def _joined(lines: list[Line]) -> list[Line]:
     return out
 
 
+# A search result's snippet that begins with the page's date: `2025年3月5日 · 淘宝网发布公告…`.
+_LEADING_DATE = re.compile(r"^(" + _DATE.pattern + r")\s*[·—–-]\s")
+
+
 def _items(kept: Sequence[tuple[str, Line]], *, dates_first: bool) -> list[_Item]:
     """Titles with what follows them (or, `dates_first`, the date line before them)."""
     items: list[_Item] = []
@@ -685,7 +692,21 @@ def _items(kept: Sequence[tuple[str, Line]], *, dates_first: bool) -> list[_Item
                 items[-1].date = parse_date(text)
         elif kind == "excerpt":
             items[-1].excerpt.append(text)
+            leading = _LEADING_DATE.match(text)
+            if items[-1].date is None and leading:
+                items[-1].date = parse_date(leading.group(1))
     return items
+
+
+def _adjacent(kept: Sequence[tuple[str, Line]], *, dates_first: bool) -> int:
+    """How many dates alone on their line sit right before a title (`dates_first`) or right after one: on
+    a tie in dated titles, the page's own order decides (an archive's `03-07` line, then its title)."""
+    kinds = [kind for kind, _line in kept]
+    titles = ("title", "dated-title")
+    pairs = pairwise(kinds)
+    if dates_first:
+        return sum(1 for first, second in pairs if first == "date" and second in titles)
+    return sum(1 for first, second in pairs if first in titles and second == "date")
 
 
 def _dated(items: list[_Item]) -> int:
@@ -694,28 +715,50 @@ def _dated(items: list[_Item]) -> int:
 
 
 _MONTH_HEADER = re.compile(r"^((?:20|19)\d\d)\s*年\s*(\d{1,2})\s*月$")
+_YEAR_HEADER = re.compile(r"^((?:20|19)\d\d)\s*年?$")
+_WEEKDAY = r"\s*(?:星期|周)[一二三四五六日天]"
+_DAY_HEADER = re.compile(r"^(" + _DATE.pattern + r")" + _WEEKDAY + r"$")
+_RELATIVE_DAY_HEADER = re.compile(r"^(?:今天|昨天|前天)(?:" + _WEEKDAY + r")?$")
+_TIME_ALONE = re.compile(r"^\d{1,2}:\d\d(?::\d\d)?$")
 _MONTH_DAY = re.compile(r"(?<![\d-])(\d{1,2})-(\d{1,2})(?![\d-])")
 
 
-def _years_given(lines: Sequence[Line]) -> list[Line]:
-    """Under a month header (`2025年3月`), a short line's yearless `03-11` takes that year; the header goes."""
+def _headers_given(lines: Sequence[Line]) -> list[Line]:
+    """Group headers carry what the lines under them leave out, and go: under a year or month header (`2025`,
+    `2025年3月`) a short line's yearless `03-11` takes that year; under a day header (`2025年03月06日 星期四`)
+    a time alone on its line (`21:07`) takes that day. Under `今天 星期五` a time stays a time: no date."""
     out: list[Line] = []
     year: str | None = None
+    day: datetime.date | None = None
     for line in lines:
-        header = _MONTH_HEADER.match(line.text)
+        text = line.text
+        header = _MONTH_HEADER.match(text) or _YEAR_HEADER.match(text)
         if header:
-            year = header.group(1)
+            year, day = header.group(1), None
             continue
-        if year and len(line.text) <= 40 and not _DATE.search(line.text) and _MONTH_DAY.search(line.text):
-            text = _MONTH_DAY.sub(rf"{year}-\1-\2", line.text, count=1)
-            line = Line(text=text, href=line.href, number=line.number, group=line.group)
-        out.append(line)
+        day_header = _DAY_HEADER.match(text)
+        if day_header:
+            day = parse_date(day_header.group(1))
+            year = str(day.year) if day else year
+            continue
+        if _RELATIVE_DAY_HEADER.match(text):
+            day = None
+            continue
+        if day and _TIME_ALONE.match(text):
+            text = f"{day.isoformat()} {text}"
+        elif year and len(text) <= 40 and not _DATE.search(text) and _MONTH_DAY.search(text):
+            text = _MONTH_DAY.sub(rf"{year}-\1-\2", text, count=1)
+        out.append(
+            line
+            if text == line.text
+            else Line(text=text, href=line.href, number=line.number, group=line.group)
+        )
     return out
 
 
 def generic(lines: Sequence[Line], *, name: str, reader: str) -> ReadPage:
     """The items of a page with no preset: see the module's docstring."""
-    lines = _years_given(lines)
+    lines = _headers_given(lines)
     footer: Footer | None = None
     kept: list[tuple[str, Line]] = []  # (class, line)
     furnished = [line for line in lines if FOOTER.search(line.text) or not _is_furniture(line.text)]
@@ -765,7 +808,12 @@ def generic(lines: Sequence[Line], *, name: str, reader: str) -> ReadPage:
     # Both are tried; the one that dates more titles wins (after, when even).
     after = _items(kept, dates_first=False)
     before = _items(kept, dates_first=True)
-    items = before if _dated(before) > _dated(after) else after
+    items = (
+        before
+        if (_dated(before), _adjacent(kept, dates_first=True))
+        > (_dated(after), _adjacent(kept, dates_first=False))
+        else after
+    )
     items = _consistent(items)
     # A candidate with nothing of its own, on a page whose items mostly have something: furniture.
     substantial = sum(1 for item in items if item.backed)
@@ -888,9 +936,61 @@ _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _SKIPPED = frozenset({"-text", "br", "hr", "script", "style", "noscript", "template", "svg", "img", "input"})
 
 
+_PUBLISHED_COLUMN = re.compile(r"发布|发表|公布|发文|published|posted|created|创建", re.IGNORECASE)
+_OTHER_DATE_COLUMN = re.compile(
+    r"生效|施行|实施|截止|到期|更新|修改|编辑|effective|updated|modified|deadline|due", re.IGNORECASE
+)
+
+
+def _cell_date(cell: LexborNode) -> datetime.date | None:
+    text = _clean(cell.text(separator=" "))
+    stamp = cell.css_first("time[datetime]")
+    found = parse_date(stamp.attributes.get("datetime") or "") if stamp is not None else None
+    if found is None:
+        dates = _standalone_dates(f" {text} ")
+        found = parse_date(dates[0].group(0)) if dates else _english_date(text)
+    return found
+
+
+def _column_date(row: LexborNode) -> tuple[bool, datetime.date | None]:
+    """A table row's date by its column: (True, the date in the column headed 发布/published — None when that
+    cell is empty) when the table names one beside other date columns (生效, updated); (False, None) else."""
+    table = row.parent
+    while table is not None and table.tag != "table":
+        table = table.parent
+    if table is None:
+        return False, None
+    headers = [_clean(cell.text(separator=" ")) for cell in table.css("thead th")] or [
+        _clean(cell.text(separator=" ")) for cell in (table.css_first("tr") or row).css("th")
+    ]
+    published = [index for index, name in enumerate(headers) if _PUBLISHED_COLUMN.search(name)]
+    others = [index for index, name in enumerate(headers) if _OTHER_DATE_COLUMN.search(name)]
+    if len(published) != 1 or not others:
+        return False, None
+    cells = [child for child in row.iter() if child.tag in ("td", "th")]
+    if len(cells) != len(headers):
+        return False, None
+    return True, _cell_date(cells[published[0]])
+
+
+def _english_date(text: str) -> datetime.date | None:
+    english = _ENGLISH_DATE.search(text)
+    if english:
+        try:
+            return datetime.date(int(english.group(3)), _MONTHS[english.group(1)], int(english.group(2)))
+        except ValueError:
+            return None
+    return None
+
+
 def _record_date(node: LexborNode, title: str) -> datetime.date | None:
-    """The record's own date: a `<time datetime>` first, else the first date standing apart in its text
-    (outside the title); the author's date comes before a last reply's in every forum we know."""
+    """The record's own date: in a table that names a publication column beside other dates, that column's;
+    else a `<time datetime>` first, else the first date standing apart in its text (outside the title); the
+    author's date comes before a last reply's in every forum we know."""
+    if node.tag == "tr":
+        by_column, found = _column_date(node)
+        if by_column:
+            return found
     for stamp in node.css("time[datetime]"):
         found = parse_date(stamp.attributes.get("datetime") or "")
         if found is not None:
@@ -899,13 +999,7 @@ def _record_date(node: LexborNode, title: str) -> datetime.date | None:
     dates = _standalone_dates(text)
     if dates:
         return parse_date(dates[0].group(0))
-    english = _ENGLISH_DATE.search(text)
-    if english:
-        try:
-            return datetime.date(int(english.group(3)), _MONTHS[english.group(1)], int(english.group(2)))
-        except ValueError:
-            return None
-    return None
+    return _english_date(text)
 
 
 def _record(node: LexborNode) -> ReadItem | None:

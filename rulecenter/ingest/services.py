@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -609,39 +609,32 @@ def channel_fetch(*, channel_id: int, due_only: bool = True) -> ChannelFetch | N
     def settle(report: ImportReport | None) -> None:
         now = timezone.now()
         for read in reads:
-            page = read.page
-            if read.fetched.ok or read.fetched.not_modified:
-                page.etag = read.fetched.etag or (page.etag if read.fetched.not_modified else "")
-                page.last_modified = read.fetched.last_modified or (
-                    page.last_modified if read.fetched.not_modified else ""
-                )
-                page.body_sha256 = read.digest
-                page.fetched_at = now
-                page.save(update_fields=["etag", "last_modified", "body_sha256", "fetched_at"])
-        record.outcome = (
-            ChannelFetch.Outcome.IMPORTED if report is not None else ChannelFetch.Outcome.NOT_MODIFIED
-        )
-        if report is not None:
-            record.items, record.new, record.updated = report.seen, report.imported, report.updated
+            page, fetched = read.page, read.fetched
+            if fetched.not_modified and not fetched.etag and not fetched.last_modified:
+                continue  # a bare 304: the page's validators stand, nothing to write
+            page.etag = fetched.etag or (page.etag if fetched.not_modified else "")
+            page.last_modified = fetched.last_modified or (page.last_modified if fetched.not_modified else "")
+            page.body_sha256 = read.digest
+            page.fetched_at = now if fetched.ok else page.fetched_at
+            page.save(update_fields=["etag", "last_modified", "body_sha256", "fetched_at"])
         record.elapsed_ms = round((now - started).total_seconds() * 1000)
-        record.save()
+        if report is None:
+            record.outcome = ChannelFetch.Outcome.NOT_MODIFIED
+            _fetch_record(record, now)
+        else:
+            record.outcome = ChannelFetch.Outcome.IMPORTED
+            record.items, record.new, record.updated = report.seen, report.imported, report.updated
+            _fetch_record(record, now)
+            channel.items_seen = report.seen
         channel.last_fetched_at = channel.last_success_at = now
         channel.failures = 0
-        if report is not None:
-            channel.items_seen = report.seen
         channel.next_fetch_at = now + timedelta(minutes=channel.interval_minutes)
         channel.fetching_until = None
         channel.save(
             update_fields=[
-                "last_fetched_at",
-                "last_success_at",
-                "failures",
-                "items_seen",
-                "next_fetch_at",
-                "fetching_until",
+                "last_fetched_at", "last_success_at", "failures", "items_seen", "next_fetch_at", "fetching_until",
             ]
-        )
-        _fetches_trim(channel)
+        )  # fmt: skip
         _enqueue_fetch(channel)
 
     listings = [read.listing for read in changed if read.listing is not None]
@@ -683,7 +676,7 @@ def _fetch_failed(
                 "fetching_until",
             ]
         )
-        record = ChannelFetch.objects.create(
+        record = ChannelFetch(
             channel=stored,
             started_at=started,
             elapsed_ms=round((now - started).total_seconds() * 1000),
@@ -693,15 +686,26 @@ def _fetch_failed(
             bytes=sum(len(read.fetched.body) for read in reads),
             error=error[:2000],
         )
-        _fetches_trim(stored)
+        _fetch_record(record, now)
         _enqueue_fetch(stored)
     _mirror_channel(channel, stored)
     return record
 
 
-def _fetches_trim(channel: Channel) -> None:
+def _fetch_record(record: ChannelFetch, now: datetime) -> None:
+    """Keep the fetch's record: an unchanged fetch after an unchanged one adds to it (one UPDATE); anything
+    else is a new record, and the channel keeps its last CHANNEL_FETCHES_KEPT."""
+    if record.outcome == ChannelFetch.Outcome.NOT_MODIFIED:
+        latest = ChannelFetch.objects.filter(channel_id=record.channel_id).order_by("-started_at", "-id")
+        added = ChannelFetch.objects.filter(
+            pk=Subquery(latest.values("pk")[:1]), outcome=ChannelFetch.Outcome.NOT_MODIFIED
+        ).update(repeats=F("repeats") + 1, last_at=now)
+        if added:
+            return
+    record.last_at = now
+    record.save()
     stale = list(
-        ChannelFetch.objects.filter(channel=channel)
+        ChannelFetch.objects.filter(channel_id=record.channel_id)
         .order_by("-started_at", "-id")
         .values_list("pk", flat=True)[CHANNEL_FETCHES_KEPT : CHANNEL_FETCHES_KEPT + 50]
     )

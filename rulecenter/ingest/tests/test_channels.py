@@ -128,6 +128,20 @@ def test_the_same_bytes_without_validators_are_not_read_again(site: PagesServer)
     assert "if-none-match" not in site.seen("/news/")[-1]
 
 
+def test_unchanged_fetches_in_a_row_are_one_record(site: PagesServer) -> None:
+    channel = follow(site)
+    for _fetch in range(4):
+        fetch_due(channel)
+    site.pages["/news/"].status = 500
+    fetch_due(channel)
+    site.pages["/news/"].status = 200
+    fetch_due(channel)
+    history = ChannelFetch.objects.filter(channel=channel).order_by("started_at", "id")
+    assert [(f.outcome, f.repeats) for f in history] == [
+        ("imported", 1), ("not_modified", 3), ("failed", 1), ("not_modified", 1),
+    ]  # fmt: skip
+
+
 def test_a_changed_item_becomes_a_revision(site: PagesServer) -> None:
     channel = follow(site)
     fetch_due(channel)
