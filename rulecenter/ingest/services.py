@@ -610,13 +610,14 @@ def channel_fetch(*, channel_id: int, due_only: bool = True) -> ChannelFetch | N
         now = timezone.now()
         for read in reads:
             page, fetched = read.page, read.fetched
-            if fetched.not_modified and not fetched.etag and not fetched.last_modified:
-                continue  # a bare 304: the page's validators stand, nothing to write
+            kept = (page.etag, page.last_modified, page.body_sha256)
             page.etag = fetched.etag or (page.etag if fetched.not_modified else "")
             page.last_modified = fetched.last_modified or (page.last_modified if fetched.not_modified else "")
             page.body_sha256 = read.digest
-            page.fetched_at = now if fetched.ok else page.fetched_at
-            page.save(update_fields=["etag", "last_modified", "body_sha256", "fetched_at"])
+            if fetched.ok or (page.etag, page.last_modified, page.body_sha256) != kept:
+                page.fetched_at = now if fetched.ok else page.fetched_at
+                page.save(update_fields=["etag", "last_modified", "body_sha256", "fetched_at"])
+            # else a 304 that changes nothing: the page's row stands
         record.elapsed_ms = round((now - started).total_seconds() * 1000)
         if report is None:
             record.outcome = ChannelFetch.Outcome.NOT_MODIFIED
