@@ -24,8 +24,14 @@ from .listing import ListingError, decode
 REDIRECTS_MAX = 5
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "rulecenter-channels/1 (rule channel follower; +https://github.com/rulecenter)"
-ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1"
-TEXT_TYPES = ("text/", "application/xhtml+xml", "application/xml")
+ACCEPT = "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,text/plain;q=0.9,*/*;q=0.1"
+TEXT_TYPES = (
+    "text/",
+    "application/xhtml+xml",
+    "application/xml",
+    "application/rss+xml",
+    "application/atom+xml",
+)
 
 FETCH_TIMEOUT = "{seconds:g} 秒内没有读完页面。"
 FETCH_TOO_LARGE = "页面超过 {limit} 字节（RULECENTER_CHANNEL_MAX_BYTES），没有读取。"

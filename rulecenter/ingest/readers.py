@@ -22,9 +22,12 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from itertools import pairwise
+from typing import Any
 from urllib.parse import urljoin
 
+import feedparser
 from django.utils.translation import gettext as _
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
@@ -34,6 +37,7 @@ NOTHING_FOUND = "“{name}”里没有找到列表项：{why}"
 WHY_EMPTY = "页面没有文字。"
 WHY_NO_STRUCTURE = "没有找到重复出现的“标题 + 日期/摘要”结构；可以为这个频道配置 CSS 选择器。"
 WHY_SELECTOR = "选择器“{selector}”在页面上没有匹配到任何元素。"
+WHY_FEED_EMPTY = "这个 RSS/Atom 订阅源里没有带标题的条目。"
 UNSURE_ALONE = "这一行既没有日期、来源，也没有摘要或链接"
 
 # Dates as listing pages print them: 2025-04-02, 2025/4/2, 2025.04.02, 2025年4月2日.
@@ -898,7 +902,10 @@ def read_selectors(html: str, spec: SelectorSpec, *, name: str) -> ReadPage:
 
 
 def read_page(text: str, *, name: str, kind: str = "auto", spec: SelectorSpec | None = None) -> ReadPage:
-    """A page's items: by `spec` when given; the seed's layout when it is one; else the generic reader."""
+    """A page's items: an RSS/Atom feed's entries; by `spec` when given; the seed's layout when it is one; a
+    text table's rows; else the generic reader."""
+    if spec is None and _FEED.search(text[:4096]):
+        return read_feed(text, name=name)
     html = kind == "html" or (kind == "auto" and looks_like_html(text))
     if spec is not None and html:
         return read_selectors(text, spec, name=name)
@@ -909,11 +916,142 @@ def read_page(text: str, *, name: str, kind: str = "auto", spec: SelectorSpec | 
             seed = None
         if seed is not None and _seed_shaped(text):
             return seed
-        return generic(text_lines(text), name=name, reader="generic-text")
+        lines = text_lines(text)
+        rows = text_table(lines)
+        if rows:
+            return ReadPage(name=name, reader="generic-text", items=tuple(rows))
+        return generic(lines, name=name, reader="generic-text")
     records = html_records(text)
     if records is not None:
         return ReadPage(name=name, reader="generic-html", items=tuple(records))
     return generic(html_lines(text), name=name, reader="generic-html")
+
+
+# --- feeds: RSS and Atom, read by feedparser ------------------------------------------------------------
+
+_FEED = re.compile(r"<(?:rss|feed|rdf:RDF)\b[^>]*>", re.IGNORECASE)
+_XML_START = re.compile(r"<\?xml\b")
+
+
+def _feed_date(entry: Any) -> datetime.date | None:
+    """The entry's own date as its feed writes it (the day in the feed's own offset, not in UTC)."""
+    for key in ("published", "updated", "created"):
+        value = entry.get(key)
+        if not value:
+            continue
+        try:
+            return parsedate_to_datetime(value).date()
+        except (TypeError, ValueError):
+            pass
+        try:
+            return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+        except ValueError:
+            pass
+        found = parse_date(value)
+        if found is not None:
+            return found
+    return None
+
+
+def read_feed(text: str, *, name: str) -> ReadPage:
+    """An RSS or Atom feed — fetched, or copied from a browser's XML view with its preface — as items:
+    each entry's title, link, date (pubDate / published / updated) and summary as plain text."""
+    start = _XML_START.search(text) or _FEED.search(text)
+    parsed = feedparser.parse(text[start.start() if start else 0 :])
+    items = []
+    for entry in parsed.entries:
+        title = _clean(entry.get("title") or "")
+        if not 1 <= len(title) <= TITLE_MAX_LENGTH:
+            continue
+        summary = entry.get("summary") or ""
+        excerpt = _clean(LexborHTMLParser(summary).text(separator=" ")) if "<" in summary else _clean(summary)
+        tags = [tag.get("term") for tag in entry.get("tags") or [] if tag.get("term")]
+        items.append(
+            ReadItem(
+                title=title,
+                date=_feed_date(entry),
+                excerpt=excerpt,
+                url=entry.get("link") or None,
+                meta=" · ".join(tags),
+            )
+        )
+    if not items:
+        raise NothingFound(_(NOTHING_FOUND).format(name=name, why=_(WHY_FEED_EMPTY)))
+    return ReadPage(name=name, reader="feed", items=tuple(items))
+
+
+# --- text tables: a header line of column names, then one row per line ---------------------------------
+
+_TITLE_COLUMN = re.compile(r"名称|标题|题目|文件|事项|title|name|subject", re.IGNORECASE)
+_DATE_COLUMN = re.compile(r"日期|时间|date|time|published|posted|updated", re.IGNORECASE)
+_NUMBER_COLUMN = re.compile(r"^(?:序号|编号|No\.?|#)$", re.IGNORECASE)
+_EMPTY_CELL = frozenset({"—", "-", "——", "--", "/", "无", "N/A", "n/a"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    names: list[str]
+    title: int
+    dates: list[int]
+    published: int  # the date column that names publication (the only date column, or 发布/published)
+
+
+def _table_header(text: str) -> _Columns | None:
+    names = text.split()
+    if not 3 <= len(names) <= 10 or any(len(name) > 8 for name in names):
+        return None
+    titles = [index for index, column in enumerate(names) if _TITLE_COLUMN.search(column)]
+    dates = [index for index, column in enumerate(names) if _DATE_COLUMN.search(column)]
+    if len(titles) != 1 or not dates:
+        return None
+    named = [index for index in dates if _PUBLISHED_COLUMN.search(names[index])]
+    if len(dates) > 1 and len(named) != 1:
+        return None  # several dates and none named as publication: which is the item's is not known
+    return _Columns(names, titles[0], dates, named[0] if named else dates[0])
+
+
+def _table_row(text: str, columns: _Columns) -> ReadItem | None:
+    """A row read from both ends: the cells before the title column are the first words, those after it the
+    last; the title is what is left between (titles have spaces; cells here do not)."""
+    words = text.split()
+    before, after = columns.title, len(columns.names) - columns.title - 1
+    if len(words) < len(columns.names):
+        return None
+    cells = [*words[:before], " ".join(words[before : len(words) - after]), *words[len(words) - after :]]
+    for index in columns.dates:
+        if cells[index] not in _EMPTY_CELL and parse_date(cells[index]) is None:
+            return None
+    if any(
+        _NUMBER_COLUMN.match(columns.names[index]) and not cells[index].isdigit() for index in range(before)
+    ):
+        return None
+    title = cells[columns.title]
+    if not 4 <= len(title) <= TITLE_MAX_LENGTH:
+        return None
+    meta = " · ".join(
+        cell for index, cell in enumerate(cells) if index != columns.title and index not in columns.dates
+        and not _NUMBER_COLUMN.match(columns.names[index]) and cell not in _EMPTY_CELL
+    )  # fmt: skip
+    published = cells[columns.published]
+    return ReadItem(title=title, date=None if published in _EMPTY_CELL else parse_date(published), meta=meta)
+
+
+def text_table(lines: Sequence[Line]) -> list[ReadItem]:
+    """The rows of a table copied as text (a PDF's index, a spreadsheet): under a header line naming a title
+    column and date columns (`序号 规则名称 类型 发布日期 生效日期`), each line that fits the columns is a row,
+    its date the publication column's; a repeated header (a new page) goes on. At least three rows, or none."""
+    rows: list[ReadItem] = []
+    columns: _Columns | None = None
+    for line in lines:
+        header = _table_header(line.text)
+        if header is not None:
+            columns = header
+            continue
+        if columns is not None:
+            row = _table_row(line.text, columns)
+            if row is not None:
+                rows.append(row)
+    return rows if len(rows) >= 3 else []
 
 
 # --- HTML: the page's repeated records ------------------------------------------------------------------
@@ -936,9 +1074,12 @@ _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _SKIPPED = frozenset({"-text", "br", "hr", "script", "style", "noscript", "template", "svg", "img", "input"})
 
 
-_PUBLISHED_COLUMN = re.compile(r"发布|发表|公布|发文|published|posted|created|创建", re.IGNORECASE)
+_PUBLISHED_COLUMN = re.compile(
+    r"(?:发布|发表|公布|公开)(?:日期|时间|日)?$|^(?:published|posted|created|创建)", re.IGNORECASE
+)
 _OTHER_DATE_COLUMN = re.compile(
-    r"生效|施行|实施|截止|到期|更新|修改|编辑|effective|updated|modified|deadline|due", re.IGNORECASE
+    r"生效|施行|实施|截止|到期|更新|修改|编辑|成文|印发|签发|effective|updated|modified|deadline|due",
+    re.IGNORECASE,
 )
 
 

@@ -243,6 +243,31 @@ def test_the_seeds_own_text_layout_is_a_channel_too(site: PagesServer) -> None:
     assert (record.outcome, record.items) == ("imported", 12)
 
 
+def test_an_rss_feed_is_a_channel_too(site: PagesServer) -> None:
+    entries = "".join(
+        f"<item><title>{title}</title><link>https://example.com{href}</link>"
+        f"<description>{text}</description><pubDate>{day} 09:00:00 +0800</pubDate></item>"
+        for href, title, day, text in [
+            (
+                h,
+                t,
+                {"2025-04-02": "Wed, 02 Apr 2025", "2025-03-28": "Fri, 28 Mar 2025"}.get(
+                    d, "Thu, 20 Mar 2025"
+                ),
+                x,
+            )
+            for h, t, d, x in ITEMS
+        ]
+    )
+    feed = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>规则</title>{entries}</channel></rss>'
+    site.pages["/feed.xml"] = Page(feed.encode(), content_type="application/rss+xml; charset=utf-8")
+    channel = follow(site, "/feed.xml")
+    assert fetch_due(channel).new == 3
+    item = ImportedItem.objects.get(title=ITEMS[0][1])
+    assert item.source_url == "https://example.com/a/3871.html"
+    assert ExtractedFacts.objects.get(announcement=item.announcement).effective_date == date(2025, 4, 8)
+
+
 def test_a_gbk_page_without_a_charset_is_read(site: PagesServer) -> None:
     site.pages["/gbk/"] = Page(
         listing_html(*ITEMS).decode().replace('<meta charset="utf-8">', "").encode("gb18030"),

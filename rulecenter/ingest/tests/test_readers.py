@@ -174,10 +174,10 @@ def test_the_reader_on_its_corpus(name: str) -> None:
     """The pages the reader was developed on stay read (listing_score; the holdout sets are reported in
     docs/ingest.md, not asserted: a floor on them would invite tuning to them)."""
     score = score_set(name)
-    assert score.recall >= 0.94, score.misses
-    assert score.precision >= 0.92, score.extras
-    assert score.title_accuracy >= 0.98, score.wrong
-    assert score.date_recall >= 0.98, score.wrong
+    assert score.recall >= 0.95, score.misses
+    assert score.precision >= 0.93, score.extras
+    assert score.title_accuracy >= 0.99, score.wrong
+    assert score.date_recall >= 0.99, score.wrong
 
 
 ARCHIVE = """归档
@@ -244,3 +244,59 @@ def test_a_table_with_several_date_columns_gives_the_publication_date() -> None:
     html = f"<table><thead><tr><th>名称</th><th>生效日期</th><th>发布日期</th></tr></thead><tbody>{rows}</tbody></table>"
     page = read_page(html, name="table.html")
     assert [item.date for item in page.items] == [date(2025, 3, 5), None, date(2025, 3, 6)]
+
+
+FEED_COPY = """该 XML 文件并未包含任何关联的样式信息。文档树显示如下。
+<rss version="2.0">
+<channel>
+<title>出海电商规则速递</title>
+<item>
+<title>【Shopee】台湾站运费补贴规则调整，4月1日起生效</title>
+<link>https://example.com/archives/shopee-tw</link>
+<description><![CDATA[ <p>自2025年4月1日起，卖家运费补贴门槛调整。</p> ]]></description>
+<category>Shopee</category>
+<pubDate>Wed, 05 Mar 2025 01:20:00 +0800</pubDate>
+</item>
+<item>
+<title><![CDATA[ 【Temu】半托管卖家服务协议变更（2025年3月20日起施行） ]]></title>
+<link>https://example.com/archives/temu</link>
+</item>
+</channel>
+</rss>
+"""
+
+
+def test_an_rss_feed_even_as_a_browser_shows_it_is_read_by_its_entries() -> None:
+    page = read_page(FEED_COPY, name="feed.txt", kind="text")
+    assert page.reader == "feed"
+    assert [(item.title, item.date, item.url) for item in page.items] == [
+        (
+            "【Shopee】台湾站运费补贴规则调整，4月1日起生效",
+            date(2025, 3, 5),
+            "https://example.com/archives/shopee-tw",
+        ),
+        ("【Temu】半托管卖家服务协议变更（2025年3月20日起施行）", None, "https://example.com/archives/temu"),
+    ]  # the day in the feed's own offset: 01:20 +0800 is 5 March there, 4 March in UTC
+    assert page.items[0].excerpt == "自2025年4月1日起，卖家运费补贴门槛调整。"
+    assert page.items[0].meta == "Shopee"
+
+
+def test_a_table_copied_as_text_is_read_by_its_columns() -> None:
+    page = read_page(
+        """规则变更索引
+序号 规则名称 类型 发布日期 生效日期
+1 《商家违规积分管理规则》修订 规则变更 2025/01/06 2025/01/13
+2 关于《达人带货规则》修订的意见征集 意见征集 2025/01/22 —
+3 《虚假宣传管理规则》（内测版） 规则变更 — —
+内部资料 请勿外传 第 1 页 共 2 页
+序号 规则名称 类型 发布日期 生效日期
+4 《营销活动规范》修订，4月8日生效 规则变更 2025/03/25 2025/04/08
+""",
+        name="index.txt",
+    )
+    assert [(item.title, item.date, item.meta) for item in page.items] == [
+        ("《商家违规积分管理规则》修订", date(2025, 1, 6), "规则变更"),
+        ("关于《达人带货规则》修订的意见征集", date(2025, 1, 22), "意见征集"),
+        ("《虚假宣传管理规则》（内测版）", None, "规则变更"),
+        ("《营销活动规范》修订，4月8日生效", date(2025, 3, 25), "规则变更"),
+    ]
