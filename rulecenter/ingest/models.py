@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -169,7 +170,7 @@ class Channel(models.Model):
 
     class Meta:
         ordering = ["name"]
-        verbose_name = _("关注的频道")
+        verbose_name = pgettext_lazy("one", "关注的频道")
         verbose_name_plural = _("关注的频道")
         constraints = [
             models.CheckConstraint(condition=~Q(name=""), name="channel_name_not_empty"),
@@ -219,7 +220,7 @@ class ChannelPage(models.Model):
 
     class Meta:
         ordering = ["channel", "position"]
-        verbose_name = _("频道页面")
+        verbose_name = pgettext_lazy("one", "频道页面")
         verbose_name_plural = _("频道页面")
         constraints = [
             models.UniqueConstraint(fields=["channel", "position"], name="channelpage_position_unique"),
@@ -259,7 +260,7 @@ class ChannelFetch(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
-        verbose_name = _("频道抓取记录")
+        verbose_name = pgettext_lazy("one", "频道抓取记录")
         verbose_name_plural = _("频道抓取记录")
         indexes = [models.Index(fields=["channel", "-started_at"], name="channelfetch_channel_recent")]
         constraints = [
@@ -270,4 +271,4 @@ class ChannelFetch(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.channel_id} @ {self.started_at:%Y-%m-%d %H:%M}: {self.outcome}"
+        return f"{timezone.localtime(self.started_at):%Y-%m-%d %H:%M} · {self.get_outcome_display()}"
