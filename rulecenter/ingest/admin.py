@@ -187,7 +187,8 @@ class ChannelForm(forms.ModelForm[Channel]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["source"].required = False
+        if "source" in self.fields:  # read-only once the channel exists
+            self.fields["source"].required = False
         if self.instance.pk is not None:
             self.initial["urls"] = "\n".join(page.url for page in self.instance.pages.all())
             for key, value in (self.instance.selectors or {}).items():
@@ -281,6 +282,9 @@ class ChannelAdmin(RefusalsShown[Channel]):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Channel]:
         return super().get_queryset(request).annotate(page_count=Count("pages"))
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Channel | None = None) -> list[str]:
+        return [*self.HEALTH_FIELDS, "source"] if obj is not None else list(self.HEALTH_FIELDS)
+
     @admin.display(description=_("状态"))
     def health_shown(self, obj: Channel) -> str:
         labels = {
@@ -319,6 +323,7 @@ class ChannelAdmin(RefusalsShown[Channel]):
         actor = actor_for(request.user)
         if change:
             stored = Channel.objects.get(pk=obj.pk)
+            fields.pop("source")  # fixed once created (the items' identity): read-only on this form
             saved = services.channel_update(actor=actor, channel=stored, **fields)
         else:
             saved = services.channel_create(actor=actor, **fields)

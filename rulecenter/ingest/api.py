@@ -57,7 +57,6 @@ class ChannelPatch(Schema):
     selectors: Selectors | None = None
     format: PageFormat | None = None
     interval_minutes: int | None = Field(default=None, ge=5, le=10080)
-    source: str | None = Field(default=None, min_length=1, max_length=100)
     paused: bool | None = Field(default=None, description="true 暂停；false 恢复（立即抓取一次）")
 
 
@@ -225,7 +224,8 @@ def channel_create(
     url_name="channel-update",
     operation_id="channel_update",
     summary="修改、暂停或恢复一个频道（发布角色）",
-    description="只改给出的字段。换了页面或读取方式，下次抓取重新读取全部页面；恢复时立即抓取一次。",
+    description="只改给出的字段。换了页面或读取方式，下次抓取重新读取全部页面；恢复时立即抓取一次。"
+    "来源（source）创建后不能更改：它和标题一起是已导入条目的身份。",
 )
 def channel_update(
     request: HttpRequest, channel_id: int, payload: ChannelPatch, idempotency_key: IdempotencyKeyHeader = None
@@ -243,7 +243,6 @@ def channel_update(
             selectors=_selectors(payload.selectors),
             format=payload.format,
             interval_minutes=payload.interval_minutes,
-            source=payload.source,
             paused=payload.paused,
         )
         return _detail(saved)

@@ -471,21 +471,21 @@ def channel_update(
     selectors: dict[str, str] | None = None,
     format: str | None = None,
     interval_minutes: int | None = None,
-    source: str | None = None,
     paused: bool | None = None,
 ) -> Channel:
     """Change, pause or resume a channel (publishers). New pages or a new way of reading them are read in
-    full at the next fetch; resuming fetches at once."""
+    full at the next fetch; resuming fetches at once. The source stays as created: with the title, it is
+    each imported item's identity, and a new one would import every item again."""
     role_require(actor, Role.PUBLISHER)
     stored = Channel.objects.select_for_update().get(pk=channel.pk)
     before_urls = list(stored.pages.values_list("url", flat=True))
     was_paused = stored.paused
+    pages = channel_urls_clean(urls) if urls is not None else before_urls
     for field_name, value in (
         ("name", name.strip() if name is not None else None),
         ("adapter", adapter),
         ("format", format),
         ("interval_minutes", interval_minutes),
-        ("source", source.strip() if source is not None else None),
         ("paused", paused),
     ):
         if value is not None:
@@ -494,7 +494,6 @@ def channel_update(
         stored.selectors = channel_selectors_clean(
             stored.adapter, selectors if selectors is not None else stored.selectors
         )
-    pages = channel_urls_clean(urls) if urls is not None else before_urls
     _channel_validate(stored)
     reread = pages != before_urls or (stored.adapter, stored.selectors, stored.format) != (
         channel.adapter,

@@ -173,6 +173,13 @@ def test_a_publisher_adds_a_channel_in_the_admin_and_sees_its_health(site: Pages
     assert "已读取并导入" in page
     listing = client.get("/admin/ingest/channel/").content.decode()
     assert "规则转载站" in listing
+    changed = client.post(
+        f"/admin/ingest/channel/{channel.pk}/change/",
+        admin_form(site, interval_minutes="30", source="another.example"),
+    )
+    assert changed.status_code == 302, changed.content.decode()[-2000:]
+    channel.refresh_from_db()
+    assert (channel.interval_minutes, channel.source) == (30, "127.0.0.1")  # the source stays: items' identity
 
 
 def test_the_admin_form_names_a_bad_url_and_saves_nothing(site: PagesServer, settings: Settings) -> None:
