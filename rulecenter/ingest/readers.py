@@ -17,7 +17,9 @@ No database and no settings: `rulecenter read_listing` runs it on a file, and th
 tests/listings/ measures it (docs/ingest.md).
 """
 
+import csv
 import datetime
+import io
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -780,7 +782,7 @@ def generic(lines: Sequence[Line], *, name: str, reader: str) -> ReadPage:
             kept.append(("date", line))
         elif _one_line_record(text) is not None and not _META_LABEL.match(text):
             kept.append(("dated-title", line))
-        elif _is_meta(text) or (line.group and not line.href and _labelled_date(text)):
+        elif _is_meta(text) or (not line.href and (line.group or len(text) <= 30) and _labelled_date(text)):
             kept.append(("meta", line))
         elif line.href and 4 <= len(text) <= TITLE_MAX_LENGTH and not _SENTENCE_END.search(text):
             kept.append(("title", line))
@@ -917,7 +919,7 @@ def read_page(text: str, *, name: str, kind: str = "auto", spec: SelectorSpec | 
         if seed is not None and _seed_shaped(text):
             return seed
         lines = text_lines(text)
-        rows = text_table(lines)
+        rows = markdown_records(text) or tab_table(text) or text_table(lines)
         if rows:
             return ReadPage(name=name, reader="generic-text", items=tuple(rows))
         return generic(lines, name=name, reader="generic-text")
@@ -1054,6 +1056,90 @@ def text_table(lines: Sequence[Line]) -> list[ReadItem]:
     return rows if len(rows) >= 3 else []
 
 
+def _cells_columns(cells: list[str]) -> _Columns | None:
+    names = [_clean(cell) for cell in cells]
+    titles = [
+        index for index, name in enumerate(names) if name and _TITLE_COLUMN.search(name) and len(name) <= 8
+    ]
+    dates = [
+        index for index, name in enumerate(names) if name and _DATE_COLUMN.search(name) and len(name) <= 8
+    ]
+    named = [index for index in dates if _PUBLISHED_COLUMN.search(names[index])]
+    if len(titles) != 1 or not dates or (len(dates) > 1 and len(named) != 1):
+        return None
+    return _Columns(names, titles[0], dates, named[0] if named else dates[0])
+
+
+def tab_table(text: str) -> list[ReadItem]:
+    """A spreadsheet copied as tab-separated text: under a header row naming a title column and date columns,
+    each row with a title is an item, its date the publication column's (csv reads quoted cells that run
+    over several lines). At least three rows, or none."""
+    rows: list[ReadItem] = []
+    columns: _Columns | None = None
+    for cells in csv.reader(io.StringIO(text), delimiter="\t"):
+        if len(cells) < 3:
+            continue
+        header = _cells_columns(cells)
+        if header is not None:
+            columns = header
+            continue
+        if columns is None or len(cells) <= max(columns.title, columns.published):
+            continue
+        title = _strip_title(_clean(cells[columns.title]))
+        stamp = _clean(cells[columns.published])
+        if not 4 <= len(title) <= TITLE_MAX_LENGTH or not _CJK.search(title):
+            continue
+        if stamp and stamp not in _EMPTY_CELL and parse_date(stamp) is None:
+            continue
+        rows.append(ReadItem(title=title, date=parse_date(stamp) if stamp else None))
+    return rows if len(rows) >= 3 else []
+
+
+_MD_LINK = re.compile(r"(?<!!)\[([^\]\n]{4,300})\]\((https?://[^)\s]+)\)")
+_MD_LIST = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+")
+_MD_BOLD = re.compile(r"\*\*([^*]{1,30})\*\*")
+
+
+def markdown_records(text: str) -> list[ReadItem]:
+    """A Markdown page (a README, a wiki): each list item or table row with a link to a page elsewhere is an
+    item — the link's text its title, the row's publication column (a table headed 发布日期 …) or the line's
+    date its date, a bold label its meta. Links to anchors and to other files of the page are its menu. At
+    least three, or none."""
+    if sum(1 for line in text.splitlines() if _MD_LINK.search(line)) < 3:
+        return []
+    items: list[ReadItem] = []
+    header: _Columns | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        link = _MD_LINK.search(line)
+        if line.startswith("|"):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            if link is None:
+                if not all(set(cell) <= set(":- ") for cell in cells):
+                    header = _cells_columns(cells)
+                continue
+        else:
+            header = None
+            if link is None or not _MD_LIST.match(raw):
+                continue
+            cells = []
+        title = _strip_title(_clean(link.group(1)))
+        if len(title) < 6 or not _CJK.search(title) or _is_furniture(title):
+            continue
+        date = None
+        if header is not None and len(cells) == len(header.names):
+            date = parse_date(cells[header.published])
+        elif not cells:
+            rest = (line[: link.start()] + " " + line[link.end() :]).replace("`", " ")
+            dates = _standalone_dates(f" {rest} ")
+            date = parse_date(dates[0].group(0)) if dates else None
+        label = _MD_BOLD.search(line[: link.start()])
+        items.append(
+            ReadItem(title=title, date=date, url=link.group(2), meta=label.group(1) if label else "")
+        )
+    return items if len(items) >= 3 else []
+
+
 # --- HTML: the page's repeated records ------------------------------------------------------------------
 
 _ENGLISH_DATE = re.compile(
@@ -1124,7 +1210,34 @@ def _english_date(text: str) -> datetime.date | None:
     return None
 
 
-def _record_date(node: LexborNode, title: str) -> datetime.date | None:
+_NUMERIC_DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/((?:20|19)\d\d)(?![\d/])")
+_DAY_FIRST_HINT = re.compile(r"日/月/年|DD/MM/YYYY|dd/mm/yyyy")
+
+
+def numeric_order(text: str) -> str | None:
+    """How a page writes `05/03/2025`: "dmy" or "mdy", when it says (a day over 12 in either place, or
+    `日/月/年` written out); None when every such date could be either — then none of them is read."""
+    found = _NUMERIC_DATE.findall(text)
+    if any(int(first) > 12 for first, _second, _year in found) or _DAY_FIRST_HINT.search(text):
+        return "dmy"
+    if any(int(second) > 12 for _first, second, _year in found):
+        return "mdy"
+    return None
+
+
+def _numeric_date(text: str, order: str | None) -> datetime.date | None:
+    match = _NUMERIC_DATE.search(text)
+    if match is None or order is None:
+        return None
+    first, second, year = (int(group) for group in match.groups())
+    day, month = (first, second) if order == "dmy" else (second, first)
+    try:
+        return datetime.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _record_date(node: LexborNode, title: str, order: str | None = None) -> datetime.date | None:
     """The record's own date: in a table that names a publication column beside other dates, that column's;
     else a `<time datetime>` first, else the first date standing apart in its text (outside the title); the
     author's date comes before a last reply's in every forum we know."""
@@ -1140,10 +1253,10 @@ def _record_date(node: LexborNode, title: str) -> datetime.date | None:
     dates = _standalone_dates(text)
     if dates:
         return parse_date(dates[0].group(0))
-    return _english_date(text)
+    return _english_date(text) or _numeric_date(text, order)
 
 
-def _record(node: LexborNode) -> ReadItem | None:
+def _record(node: LexborNode, order: str | None = None) -> ReadItem | None:
     """One repeated block as an item: its title link (in a heading, or marked as a title, or the longest),
     the block's own date, and its longest paragraph as the excerpt."""
     links = []
@@ -1172,12 +1285,18 @@ def _record(node: LexborNode) -> ReadItem | None:
         return (2 if in_heading else 1 if _TITLE_HINT.search(classes) else 0, len(text))
 
     link, title = max(links, key=rank)
+    heading = next(
+        (found for found in link.css("h1, h2, h3, h4, h5, h6") if len(_clean(found.text(separator=""))) >= 6),
+        None,
+    )
+    if heading is not None:  # a link around the whole card (tag, heading, excerpt): the heading is the title
+        title = _strip_title(_clean(heading.text(separator="")))
     date = None
     record = _one_line_record(title)
     if record is not None:
         title, date = record.title, record.date
     if date is None:
-        date = _record_date(node, title)
+        date = _record_date(node, title, order)
     paragraphs = [_clean(p.text(separator="")) for p in node.css("p")]
     excerpt = max((p for p in paragraphs if title not in p and len(p) >= 20), key=len, default="")
     return ReadItem(title=title, date=date, excerpt=excerpt, url=link.attributes.get("href"))
@@ -1188,6 +1307,7 @@ def html_records(html: str) -> list[ReadItem] | None:
     each with a title link — preferring the runs whose blocks carry dates (a sidebar of bare links has none);
     None when there is no such run (the line reader takes over)."""
     tree = _cleaned(html)
+    order = numeric_order(tree.body.text(separator=" ") if tree.body is not None else "")
     runs: list[list[ReadItem]] = []
     for parent in tree.css("body *"):
         children = [child for child in parent.iter() if child.tag not in _SKIPPED]
@@ -1203,7 +1323,7 @@ def html_records(html: str) -> list[ReadItem] | None:
         for members in by_signature.values():
             if len(members) < 3:
                 continue
-            found = [item for item in (_record(member) for member in members) if item is not None]
+            found = [item for item in (_record(member, order) for member in members) if item is not None]
             if len(found) >= 3 and len(found) >= 0.5 * len(members):
                 runs.append(found)
     dated = [run for run in runs if sum(1 for item in run if item.date) >= 0.5 * len(run)]
