@@ -179,7 +179,10 @@ def test_a_publisher_adds_a_channel_in_the_admin_and_sees_its_health(site: Pages
     )
     assert changed.status_code == 302, changed.content.decode()[-2000:]
     channel.refresh_from_db()
-    assert (channel.interval_minutes, channel.source) == (30, "127.0.0.1")  # the source stays: items' identity
+    assert (channel.interval_minutes, channel.source) == (
+        30,
+        "127.0.0.1",
+    )  # the source stays: items' identity
 
 
 def test_the_admin_form_names_a_bad_url_and_saves_nothing(site: PagesServer, settings: Settings) -> None:
