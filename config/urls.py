@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 
 from config.api import api
 from rulecenter.cases import views as case_views
-from rulecenter.site import calendar, language
+from rulecenter.site import calendar, health, language
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="announcements:list", permanent=False), name="home"),
@@ -25,6 +25,10 @@ urlpatterns = [
     path("feeds/", include("rulecenter.announcements.feed_urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
+    # For the load balancer and Prometheus (site/health.py): liveness, readiness, metrics.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.Readiness.as_view(), name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
 ]
 
 handler400 = "rulecenter.common.views.bad_request"

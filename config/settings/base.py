@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "ninja",
     "csp",
     "axes",
+    "health_check",
     "rulecenter.common",
     "rulecenter.accounts",
     "rulecenter.announcements",
@@ -63,6 +64,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a request's latency, by route, for /metrics (common/metrics.py).
+    "rulecenter.common.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Early, so error pages raised by the middleware below carry the policy too.
     "rulecenter.common.csp.SitePolicyMiddleware",
@@ -301,6 +304,10 @@ RULECENTER_CHANNEL_TIMEOUT_SECONDS = env_float("RULECENTER_CHANNEL_TIMEOUT_SECON
 RULECENTER_CHANNEL_MAX_BYTES = env_int("RULECENTER_CHANNEL_MAX_BYTES", 5_000_000)
 RULECENTER_CHANNEL_BACKOFF_MAX_MINUTES = env_int("RULECENTER_CHANNEL_BACKOFF_MAX_MINUTES", 1440)
 RULECENTER_CHANNEL_ALLOW_PRIVATE = env_bool("RULECENTER_CHANNEL_ALLOW_PRIVATE", False)
+# Health and metrics (issue 14, site/health.py): who may read /readyz and /metrics, and how far this node's
+# search index may fall behind the outbox before it stops being ready.
+RULECENTER_INTERNAL_NETWORKS = os.environ.get("RULECENTER_INTERNAL_NETWORKS", "127.0.0.0/8,::1")
+RULECENTER_READY_SEARCH_LAG = env_int("RULECENTER_READY_SEARCH_LAG", 1000)
 # Limits (issue 12, docs/settings.md): sign-in lockout by django-axes, rates counted in the cache per window.
 RULECENTER_SIGNIN_FAILURES = env_int("RULECENTER_SIGNIN_FAILURES", 5)
 RULECENTER_SIGNIN_COOLOFF_MINUTES = env_int("RULECENTER_SIGNIN_COOLOFF_MINUTES", 15)

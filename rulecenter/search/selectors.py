@@ -403,3 +403,17 @@ def search(*, q: str, filters: Filters, raw_page: str | None, size: int) -> Sear
     return SearchResults(
         parsed, tuple(hits), total, pager, suggestion, (time.perf_counter() - started) * 1000
     )
+
+
+@dataclass(frozen=True, slots=True)
+class IndexLag:
+    behind: int  # outbox rows this node has not applied yet
+    must_rebuild: bool  # rows it had not applied were pruned: only a rebuild catches up
+
+
+def index_lag() -> IndexLag:
+    """How far this node's search index is behind the outbox (readiness and metrics), in one query."""
+    from .indexer.follow import lag
+
+    state = lag()
+    return IndexLag(behind=max(0, state.newest - state.position), must_rebuild=state.must_rebuild)

@@ -40,6 +40,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # URL names that are not pages a reader opens: files, feeds, and the targets of a form's POST.
 NOT_PAGES = {
     "home": "redirects to /news/",
+    "healthz": "text for a load balancer",
+    "readyz": "JSON for a load balancer, from the platform's own network",
+    "metrics": "Prometheus's text format, from the platform's own network",
     "record:bundle_json": "JSON",
     "record:version_json": "JSON",
     "rules:download": "a file (md, txt, json)",

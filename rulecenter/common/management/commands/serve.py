@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,18 @@ def _positive_int(value: str) -> int:
     if not value.isascii() or not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"线程数须为正整数，而不是“{value[:20]}”")
     return int(value)
+
+
+def _metrics_shared() -> None:
+    """Each granian worker is a process of its own: /metrics adds their samples up from files in one folder
+    (prometheus-client's multiprocess mode), emptied here so a restart does not count the last run twice."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = Path(settings.VAR_DIR) / "metrics"
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 class Command(BaseCommand):
@@ -40,6 +53,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+        _metrics_shared()
         server = [
             sys.executable, "-m", "granian", "--interface", "wsgi",
             "--host", options["host"], "--port", str(options["port"]), "--workers", str(options["workers"]),

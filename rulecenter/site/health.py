@@ -1,0 +1,146 @@
+"""Liveness, readiness and metrics, for a load balancer and Prometheus (issue 14, docs/deployment.md).
+
+- `/healthz` — the process answers: no database, no Redis. A load balancer restarts what fails it.
+- `/readyz` — it can serve: the database (and each replica) answers `SELECT 1`, the cache takes a write and
+  a read (Redis when configured), and this node's search index is at most `RULECENTER_READY_SEARCH_LAG` rows
+  behind the outbox. django-health-check runs the checks (JSON with `Accept: application/json` or
+  `?format=json`, text, or its page); any failure answers 503, so a balancer takes the node out of rotation.
+- `/metrics` — Prometheus's text format (prometheus-client): request latency by route, the task queue's
+  depth, the search index's lag. Added up across `rulecenter serve`'s workers.
+
+Readiness and metrics say how the platform is built: only `RULECENTER_INTERNAL_NETWORKS` may read them.
+"""
+
+import dataclasses
+import ipaddress
+import os
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
+from health_check.base import HealthCheck
+from health_check.checks import Cache, Database
+from health_check.exceptions import ServiceUnavailable
+from health_check.views import HealthCheckView
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
+
+from rulecenter.common.limits import client_address
+from rulecenter.search import selectors as search_selectors
+
+
+@lru_cache(maxsize=1)
+def _internal() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(
+        ipaddress.ip_network(part.strip(), strict=False)
+        for part in str(settings.RULECENTER_INTERNAL_NETWORKS).split(",")
+        if part.strip()
+    )
+
+
+def internal(request: HttpRequest) -> bool:
+    """Whether the request comes from the platform's own network: the peer, or behind a trusted proxy the
+    address it saw (`common.limits.client_address`), so a request through nginx is judged by its client."""
+    try:
+        address = ipaddress.ip_address(client_address(request))
+    except ValueError:
+        return False
+    return any(address in network for network in _internal())
+
+
+@never_cache
+def healthz(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok\n", content_type="text/plain; charset=utf-8")
+
+
+@dataclasses.dataclass
+class SearchIndexLag(HealthCheck):  # type: ignore[misc]
+    """This node's search index follows the outbox closely enough to serve searches."""
+
+    def run(self) -> None:
+        try:
+            state = search_selectors.index_lag()
+        finally:
+            connection.close()  # checks run in an executor thread: leave it no connection of its own
+        if state.must_rebuild:
+            raise ServiceUnavailable("search index must be rebuilt (rulecenter index_worker)")
+        if state.behind > int(settings.RULECENTER_READY_SEARCH_LAG):
+            raise ServiceUnavailable(f"search index {state.behind} changes behind")
+
+
+def readiness_checks() -> list[Any]:
+    checks: list[Any] = [(Database, {"alias": alias}) for alias in settings.DATABASES]
+    checks += [(Cache, {"alias": "default"}), SearchIndexLag]
+    return checks
+
+
+class Readiness(HealthCheckView):  # type: ignore[misc]
+    """django-health-check's view, answering 503 (not 500) when a check fails, to readers inside only."""
+
+    def get_checks(self) -> Iterator[HealthCheck]:
+        self.checks = readiness_checks()
+        return super().get_checks()  # type: ignore[no-any-return]
+
+    async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not internal(request):
+            return HttpResponse(status=404)
+        response: HttpResponse = await super().dispatch(request, *args, **kwargs)
+        if response.status_code == 500:
+            response.status_code = 503
+        return response
+
+
+class ScrapeCollector(Collector):
+    """What is read when Prometheus asks: the task queue's depth and this node's search index lag."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        queue = GaugeMetricFamily("rulecenter_task_queue_depth", "Tasks waiting to run (due or scheduled).")
+        queue.add_metric([], _queue_depth())
+        yield queue
+        lag = GaugeMetricFamily(
+            "rulecenter_search_index_lag", "Outbox changes this node's index has not applied."
+        )
+        lag.add_metric([], search_selectors.index_lag().behind)
+        yield lag
+
+
+def _queue_depth() -> int:
+    backend = settings.TASKS["default"]["BACKEND"]
+    if backend == "django_tasks_db.DatabaseBackend":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM django_tasks_database_dbtaskresult WHERE status = 'READY'")
+            return int(cursor.fetchone()[0])
+    import django_rq  # RQ on Redis: the queue's length and its scheduled jobs
+
+    queue = django_rq.get_queue("default")
+    return int(queue.count + queue.scheduled_job_registry.count)
+
+
+_scrape = ScrapeCollector()
+_registered = False
+
+
+def _registry() -> CollectorRegistry:
+    """Under `rulecenter serve`, the samples of every worker (multiprocess files); else this process's."""
+    global _registered
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(_scrape)
+        return registry
+    if not _registered:
+        REGISTRY.register(_scrape)
+        _registered = True
+    return REGISTRY
+
+
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    if not internal(request):
+        return HttpResponse(status=404)
+    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
