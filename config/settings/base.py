@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a locked-out sign-in into rulecenter's 429 page (AXES_LOCKOUT_CALLABLE).
     "axes.middleware.AxesMiddleware",
+    # Inner-most: a page whose database is unreachable answers 503, not 500 (common/middleware.py).
+    "rulecenter.common.middleware.DatabaseUnavailableMiddleware",
 ]
 # AxesBackend first: a locked-out account or address is refused before any password is checked. Then
 # Django's ModelBackend, reading the signed-in user (and their member row) from memory on a warm process.

@@ -7,10 +7,13 @@ session store, a lazy user, two message stores and their signers it never reads 
 limits and errors are ninja's (common.limits, common.problems).
 """
 
+from collections.abc import Callable
+
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.http import HttpRequest, HttpResponseBase
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 API_PREFIX = "/api/"
 
@@ -43,3 +46,22 @@ class PageAuthenticationMiddleware(PagesOnly, AuthenticationMiddleware):
 
 class PageMessageMiddleware(PagesOnly, MessageMiddleware):
     pass
+
+
+class DatabaseUnavailableMiddleware:
+    """A page whose database cannot be reached (the primary down or failing over) answers 503 with when to
+    come back, in the reader's language — not a 500. Inner-most, so it sees what the view raised; the API
+    answers the same as a problem (common/problems.py)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        from .views import database_unavailable
+
+        return database_unavailable(request, exception)

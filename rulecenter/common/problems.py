@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDataTooBig, ValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import URLPattern, URLResolver, re_path, reverse
 from django.utils.translation import gettext as _
@@ -44,6 +45,10 @@ THROTTLED_DETAIL = "请求过于频繁，请稍后再试。"
 THROTTLED_WAIT_DETAIL = "请求过于频繁，请在 {seconds} 秒后再试。"
 SERVER_ERROR_DETAIL = "服务器出错了，我们已记录该问题，请稍后再试。"
 BODY_TOO_LARGE_DETAIL = "请求内容过大：最多 {limit}，请缩小后再提交（大批内容请分批提交）。"
+WRITE_UNAVAILABLE_DETAIL = "系统维护中，暂时无法提交，请稍后再试。"
+READ_UNAVAILABLE_DETAIL = "系统维护中，暂时无法访问，请稍后再试。"
+UNAVAILABLE_RETRY_SECONDS = 30
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Field error messages by pydantic error type; the placeholders come from the error's context.
 FIELD_MESSAGES = {
@@ -101,9 +106,10 @@ VALIDATION = ProblemType("validation-error", 422, "请求参数有误")
 TOO_LARGE = ProblemType("body-too-large", 413, "请求内容过大")
 THROTTLED = ProblemType("rate-limited", 429, "请求过于频繁")
 SERVER_ERROR = ProblemType("server-error", 500, "服务器错误")
+UNAVAILABLE = ProblemType("service-unavailable", 503, "系统维护中")
 PROBLEM_TYPES = [
     BAD_REQUEST, AUTHENTICATION, PERMISSION_DENIED, NOT_FOUND, METHOD_NOT_ALLOWED, CONFLICT, VALIDATION,
-    TOO_LARGE, THROTTLED, SERVER_ERROR,
+    TOO_LARGE, THROTTLED, SERVER_ERROR, UNAVAILABLE,
 ]  # fmt: skip
 
 
@@ -293,6 +299,23 @@ def handle_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return problem_response(request, problem, exc.message)
 
 
+def unavailable_detail(request: HttpRequest) -> str:
+    """What a reader is told when the database cannot be reached: a write waits, a read comes back later."""
+    return _(READ_UNAVAILABLE_DETAIL) if request.method in SAFE_METHODS else _(WRITE_UNAVAILABLE_DETAIL)
+
+
+def handle_database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The database could not be reached (the primary is down, failing over, or refusing connections): a
+    503 with when to try again, never a 500; nothing was written (the write's transaction never committed)."""
+    logger.warning("database unavailable: %s %s: %s", request.method, request.path, exc)
+    return problem_response(
+        request,
+        UNAVAILABLE,
+        unavailable_detail(request),
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
+    )
+
+
 def handle_server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.error("API error: %s %s", request.method, request.path, exc_info=exc)
     return problem_response(request, SERVER_ERROR, _(SERVER_ERROR_DETAIL))
@@ -380,6 +403,8 @@ class ProblemAPI(NinjaAPI):
             (NinjaValidationError, handle_ninja_validation),
             (ValidationError, handle_django_validation),
             (RequestDataTooBig, handle_body_too_large),
+            (OperationalError, handle_database_unavailable),
+            (InterfaceError, handle_database_unavailable),
         ]
         for exc_class, handler in handlers:
             self.add_exception_handler(exc_class, handler)

@@ -9,7 +9,13 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from .problems import BODY_TOO_LARGE_DETAIL, body_limit_text, body_too_large_response
+from .problems import (
+    BODY_TOO_LARGE_DETAIL,
+    UNAVAILABLE_RETRY_SECONDS,
+    body_limit_text,
+    body_too_large_response,
+    unavailable_detail,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,3 +73,18 @@ def server_error(request: HttpRequest) -> HttpResponse:
         logger.exception("the error page could not be rendered")
         body = _plain_page(heading, message)
     return HttpResponse(body, status=500)
+
+
+def database_unavailable(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """503 with when to come back (`Retry-After`): the page cannot reach its database, nothing was written."""
+    logger.warning("database unavailable: %s %s: %s", request.method, request.path, exception)
+    heading, message = _("系统维护中"), unavailable_detail(request)
+    try:
+        body = render_to_string("error.html", {"heading": heading, "message": message})
+    except Exception:
+        logger.exception("the error page could not be rendered")
+        body = _plain_page(heading, message)
+    response = HttpResponse(body, status=503)
+    response["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,60 @@
+"""When the database cannot be reached — the primary down or failing over — a write answers 503 in the reader's
+language with when to try again, a page 503 too, never a 500; nothing is written (issue 14's degraded mode)."""
+
+from typing import Any
+
+import pytest
+from django.db import OperationalError
+from django.test import Client
+
+from rulecenter.accounts.models import Role
+from rulecenter.accounts.tests.factories import bearer, token_for, user_create
+from rulecenter.announcements import selectors, services
+from rulecenter.announcements.models import Announcement, Category
+
+pytestmark = pytest.mark.django_db
+
+
+def refused(*args: Any, **kwargs: Any) -> Any:
+    raise OperationalError('connection to server at "10.0.0.5", port 5432 failed: Connection refused')
+
+
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [
+        ("zh-hans", "系统维护中，暂时无法提交"),
+        ("en", "Under maintenance: nothing can be submitted right now"),
+    ],
+)
+def test_a_write_while_the_primary_is_down_is_a_503_problem_in_the_readers_language(
+    client: Client, monkeypatch: pytest.MonkeyPatch, language: str, says: str
+) -> None:
+    Category.objects.create(slug="rule-changes", name="规则变更")
+    headers = {**bearer(token_for(user_create("editor", roles=(Role.EDITOR,)))), "Accept-Language": language}
+    monkeypatch.setattr(services, "announcement_create", refused)
+    answer = client.post(
+        "/api/v1/announcements",
+        {"title": "发货规则变更", "body": "正文", "category": "rule-changes"},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert answer.status_code == 503, answer.content
+    assert answer["Content-Type"].startswith("application/problem+json")
+    assert answer["Retry-After"] == "30"
+    problem = answer.json()
+    assert problem["status"] == 503
+    assert says in problem["detail"]
+    assert "10.0.0.5" not in answer.content.decode()  # the server's address is not the reader's business
+    assert not Announcement.objects.exists()
+
+
+def test_a_page_whose_database_is_down_is_a_503_page_not_a_500(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(selectors, "listing_state", refused)
+    answer = client.get("/news/")
+    assert answer.status_code == 503
+    assert answer["Retry-After"] == "30"
+    assert "系统维护中，暂时无法访问" in answer.content.decode()
+    english = client.get("/news/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "Under maintenance" in english.content.decode()
