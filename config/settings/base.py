@@ -141,7 +141,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES: dict[str, dict[str, Any]] = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+        # Django's Redis cache failing soft: with Redis down, pages answer from the database (common/cache.py).
+        # Short socket timeouts bound the one wait a process pays before it leaves Redis alone for a while.
+        "default": {
+            "BACKEND": "rulecenter.common.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
+        },
     }
     TASKS = {
         "default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]},
@@ -329,7 +335,9 @@ RULECENTER_TRUSTED_PROXY = env_bool("RULECENTER_TRUSTED_PROXY", False)
 # counts are atomic INCRs shared by every node and a flood of bad passwords writes nothing to the database;
 # without it the database is the only store all workers share (locmem is per process).
 AXES_HANDLER = (
-    "axes.handlers.cache.AxesCacheHandler" if REDIS_URL else "axes.handlers.database.AxesDatabaseHandler"
+    "rulecenter.common.limits.SigninCacheHandler"
+    if REDIS_URL
+    else "axes.handlers.database.AxesDatabaseHandler"
 )
 AXES_FAILURE_LIMIT = "rulecenter.common.limits.signin_failure_limit"
 AXES_COOLOFF_TIME = "rulecenter.common.limits.signin_cool_off"

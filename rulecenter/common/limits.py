@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from axes.handlers.cache import AxesCacheHandler
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -30,6 +31,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from ninja.throttling import BaseThrottle
+
+from .cache import ResilientRedisCache
 
 logger = logging.getLogger("rulecenter.limits")
 
@@ -67,6 +70,10 @@ def rate_parse(text: str) -> Rate | None:
 
 def rate_setting(name: str) -> Rate | None:
     return rate_parse(str(getattr(settings, name, "") or ""))
+
+
+SIGNIN_PAUSED_HEADING = "暂时无法登录"
+SIGNIN_PAUSED = "系统维护中，登录暂停，请稍后再试；浏览和查阅不受影响。"
 
 
 def client_address(request: HttpRequest) -> str:
@@ -145,6 +152,8 @@ def _count(key: str, *, timeout: int) -> int:
     and `add` only for its first request.
     """
     backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, ResilientRedisCache) and backend.down:
+        raise ConnectionError("Redis was unreachable a moment ago")  # fail open without waiting on it again
     if isinstance(backend, RedisCache):
         stored = backend.make_and_validate_key(key)
         pipeline = backend._cache.get_client(stored, write=True).pipeline(transaction=False)
@@ -318,10 +327,33 @@ def _signin_wait(request: HttpRequest, credentials: Any) -> float:
     return max(remaining) if remaining else cool_off
 
 
+class SigninCacheHandler(AxesCacheHandler):  # type: ignore[misc]
+    """django-axes' cache handler, failing closed: while Redis cannot be reached, failed sign-ins cannot be
+    counted, so nobody signs in (a 503, `signin_locked_response`) — reads go on, passwords are not guessed."""
+
+    def is_locked(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> bool:
+        backend = caches[DEFAULT_CACHE_ALIAS]
+        if isinstance(backend, ResilientRedisCache) and not backend.reachable():
+            request.rulecenter_signin_unavailable = True  # type: ignore[attr-defined]
+            return True
+        return bool(super().is_locked(request, credentials))
+
+
 def signin_locked_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
 ) -> HttpResponse:
-    """What both sign-in doors (the admin's and the members') answer while locked: 429, the wait, Retry-After."""
+    """What both sign-in doors (the admin's and the members') answer while locked: 429, the wait, Retry-After;
+    while the counter's store is unreachable, 503 and a word that signing in is paused."""
+    if getattr(request, "rulecenter_signin_unavailable", False):
+        response = render(
+            request,
+            "error.html",
+            {"heading": _(SIGNIN_PAUSED_HEADING), "message": _(SIGNIN_PAUSED)},
+            status=503,
+        )
+        response["Retry-After"] = "30"
+        response["Cache-Control"] = "no-store"
+        return response
     wait = _signin_wait(request, credentials)
     message = _(SIGNIN_LOCKED_MESSAGE).format(wait=wait_text(wait))
     return limited_page(request, wait, heading=_(SIGNIN_LOCKED_HEADING), message=message)
