@@ -1,8 +1,9 @@
 """Followed channels in the API (/api/v1/channels): staff inspect them; publishers add, change, pause and
 resume them; anyone of the staff asks for a fetch now. docs/ingest.md#channels."""
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
@@ -172,8 +173,29 @@ def channel_detail(request: HttpRequest, channel_id: int) -> ChannelDetail:
     return _detail(_channel(channel_id))
 
 
-def _selectors(given: Selectors | None) -> dict[str, str] | None:
-    return None if given is None else {key: value for key, value in given.model_dump().items() if value}
+def _fields(payload: ChannelIn | ChannelPatch) -> dict[str, Any]:
+    """The payload as the services take it: only what was given (None leaves a field as it is on PATCH)."""
+    fields = payload.model_dump(exclude={"selectors"})
+    given = payload.selectors
+    fields["selectors"] = (
+        None if given is None else {key: value for key, value in given.model_dump().items() if value}
+    )
+    return fields
+
+
+def _write(
+    request: HttpRequest,
+    key: str | None,
+    operation: str,
+    payload: Schema,
+    write: Callable[[], ChannelDetail],
+    *,
+    status: int,
+) -> Status[ChannelDetail] | HttpResponse:
+    user: User = request.auth  # type: ignore[attr-defined]
+    return idempotent_write(
+        request, user=user, key=key, operation=operation, payload=payload, status=status, write=write
+    )
 
 
 @router.post(
@@ -190,30 +212,13 @@ def channel_create(
     request: HttpRequest, payload: ChannelIn, idempotency_key: IdempotencyKeyHeader = None
 ) -> Status[ChannelDetail] | HttpResponse:
     actor = request_actor(request)
-
-    def write() -> ChannelDetail:
-        channel = services.channel_create(
-            actor=actor,
-            name=payload.name,
-            urls=payload.urls,
-            adapter=payload.adapter,
-            selectors=_selectors(payload.selectors),
-            format=payload.format,
-            interval_minutes=payload.interval_minutes,
-            source=payload.source,
-            paused=payload.paused,
-        )
-        return _detail(channel)
-
-    user: User = request.auth  # type: ignore[attr-defined]
-    return idempotent_write(
+    return _write(
         request,
-        user=user,
-        key=idempotency_key,
-        operation="channel_create",
-        payload=payload,
+        idempotency_key,
+        "channel_create",
+        payload,
+        lambda: _detail(services.channel_create(actor=actor, **_fields(payload))),
         status=201,
-        write=write,
     )
 
 
@@ -232,30 +237,13 @@ def channel_update(
 ) -> Status[ChannelDetail] | HttpResponse:
     actor = request_actor(request)
     channel = _channel(channel_id)
-
-    def write() -> ChannelDetail:
-        saved = services.channel_update(
-            actor=actor,
-            channel=channel,
-            name=payload.name,
-            urls=payload.urls,
-            adapter=payload.adapter,
-            selectors=_selectors(payload.selectors),
-            format=payload.format,
-            interval_minutes=payload.interval_minutes,
-            paused=payload.paused,
-        )
-        return _detail(saved)
-
-    user: User = request.auth  # type: ignore[attr-defined]
-    return idempotent_write(
+    return _write(
         request,
-        user=user,
-        key=idempotency_key,
-        operation="channel_update",
-        payload=payload,
+        idempotency_key,
+        "channel_update",
+        payload,
+        lambda: _detail(services.channel_update(actor=actor, channel=channel, **_fields(payload))),
         status=200,
-        write=write,
     )
 
 
