@@ -521,7 +521,9 @@ def _enqueue_wakeups(moments: Sequence[datetime]) -> None:
         for moment in sorted(set(moments)):
             run_due_lifecycle.using(run_after=moment).enqueue()
 
-    transaction.on_commit(enqueue)
+    # Robust: a queue that is down (Redis) must not turn a committed write into an error; `run_due` (cron or
+    # the next wake-up) makes the transition on time all the same.
+    transaction.on_commit(enqueue, robust=True)
 
 
 @transaction.atomic

@@ -79,3 +79,29 @@ def test_the_cache_answers_as_a_miss_and_leaves_redis_alone_for_a_while() -> Non
     with pytest.raises(ValueError, match="not found"):
         backend.incr("k")
     assert not backend.reachable()
+
+
+def test_a_queue_that_is_down_does_not_turn_a_committed_write_into_an_error(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The lifecycle's wake-up and a consultation's result are queued after commit, robustly: with RQ's Redis
+    down the write stands and answers; `run_due` / `run_due_consultations` make the transitions on time."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from rulecenter.consultations.services import windows
+    from rulecenter.rules import services as rule_services
+
+    class QueueDown:
+        def using(self, **kwargs: Any) -> Any:
+            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(rule_services, "run_due_lifecycle", QueueDown())
+    monkeypatch.setattr(windows, "draft_due_results", QueueDown())
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        rule_services._enqueue_wakeups([timezone.now() + timedelta(hours=1)])
+        windows._enqueue_result(timezone.now() + timedelta(days=7))
+    assert len(callbacks) == 2  # both ran, both failed, neither raised

@@ -127,7 +127,8 @@ def _fields(
 
 def _enqueue_result(closes_at: datetime) -> None:
     """Ask the worker to draft the result report when the window closes (after this transaction commits)."""
-    transaction.on_commit(lambda: draft_due_results.using(run_after=closes_at).enqueue())
+    # Robust: a queue that is down must not fail the committed write; `run_due_consultations` drafts it too.
+    transaction.on_commit(lambda: draft_due_results.using(run_after=closes_at).enqueue(), robust=True)
 
 
 @transaction.atomic
