@@ -34,13 +34,9 @@ from rulecenter.common.limits import client_address
 from rulecenter.search import selectors as search_selectors
 
 
-@lru_cache(maxsize=1)
-def _internal() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    return tuple(
-        ipaddress.ip_network(part.strip(), strict=False)
-        for part in str(settings.RULECENTER_INTERNAL_NETWORKS).split(",")
-        if part.strip()
-    )
+@lru_cache(maxsize=4)
+def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
 
 
 def internal(request: HttpRequest) -> bool:
@@ -50,7 +46,7 @@ def internal(request: HttpRequest) -> bool:
         address = ipaddress.ip_address(client_address(request))
     except ValueError:
         return False
-    return any(address in network for network in _internal())
+    return any(address in network for network in _networks(str(settings.RULECENTER_INTERNAL_NETWORKS)))
 
 
 @never_cache
