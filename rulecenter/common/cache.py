@@ -41,7 +41,8 @@ class ResilientRedisCache(RedisCache):
         if first:
             logger.warning("Redis unreachable, the cache answers as a miss for %ss: %s", RETRY_SECONDS, error)
 
-    def _soft(self, call: Callable[[], T], default: T) -> T:
+    def soft(self, call: Callable[[], T], default: T) -> T:
+        """`call()`, or `default` when Redis is down or fails now (then left alone for RETRY_SECONDS)."""
         if self._down_until > time.monotonic():
             return default
         try:
@@ -67,40 +68,40 @@ class ResilientRedisCache(RedisCache):
         return True
 
     def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        return self._soft(lambda: super(ResilientRedisCache, self).add(key, value, timeout, version), False)
+        return self.soft(lambda: super(ResilientRedisCache, self).add(key, value, timeout, version), False)
 
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        return self._soft(lambda: super(ResilientRedisCache, self).get(key, default, version), default)
+        return self.soft(lambda: super(ResilientRedisCache, self).get(key, default, version), default)
 
     def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
-        self._soft(lambda: super(ResilientRedisCache, self).set(key, value, timeout, version), None)
+        self.soft(lambda: super(ResilientRedisCache, self).set(key, value, timeout, version), None)
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        return self._soft(lambda: super(ResilientRedisCache, self).touch(key, timeout, version), False)
+        return self.soft(lambda: super(ResilientRedisCache, self).touch(key, timeout, version), False)
 
     def delete(self, key: Any, version: int | None = None) -> bool:
-        return self._soft(lambda: super(ResilientRedisCache, self).delete(key, version), False)
+        return self.soft(lambda: super(ResilientRedisCache, self).delete(key, version), False)
 
     def get_many(self, keys: Any, version: int | None = None) -> dict[Any, Any]:
-        return self._soft(lambda: super(ResilientRedisCache, self).get_many(keys, version), {})
+        return self.soft(lambda: super(ResilientRedisCache, self).get_many(keys, version), {})
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
-        return self._soft(lambda: super(ResilientRedisCache, self).has_key(key, version), False)
+        return self.soft(lambda: super(ResilientRedisCache, self).has_key(key, version), False)
 
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         # No number to give back: a missing key's ValueError, as a cold cache would answer.
-        result = self._soft(lambda: super(ResilientRedisCache, self).incr(key, delta, version), None)
+        result = self.soft(lambda: super(ResilientRedisCache, self).incr(key, delta, version), None)
         if result is None:
             raise ValueError(f"Key '{key}' not found")
         return result
 
     def set_many(self, data: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> list[Any]:
-        return self._soft(
+        return self.soft(
             lambda: super(ResilientRedisCache, self).set_many(data, timeout, version), list(data)
         )
 
     def delete_many(self, keys: Any, version: int | None = None) -> None:
-        self._soft(lambda: super(ResilientRedisCache, self).delete_many(keys, version), None)
+        self.soft(lambda: super(ResilientRedisCache, self).delete_many(keys, version), None)
 
     def clear(self) -> None:
-        self._soft(lambda: super(ResilientRedisCache, self).clear(), None)
+        self.soft(lambda: super(ResilientRedisCache, self).clear(), None)

@@ -139,12 +139,12 @@ def limit_hit(*, scope: str, ident: str, rate: Rate) -> float | None:
         # A limit protects the site; an unreachable cache must not take the site down with it.
         logger.warning("rate limit %s not checked: the cache is unavailable", scope, exc_info=True)
         return None
-    if count <= rate.count:
+    if count is None or count <= rate.count:  # None: Redis is down (the cache said so, once)
         return None
     return max(1.0, (window + 1) * rate.seconds - now)
 
 
-def _count(key: str, *, timeout: int) -> int:
+def _count(key: str, *, timeout: int) -> int | None:
     """Add one to the window's counter and return it.
 
     On Redis one round trip: INCR and EXPIRE … NX in a pipeline (Django's `incr` asks EXISTS first and needs
@@ -152,15 +152,18 @@ def _count(key: str, *, timeout: int) -> int:
     and `add` only for its first request.
     """
     backend = caches[DEFAULT_CACHE_ALIAS]
-    if isinstance(backend, ResilientRedisCache) and backend.down:
-        raise ConnectionError("Redis was unreachable a moment ago")  # fail open without waiting on it again
     if isinstance(backend, RedisCache):
         stored = backend.make_and_validate_key(key)
-        pipeline = backend._cache.get_client(stored, write=True).pipeline(transaction=False)
-        pipeline.incr(stored)
-        pipeline.expire(stored, timeout, nx=True)
-        count, _expiry_set = pipeline.execute()
-        return int(count)
+
+        def counted() -> int:
+            pipeline = backend._cache.get_client(stored, write=True).pipeline(transaction=False)
+            pipeline.incr(stored)
+            pipeline.expire(stored, timeout, nx=True)
+            count, _expiry_set = pipeline.execute()
+            return int(count)
+
+        # The resilient cache answers None while Redis is down, and logs it once, not once a request.
+        return backend.soft(counted, None) if isinstance(backend, ResilientRedisCache) else counted()
     try:
         return int(backend.incr(key))
     except ValueError:  # the window's first request

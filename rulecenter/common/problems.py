@@ -304,9 +304,30 @@ def unavailable_detail(request: HttpRequest) -> str:
     return _(READ_UNAVAILABLE_DETAIL) if request.method in SAFE_METHODS else _(WRITE_UNAVAILABLE_DETAIL)
 
 
+# SQLite raises OperationalError for a missing table or a bad statement too — a bug, which stays a 500;
+# only these say the database could not be used just now.
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk i/o error")
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether a database error says the database cannot be used now (a connection refused or lost, the
+    server shutting down, a lock not granted) rather than that the query is wrong."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    if cause is not None and type(cause).__module__.startswith("sqlite3"):
+        return str(exc).lower().startswith(_SQLITE_UNAVAILABLE)
+    return True
+
+
 def handle_database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
     """The database could not be reached (the primary is down, failing over, or refusing connections): a
-    503 with when to try again, never a 500; nothing was written (the write's transaction never committed)."""
+    503 with when to try again, never a 500; nothing was written (the write's transaction never committed).
+    Any other database error is a bug: the 500 problem, logged as one."""
+    if not database_unreachable(exc):
+        return handle_server_error(request, exc)
     logger.warning("database unavailable: %s %s: %s", request.method, request.path, exc)
     return problem_response(
         request,

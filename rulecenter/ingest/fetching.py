@@ -11,7 +11,9 @@ refused before reading); the whole fetch, redirects included, must end within
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import urljoin
 
 import httpx
@@ -107,14 +109,13 @@ def fetch(
     """GET the page at `url` (conditionally, when validators are given). Never raises for what the network
     or the server does: the outcome says it."""
     started = time.monotonic()
-
-    def done(status: int | None, error: str = "", **fields: object) -> Fetched:
-        return _finished(url, started, status, error, **fields)
-
+    done = partial(_finished, url, started)
     client = outbound.client("channels", timeout)
     location = url
     try:
         for _hop in range(REDIRECTS_MAX + 1):
+            if time.monotonic() > started + timeout:
+                raise httpx.ReadTimeout("deadline")  # the whole fetch, redirects included
             try:
                 target = outbound.pinned(location, allow_private=allow_private)
             except outbound.TargetRefused as refused:
@@ -136,8 +137,7 @@ def fetch(
                     continue
                 return _answer(
                     response,
-                    url,
-                    started,
+                    done,
                     final_url=location,
                     max_bytes=max_bytes,
                     deadline=started + timeout,
@@ -157,11 +157,8 @@ def _finished(url: str, started: float, status: int | None, error: str = "", **f
 
 
 def _answer(
-    response: httpx.Response, url: str, started: float, *, final_url: str, max_bytes: int, deadline: float
+    response: httpx.Response, done: Callable[..., Fetched], *, final_url: str, max_bytes: int, deadline: float
 ) -> Fetched:
-    def done(status: int | None, error: str = "", **fields: object) -> Fetched:
-        return _finished(url, started, status, error, **fields)
-
     status = response.status_code
     after = outbound.retry_after(response.headers.get("retry-after"))
     validators = {

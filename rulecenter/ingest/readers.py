@@ -1002,14 +1002,7 @@ def _table_header(text: str) -> _Columns | None:
     names = text.split()
     if not 3 <= len(names) <= 10 or any(len(name) > 8 for name in names):
         return None
-    titles = [index for index, column in enumerate(names) if _TITLE_COLUMN.search(column)]
-    dates = [index for index, column in enumerate(names) if _DATE_COLUMN.search(column)]
-    if len(titles) != 1 or not dates:
-        return None
-    named = [index for index in dates if _PUBLISHED_COLUMN.search(names[index])]
-    if len(dates) > 1 and len(named) != 1:
-        return None  # several dates and none named as publication: which is the item's is not known
-    return _Columns(names, titles[0], dates, named[0] if named else dates[0])
+    return _cells_columns(names)
 
 
 def _table_row(text: str, columns: _Columns) -> ReadItem | None:
@@ -1057,6 +1050,8 @@ def text_table(lines: Sequence[Line]) -> list[ReadItem]:
 
 
 def _cells_columns(cells: list[str]) -> _Columns | None:
+    """A header row's columns: one title column and the date columns; with several dates, the one named as
+    publication (发布日期 beside 生效日期), else none — which is the item's date would not be known."""
     names = [_clean(cell) for cell in cells]
     titles = [
         index for index, name in enumerate(names) if name and _TITLE_COLUMN.search(name) and len(name) <= 8

@@ -11,6 +11,7 @@ the write lock from BEGIN, and no text should make a member's vote wait.
 """
 
 import hashlib
+import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ from .planning import (
     IngestError as IngestError,  # raised here and by the plan; callers catch it from here
 )
 from .readers import PRESETS, SelectorSpec, as_listing, read_page, selector_valid
+
+logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 ITEM_INVALID = "文件“{page}”第 {line} 行《{title}》无法导入：{error}"
@@ -324,6 +327,7 @@ CHANNEL_SELECTORS_REQUIRED = "自定义读取方式需要 item 和 title 两个�
 CHANNEL_SELECTOR_INVALID = "选择器“{selector}”无法解析。"
 CHANNEL_SELECTOR_UNKNOWN = "未知的选择器字段“{field}”；可用：item、title、link、date、excerpt。"
 CHANNEL_SOURCE_INVALID = "来源最多 100 个字符，不能为空白。"
+CHANNEL_READ_FAILED = "读取页面时出错（已记录）；可以为这个频道配置 CSS 选择器。"
 SELECTOR_FIELDS = ("item", "title", "link", "date", "excerpt")
 
 
@@ -479,7 +483,7 @@ def channel_update(
     role_require(actor, Role.PUBLISHER)
     stored = Channel.objects.select_for_update().get(pk=channel.pk)
     before_urls = list(stored.pages.values_list("url", flat=True))
-    was_paused = stored.paused
+    before = _channel_fields(stored, before_urls)  # as stored, not as the caller's copy remembers it
     pages = channel_urls_clean(urls) if urls is not None else before_urls
     for field_name, value in (
         ("name", name.strip() if name is not None else None),
@@ -496,9 +500,9 @@ def channel_update(
         )
     _channel_validate(stored)
     reread = pages != before_urls or (stored.adapter, stored.selectors, stored.format) != (
-        channel.adapter,
-        channel.selectors,
-        channel.format,
+        before["adapter"],
+        before["selectors"],
+        before["format"],
     )
     if pages != before_urls:
         stored.pages.all().delete()
@@ -507,11 +511,10 @@ def channel_update(
         )
     elif reread:
         stored.pages.update(etag="", last_modified="", body_sha256="")  # read again, the new way
-    resumed = was_paused and not stored.paused
+    resumed = bool(before["paused"]) and not stored.paused
     if resumed or reread:
         stored.next_fetch_at = timezone.now()
     stored.save()
-    before = _channel_fields(channel, before_urls)
     after = _channel_fields(stored, pages)
     changed = {key: value for key, value in after.items() if before.get(key) != value}
     if changed:
@@ -594,6 +597,9 @@ def channel_fetch(*, channel_id: int, due_only: bool = True) -> ChannelFetch | N
             found = read_page(read.fetched.text(), name=read.page.url, kind=channel.format, spec=spec)
         except ListingError as error:
             return _fetch_failed(channel, started, f"{read.page.url}：{error}", reads=reads)
+        except Exception:  # a page no reader expected: this channel's failure, not the worker's
+            logger.exception("channel %s: reading %s failed", channel.pk, read.page.url)
+            return _fetch_failed(channel, started, f"{read.page.url}：{_(CHANNEL_READ_FAILED)}", reads=reads)
         read.listing = as_listing(found, base=read.fetched.final_url or read.page.url)
         read.unsure = sum(1 for item in found.items if item.unsure)
     record = ChannelFetch(
@@ -618,14 +624,12 @@ def channel_fetch(*, channel_id: int, due_only: bool = True) -> ChannelFetch | N
                 page.save(update_fields=["etag", "last_modified", "body_sha256", "fetched_at"])
             # else a 304 that changes nothing: the page's row stands
         record.elapsed_ms = round((now - started).total_seconds() * 1000)
-        if report is None:
-            record.outcome = ChannelFetch.Outcome.NOT_MODIFIED
-            _fetch_record(record, now)
-        else:
+        record.outcome = ChannelFetch.Outcome.NOT_MODIFIED
+        if report is not None:
             record.outcome = ChannelFetch.Outcome.IMPORTED
             record.items, record.new, record.updated = report.seen, report.imported, report.updated
-            _fetch_record(record, now)
             channel.items_seen = report.seen
+        _fetch_record(record, now)
         channel.last_fetched_at = channel.last_success_at = now
         channel.failures = 0
         channel.next_fetch_at = now + timedelta(minutes=channel.interval_minutes)

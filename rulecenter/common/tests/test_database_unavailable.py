@@ -58,3 +58,34 @@ def test_a_page_whose_database_is_down_is_a_503_page_not_a_500(
     assert "系统维护中，暂时无法访问" in answer.content.decode()
     english = client.get("/news/", HTTP_ACCEPT_LANGUAGE="en")
     assert "Under maintenance" in english.content.decode()
+
+
+def test_a_database_error_that_is_a_bug_stays_a_500_not_a_maintenance_notice(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite says OperationalError for a missing column too: that is our bug, logged and answered as one."""
+    import sqlite3
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("no such column: announcements_announcement.x") from sqlite3.OperationalError(
+            "no such column: announcements_announcement.x"
+        )
+
+    monkeypatch.setattr(selectors, "listing_state", broken)
+    monkeypatch.setattr(services, "announcement_create", broken)
+    client.raise_request_exception = False
+    assert client.get("/news/").status_code == 500
+    Category.objects.create(slug="rule-changes", name="规则变更")
+    answer = client.post(
+        "/api/v1/announcements",
+        {"title": "发货规则变更", "body": "正文", "category": "rule-changes"},
+        content_type="application/json",
+        headers=bearer(token_for(user_create("editor", roles=(Role.EDITOR,)))),
+    )
+    assert (answer.status_code, answer.json()["type"].rsplit(":", 1)[-1]) == (500, "server-error")
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("database is locked") from sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(selectors, "listing_state", locked)
+    assert client.get("/news/").status_code == 503

@@ -105,3 +105,14 @@ def test_a_queue_that_is_down_does_not_turn_a_committed_write_into_an_error(
         rule_services._enqueue_wakeups([timezone.now() + timedelta(hours=1)])
         windows._enqueue_result(timezone.now() + timedelta(days=7))
     assert len(callbacks) == 2  # both ran, both failed, neither raised
+
+
+@pytest.mark.usefixtures("redis_down")
+def test_rate_limits_let_requests_through_and_say_so_once(caplog: pytest.LogCaptureFixture) -> None:
+    from rulecenter.common.limits import Rate, limit_hit
+
+    rate = Rate(count=1, seconds=60)
+    with caplog.at_level("WARNING"):
+        assert [limit_hit(scope="test", ident="a", rate=rate) for _ in range(5)] == [None] * 5
+    assert len([r for r in caplog.records if "Redis unreachable" in r.getMessage()]) == 1
+    assert not [r for r in caplog.records if "not checked" in r.getMessage()]

@@ -236,6 +236,43 @@ def test_a_redirect_is_followed_and_links_are_read_against_where_it_led(site: Pa
     assert ImportedItem.objects.get(title=ITEMS[2][1]).source_url == site.at("/a/3850.html")
 
 
+def test_a_redirect_loop_is_cut_off_and_said(site: PagesServer) -> None:
+    site.pages["/loop/"] = Page(status=302, headers={"location": "/loop/"})
+    channel = follow(site, "/loop/")
+    assert fetch_due(channel).outcome == "failed"
+    assert "重定向超过 5 次" in channel.last_error
+
+
+def test_a_page_no_reader_expected_fails_its_channel_not_the_run(
+    site: PagesServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site.pages["/odd/"] = Page(listing_html(*ITEMS))
+    real = services.read_page
+
+    def reader(text: str, *, name: str, **kwargs: Any) -> Any:
+        if name.endswith("/odd/"):
+            raise IndexError("list index out of range")
+        return real(text, name=name, **kwargs)
+
+    monkeypatch.setattr(services, "read_page", reader)
+    odd = follow(site, "/odd/", name="怪页面", source="odd.example")
+    good = follow(site, name="好频道")
+    records = {record.channel_id: record.outcome for record in services.channels_fetch_due()}
+    assert records == {odd.pk: "failed", good.pk: "imported"}
+    odd.refresh_from_db()
+    assert "读取页面时出错" in odd.last_error
+    assert odd.fetching_until is None  # the lease is given back: the next fetch is at its time
+
+
+def test_a_stale_copy_of_the_channel_does_not_invent_changes(site: PagesServer) -> None:
+    channel = follow(site)
+    stale = Channel.objects.get(pk=channel.pk)
+    services.channel_update(actor=PUBLISHER, channel=channel, paused=True)
+    services.channel_update(actor=PUBLISHER, channel=stale, paused=True)  # it still says "not paused"
+    updates = AuditEntry.objects.filter(kind="channel", action="updated")
+    assert [json.loads(entry.data or "") for entry in updates] == [{"paused": True}]
+
+
 def test_the_seeds_own_text_layout_is_a_channel_too(site: PagesServer) -> None:
     site.pages["/seed.txt"] = Page(SEED_FILE.read_bytes(), content_type="text/plain; charset=utf-8")
     channel = follow(site, "/seed.txt", source="rulechannel.1688.com")
