@@ -20,7 +20,7 @@ from rulecenter.announcements.demo import SEED_FILE
 from rulecenter.announcements.models import Announcement
 from rulecenter.audit.models import AuditEntry
 from rulecenter.common.actors import Actor
-from rulecenter.ingest import services
+from rulecenter.ingest import readers, services
 from rulecenter.ingest.models import Channel, ChannelFetch, ExtractedFacts, ImportedItem, ImportRevision
 from rulecenter.ingest.tests.pages_server import Page, PagesServer, pages_server
 
@@ -247,7 +247,7 @@ def test_a_page_no_reader_expected_fails_its_channel_not_the_run(
     site: PagesServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site.pages["/odd/"] = Page(listing_html(*ITEMS))
-    real = services.read_page
+    real = readers.read_page
 
     def reader(text: str, *, name: str, **kwargs: Any) -> Any:
         if name.endswith("/odd/"):
