@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test setup lint typecheck migrations-check pytest browser clients bench serve clean
+.PHONY: run test setup lint typecheck migrations-check pytest browser clients bench serve clean cluster cluster-stop cluster-packages drill drill-fast
 
 run: setup
 	$(BIN)/rulecenter migrate --noinput
@@ -53,6 +53,26 @@ migrations-check: setup
 
 pytest: setup
 	$(BIN)/pytest
+
+# The cluster on one machine (docs/deployment.md#cluster): nginx with a shared cache, three app nodes, a
+# PostgreSQL primary and its streaming replica, Redis, an RQ worker, each node's index follower.
+cluster: setup cluster-packages
+	$(BIN)/python deploy/cluster/cluster.py start
+
+cluster-stop:
+	$(BIN)/python deploy/cluster/cluster.py stop
+
+cluster-packages:
+	@test -x /usr/sbin/nginx && ls /usr/lib/postgresql/*/bin/pg_basebackup >/dev/null 2>&1 && \
+	  command -v redis-server >/dev/null && command -v wrk >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx postgresql redis-server wrk; }
+
+# The fault drill under load (bench/faults.py): every fault, or the fast variant CI runs.
+drill: setup cluster-packages
+	$(BIN)/python -m bench.faults
+
+drill-fast: setup cluster-packages
+	$(BIN)/python -m bench.faults --fast
 
 bench: setup
 	$(BIN)/python -m bench.run

@@ -7,6 +7,7 @@ from typing import Any
 
 import dj_database_url
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -69,6 +70,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Early, so error pages raised by the middleware below carry the policy too.
     "rulecenter.common.csp.SitePolicyMiddleware",
+    # Where this request reads: a streaming replica, or the primary for writes and a writer's next reads
+    # (common/replicas.py). Before the session, which it may read.
+    "rulecenter.common.replicas.ReadRoutingMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Sessions, the signed-in user and messages are for pages: the JSON API (bearer tokens, no cookies) skips
     # them (rulecenter/common/middleware.py).
@@ -135,6 +139,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
     }
+
+# PostgreSQL streaming replicas (issue 14, docs/deployment.md#replicas): safe-method requests read from them,
+# writes and transactions go to the primary, and a writer reads from the primary until a replica has replayed
+# their write (common/replicas.py).
+DATABASE_REPLICA_URLS = [
+    url.strip() for url in os.environ.get("DATABASE_REPLICA_URLS", "").split(",") if url.strip()
+]
+if DATABASE_REPLICA_URLS and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(
+        "DATABASE_REPLICA_URLS 只用于 PostgreSQL 的流复制备库（DATABASE_URL 须为 postgres://）"
+    )
+for number, url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    DATABASES[f"replica{number}"] = dj_database_url.parse(
+        url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 600), conn_health_checks=True
+    )
+    # Tests run against one database: the replica is the test database itself.
+    DATABASES[f"replica{number}"]["TEST"] = {"MIRROR": "default"}
+for database in DATABASES.values():
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        # A host that does not answer (a primary failing over) costs seconds, not the OS's minutes.
+        database.setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+DATABASE_ROUTERS = ["rulecenter.common.replicas.ReplicaRouter"]
+RULECENTER_REPLICA_MAX_LAG_SECONDS = env_int("RULECENTER_REPLICA_MAX_LAG_SECONDS", 10)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

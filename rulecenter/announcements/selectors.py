@@ -17,12 +17,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.core.validators import slug_re
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.dispatch import receiver
 from django.utils import timezone
 
 from rulecenter.accounts.models import Segment
+from rulecenter.common import replicas
 from rulecenter.common.memo import ProcessMemo
 from rulecenter.common.pagination import Pager
 from rulecenter.common.translations import TranslationText, newest_by_language
@@ -141,7 +141,7 @@ _clock = time.monotonic
 
 
 def _states_now() -> dict[str | None, ListingState]:
-    with connection.cursor() as cursor:
+    with replicas.reading().cursor() as cursor:
         cursor.execute(_STATE_SQL)
         return _states(tuple(cursor.fetchall()))
 
@@ -191,7 +191,7 @@ def _anchor(category_id: int | None, stamp: ListingStamp, position: int) -> tupl
     if found is None:
         where = _ROWS + (_BY_CATEGORY if category_id is not None else "")
         params = [category_id] if category_id is not None else []
-        with connection.cursor() as cursor:
+        with replicas.reading().cursor() as cursor:
             cursor.execute("SELECT published_at, id " + where + _NEWEST_FIRST, [*params, 1, position])
             row = cursor.fetchone()
         if row is None:
@@ -221,7 +221,7 @@ def listing_page(
             sql += _AFTER_ANCHOR
             params += [published_at, published_at, pk]
             offset -= anchor_position
-    with connection.cursor() as cursor:
+    with replicas.reading().cursor() as cursor:
         cursor.execute(sql + _NEWEST_FIRST, [*params, pager.size, offset])
         rows = cursor.fetchall()
     zone = timezone.get_current_timezone()

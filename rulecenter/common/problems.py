@@ -28,6 +28,8 @@ from ninja.renderers import JSONRenderer
 from ninja.types import DictStrAny
 from pydantic import Field
 
+from . import replicas
+
 logger = logging.getLogger("rulecenter.api")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -329,6 +331,7 @@ def handle_database_unavailable(request: HttpRequest, exc: Exception) -> HttpRes
     if not database_unreachable(exc):
         return handle_server_error(request, exc)
     logger.warning("database unavailable: %s %s: %s", request.method, request.path, exc)
+    replicas.database_failed(request)
     return problem_response(
         request,
         UNAVAILABLE,

@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from . import replicas
 from .problems import (
     BODY_TOO_LARGE_DETAIL,
     UNAVAILABLE_RETRY_SECONDS,
@@ -78,6 +79,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
 def database_unavailable(request: HttpRequest, exception: Exception) -> HttpResponse:
     """503 with when to come back (`Retry-After`): the page cannot reach its database, nothing was written."""
     logger.warning("database unavailable: %s %s: %s", request.method, request.path, exception)
+    replicas.database_failed(request)
     heading, message = _("系统维护中"), unavailable_detail(request)
     try:
         body = render_to_string("error.html", {"heading": heading, "message": message})

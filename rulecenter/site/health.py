@@ -30,6 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
+from rulecenter.common import replicas
 from rulecenter.common.limits import client_address
 from rulecenter.search import selectors as search_selectors
 
@@ -70,7 +71,9 @@ class SearchIndexLag(HealthCheck):  # type: ignore[misc]
 
 
 def readiness_checks() -> list[Any]:
-    checks: list[Any] = [(Database, {"alias": alias}) for alias in settings.DATABASES]
+    # The primary, not the replicas: a replica down or behind is skipped by every node's reads
+    # (common.replicas) and shows in /metrics; failing readiness for it would take every node out at once.
+    checks: list[Any] = [(Database, {"alias": replicas.PRIMARY})]
     checks += [(Cache, {"alias": "default"}), SearchIndexLag]
     return checks
 
@@ -103,6 +106,23 @@ class ScrapeCollector(Collector):
         )
         lag.add_metric([], search_selectors.index_lag().behind)
         yield lag
+        aliases = replicas.replica_aliases()
+        if aliases:
+            up = GaugeMetricFamily(
+                "rulecenter_replica_up", "1 when the replica answers and is replaying.", labels=["replica"]
+            )
+            behind = GaugeMetricFamily(
+                "rulecenter_replica_lag_seconds",
+                "How far the replica's replay is behind (0 once it has replayed all it received).",
+                labels=["replica"],
+            )
+            for alias in aliases:
+                state = replicas.replicas.state(alias, fresh=True)
+                up.add_metric([alias], 1 if state.up and state.in_recovery else 0)
+                if state.up:
+                    behind.add_metric([alias], state.lag_seconds)
+            yield up
+            yield behind
 
 
 def _queue_depth() -> int:
