@@ -125,8 +125,12 @@ def prepare(out: Path) -> None:
         Member(user=u, joined_on=date(2024, 1, 1), verified=True) for u in users
     )
     tokens = [f"{TOKEN_PREFIX}drill{i:04d}{'x' * 34}" for i in range(VOTERS)]
+    # Used "in the future", as bench.votes does: the once-a-minute last-use write of a token is left out, so
+    # the votes measured (bench/scaleout.py) are votes.
+    touched = now + timedelta(days=1)
     ApiToken.objects.bulk_create(
-        ApiToken(user=u, prefix=t[:10], key_hash=token_hash(t)) for u, t in zip(users, tokens, strict=False)
+        ApiToken(user=u, prefix=t[:10], key_hash=token_hash(t), last_used_at=touched)
+        for u, t in zip(users, tokens, strict=False)
     )
     reader = users[-1]
     password = "drill-" + "x" * 16
@@ -453,6 +457,7 @@ def main() -> None:
         "--fast", action="store_true", help="a node killed, Redis stopped, the replica delayed (CI)"
     )
     parser.add_argument("--seconds", type=float, default=20, help="load per phase (Redis' phase: 34 s)")
+    parser.add_argument("--no-write", action="store_true", help="leave docs/performance.md as it is")
     parser.add_argument("--prepare", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--publish", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -480,9 +485,64 @@ def main() -> None:
         data = drill.data_check()
         print(json.dumps({"data": data}), flush=True)
         failed = _verdict(drill.rows, data, stale)
+        if not args.fast and not args.no_write:
+            _write_table(drill.rows, data, stale, drill.seconds)
     finally:
         drill.cluster.stop()
     sys.exit(1 if failed else 0)
+
+
+def _refusals(own: dict) -> str:
+    """The member's attempts that were answered with an error, in words (a sign-in or vote, and why)."""
+    words = []
+    for what, n in own["failed"].items():
+        status = re.search(r"\d{3}", what)
+        if "CSRF" in what:
+            words.append(f"{n} page (signed out: no form)")
+            continue
+        step = "sign-in" if "sign-in" in what else "vote" if "vote" in what else "page"
+        words.append(f"{n} {step} {status[0] if status else what.split(':')[0]}")
+    return ", ".join(words)
+
+
+def _write_table(rows: list[dict], data: dict, stale: dict, seconds: float) -> None:
+    """The drill's figures into docs/performance.md, between its markers."""
+
+    def counts(found: dict) -> str:
+        return ", ".join(f"{n:,} × {status}" for status, n in found.items()) or "—"
+
+    lines = [
+        START,
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `python -m bench.faults` "
+        f"({seconds:g} s of load per phase, Redis' 34 s; wrk -t2 -c16 anonymous readers, two voting writers, one "
+        "member voting on the page and reading it back; the cluster of `make cluster` on the same 2 cores).",
+        "",
+        "| phase | anonymous reads through nginx | writes (votes through the API) | a member's own vote on the next page | what was done |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        own = row["own_reads"]
+        failed = sum(own["failed"].values())
+        lines.append(
+            f"| {row['phase']} | {counts(row['reads'])}; socket errors {row['read_socket_errors']} "
+            f"| {counts(row['writes'])} | {own['ok']} shown, {own['stale']} not shown"
+            f"{f'; refused: {_refusals(own)}' if failed else ''} | {row['notes']} |"
+        )
+    lines += [
+        "",
+        f"Data: **{data['acknowledged']:,} votes acknowledged with a 2xx, {data['lost']} missing** from the final "
+        f"primary's vote history, {data['stale_standing']} members whose standing vote is older than their last "
+        f"acknowledged one. A published announcement showed through nginx's cache after **{stale['seconds']} s** "
+        f"(bound: {stale['bound']:g} s with `RULECENTER_HTTP_MAX_AGE` {MAX_AGE}).",
+        END,
+    ]
+    doc = DOC.read_text()
+    text = "\n".join(lines)
+    if START in doc:
+        doc = doc[: doc.index(START)] + text + doc[doc.index(END) + len(END) :]
+    else:
+        doc += "\n" + text + "\n"
+    DOC.write_text(doc)
 
 
 def _verdict(rows: list[dict], data: dict, stale: dict) -> bool:

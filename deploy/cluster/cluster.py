@@ -300,13 +300,14 @@ class Cluster:
         self.save()
         self.restart_nodes()
 
-    def nginx_prefix(self) -> Path:
+    def nginx_prefix(self, nodes: int = NODES) -> Path:
+        """nginx's folder with its configuration written, in front of the first `nodes` app nodes."""
         prefix = STATE_DIR / "nginx"
-        for sub in ("tmp", "cache"):
+        for sub in ("tmp", "cache", "extra"):
             (prefix / sub).mkdir(parents=True, exist_ok=True)
         servers = "\n".join(
             f"        server 127.0.0.1:{self.ports[f'node{n}']} max_fails=1 fail_timeout=2s;"
-            for n in range(1, NODES + 1)
+            for n in range(1, nodes + 1)
         )
         # safe_substitute: nginx's own $variables stay as they are.
         text = string.Template((HERE / "nginx.conf.template").read_text()).safe_substitute(
@@ -318,6 +319,12 @@ class Cluster:
             for folder in (prefix, prefix / "tmp", prefix / "cache"):
                 folder.chmod(0o777)
         return prefix
+
+    def nginx_reload(self, nodes: int = NODES) -> None:
+        """nginx in front of `nodes` app nodes from now on (its configuration written again and reloaded)."""
+        prefix = self.nginx_prefix(nodes)
+        subprocess.run(["/usr/sbin/nginx", "-p", str(prefix), "-c", "nginx.conf", "-s", "reload"], check=True)
+        time.sleep(1)  # the old workers finish their requests and go
 
     def stop(self) -> None:
         for name in [n for n in list(self.state.get("pids", {})) if n != "redis"]:
