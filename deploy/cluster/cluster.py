@@ -116,6 +116,8 @@ class Cluster:
             "DATABASE_REPLICA_URLS": ",".join(replicas),
             "REDIS_URL": f"redis://127.0.0.1:{self.ports['redis']}/0",
             "RULECENTER_VAR_DIR": str(STATE_DIR / node),
+            # One host, three nodes: each index follower must know its own (else they take turns rebuilding).
+            "RULECENTER_SEARCH_NODE": node,
             "WEB_WORKERS": os.environ.get("CLUSTER_WEB_WORKERS", "1"),
             "PYTHONUNBUFFERED": "1",
         }
