@@ -171,6 +171,7 @@ class Writes:
 class OwnReads:
     ok: int = 0
     stale: int = 0
+    signed_out: int = 0
     failed: Counter[str] = field(default_factory=Counter)
 
 
@@ -255,6 +256,15 @@ class Drill:
                         n += 1
                         form = client.get(page, headers={"Cookie": _cookie_header(cookies)})
                         cookies.update(_set_cookies(form))
+                        if form.status_code != 200:
+                            result.failed[f"page {form.status_code}"] += 1
+                            time.sleep(0.5)
+                            continue
+                        if 'name="csrfmiddlewaretoken"' not in form.text:
+                            # Signed in a moment ago (or still), yet the page shows the member signed out:
+                            # the session written at sign-in was not read back. A read-your-writes failure.
+                            result.signed_out += 1
+                            break
                         token = _csrf(form.text)
                         reason = f"own-read {n} {time.time():.3f}"
                         posted = client.post(
@@ -302,7 +312,12 @@ class Drill:
             "reads": {k: int(v) for k, v in sorted(statuses.items())},
             "read_socket_errors": sum(int(v) for v in sockets.values()),
             "writes": dict(sorted(writes.items())),
-            "own_reads": {"ok": own.ok, "stale": own.stale, "failed": dict(own.failed)},
+            "own_reads": {
+                "ok": own.ok,
+                "stale": own.stale,
+                "signed_out": own.signed_out,
+                "failed": dict(own.failed),
+            },
             "notes": notes,
         }
         self.rows.append(row)
@@ -497,9 +512,6 @@ def _refusals(own: dict) -> str:
     words = []
     for what, n in own["failed"].items():
         status = re.search(r"\d{3}", what)
-        if "CSRF" in what:
-            words.append(f"{n} page (signed out: no form)")
-            continue
         step = "sign-in" if "sign-in" in what else "vote" if "vote" in what else "page"
         words.append(f"{n} {step} {status[0] if status else what.split(':')[0]}")
     return ", ".join(words)
@@ -525,7 +537,8 @@ def _write_table(rows: list[dict], data: dict, stale: dict, seconds: float) -> N
         failed = sum(own["failed"].values())
         lines.append(
             f"| {row['phase']} | {counts(row['reads'])}; socket errors {row['read_socket_errors']} "
-            f"| {counts(row['writes'])} | {own['ok']} shown, {own['stale']} not shown"
+            f"| {counts(row['writes'])} | {own['ok']} shown, {own['stale']} not shown, "
+            f"{own['signed_out']} signed out"
             f"{f'; refused: {_refusals(own)}' if failed else ''} | {row['notes']} |"
         )
     lines += [
@@ -561,6 +574,10 @@ def _verdict(rows: list[dict], data: dict, stale: dict) -> bool:
         if row["own_reads"]["stale"]:
             problems.append(
                 f"{row['phase']}: a member did not see their own vote ×{row['own_reads']['stale']}"
+            )
+        if row["own_reads"]["signed_out"]:
+            problems.append(
+                f"{row['phase']}: a member just signed in was shown signed out ×{row['own_reads']['signed_out']}"
             )
     if data["lost"] or data["stale_standing"]:
         problems.append(f"acknowledged writes lost: {data}")

@@ -14,6 +14,7 @@ from django.db.models import BooleanField, Case, Field, ManyToManyField, Model, 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from rulecenter.common import replicas
 from rulecenter.common.actors import Actor
 
 from .models import ApiToken, GrantGeneration, Member, Segment
@@ -125,7 +126,7 @@ def api_token_grant_read(*, key_hash: str) -> TokenGrant | None:
 
     Expired or not: the caller checks the expiry at each use (`TokenGrant.is_expired_at`).
     """
-    with connection.cursor() as cursor:
+    with replicas.authority().cursor() as cursor:
         cursor.execute(_grant_sql(), [*sorted(STAFF_ROLES), key_hash, True])
         rows = cursor.fetchall()
     if not rows:
@@ -156,7 +157,7 @@ def api_token_grant_read(*, key_hash: str) -> TokenGrant | None:
 def grant_generation_read() -> int:
     """The grants' generation (`GrantGeneration`): 0 before any change has raised it."""
     table = connection.ops.quote_name(GrantGeneration._meta.db_table)
-    with connection.cursor() as cursor:
+    with replicas.authority().cursor() as cursor:
         cursor.execute(f"SELECT value FROM {table} WHERE id = 1")  # noqa: S608 - the table's name from the model
         row = cursor.fetchone()
     return int(row[0]) if row else 0

@@ -80,6 +80,19 @@ def reading() -> BaseDatabaseWrapper:
     return connections[ReplicaRouter().db_for_read(object)]
 
 
+def authority() -> BaseDatabaseWrapper:
+    """The connection for who-may-do-what (a token's grant, the grants' generation): the primary, so a
+    revocation counts on every node within a second whatever a replica's lag; while the primary cannot be
+    reached — when nothing can be revoked — the replica this request reads from, so signed-in members and
+    API clients keep reading."""
+    return connections[authority_alias()]
+
+
+def authority_alias() -> str:
+    alias = _reads_from.get()
+    return alias if alias is not None and replicas.primary_down else PRIMARY
+
+
 @dataclass(frozen=True)
 class ReplicaState:
     alias: str
@@ -103,7 +116,11 @@ class _Replicas:
         now = time.monotonic()
         if known is not None and not fresh and now - known.checked_at < CHECK_SECONDS:
             return known
-        with self._lock:  # one thread asks; the others use what it learnt
+        # One thread asks; the others go on with what was known rather than wait behind it (a replica that does
+        # not answer holds the asker for its connect timeout).
+        if not self._lock.acquire(blocking=known is None or fresh):
+            return known  # type: ignore[return-value]  # not None: it blocks when nothing is known
+        try:
             known = self._states.get(alias)
             if known is not None and not fresh and time.monotonic() - known.checked_at < CHECK_SECONDS:
                 return known
@@ -112,6 +129,8 @@ class _Replicas:
                 logger.warning("replica %s: answers %s, replaying %s", alias, state.up, state.in_recovery)
             self._states[alias] = state
             return state
+        finally:
+            self._lock.release()
 
     def usable(self) -> list[ReplicaState]:
         limit = float(settings.RULECENTER_REPLICA_MAX_LAG_SECONDS)
@@ -261,9 +280,10 @@ class ReadRoutingMiddleware:
         response = self._read_from(alias, request)
         if getattr(request, "rulecenter_database_failed", False) and request.method in SAFE_METHODS:
             # A replica (or the primary) went away under this read: read once more where the next choice says,
-            # so a reader sees the page rather than the 503 — a read can be repeated.
+            # so a reader sees the page rather than the 503 — a read can be repeated. With the primary now
+            # known down, the same replica serves what the primary did (`authority`).
             again = choose(request)
-            if again != alias:
+            if again != alias or (again is not None and replicas.primary_down):
                 request.rulecenter_database_failed = False  # type: ignore[attr-defined]
                 response = self._read_from(again, request)
         if request.method not in SAFE_METHODS and response.status_code < 500:

@@ -216,3 +216,62 @@ def test_metrics_show_each_replicas_lag(replica: Replica, client: Client, db: No
     replica.state = state(up=False)
     text = client.get("/metrics").content.decode()
     assert 'rulecenter_replica_up{replica="replica1"} 0.0' in text
+
+
+def test_each_replica_is_asked_at_most_once_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+
+    def ask(alias: str) -> ReplicaState:
+        asked.append(alias)
+        return state()
+
+    clock = [100.0]
+    monkeypatch.setattr(replicas, "_ask", ask)
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    watch = replicas._Replicas()
+    watch.state(REPLICA)
+    watch.state(REPLICA)
+    assert asked == [REPLICA]
+    clock[0] += 1.1
+    watch.state(REPLICA)
+    assert len(asked) == 2
+    watch.state(REPLICA, fresh=True)  # a writer's read waits for what the replica says now
+    assert len(asked) == 3
+
+
+def test_while_one_thread_asks_a_replica_the_others_go_on_with_what_was_known(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    watch = replicas._Replicas()
+    monkeypatch.setattr(replicas, "_ask", lambda alias: state(replayed="0/1"))
+    watch.state(REPLICA)
+    clock = [time.monotonic() + 5]  # what was known is old now
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    watch._lock.acquire()  # another thread is asking (a replica that does not answer)
+    try:
+        assert watch.state(REPLICA).replayed == "0/1"  # not blocked behind it
+    finally:
+        watch._lock.release()
+
+
+def test_with_the_primary_lost_a_signed_in_read_is_read_again_with_its_grants_from_the_replica(
+    replica: Replica,
+) -> None:
+    seen: list[str] = []
+
+    def view(request: HttpRequest) -> HttpResponse:
+        seen.append(replicas.authority_alias())  # where a token's grant and the generation are read
+        if len(seen) == 1:  # the primary went away under the grants' read
+            replicas.replicas.primary_failed()
+            request.rulecenter_database_failed = True  # type: ignore[attr-defined]
+            return HttpResponse(status=503)
+        return HttpResponse("the member's page")
+
+    response = ReadRoutingMiddleware(view)(get())
+    assert seen == ["default", REPLICA]
+    assert response.status_code == 200
+    replicas.replicas.primary_down_until = 0.0
+    ReadRoutingMiddleware(lambda request: HttpResponse())(get())
+    assert (
+        replicas.authority().alias == "default"
+    )  # outside a request, and with the primary back: the primary
