@@ -7,12 +7,16 @@ session store, a lazy user, two message stores and their signers it never reads 
 limits and errors are ninja's (common.limits, common.problems).
 """
 
+import logging
 from collections.abc import Callable
 
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 
@@ -36,7 +40,33 @@ class PagesOnly:
 
 
 class PageSessionMiddleware(PagesOnly, SessionMiddleware):
-    pass
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        try:
+            return super().process_response(request, response)
+        except SessionInterrupted as interrupted:
+            # Django words any database error while saving a changed session as "the session was deleted"
+            # (400). With the primary unreachable the page was read from a replica and is whole; only the
+            # session's change (a notice shown once) is not kept. Serve the page: reading goes on.
+            if not _unreachable(interrupted):
+                raise
+            from . import replicas
+
+            logger.warning(
+                "session not saved, the database is unreachable: %s %s", request.method, request.path
+            )
+            replicas.replicas.primary_failed()
+            return response
+
+
+def _unreachable(error: BaseException) -> bool:
+    from .problems import database_unreachable
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if database_unreachable(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class PageAuthenticationMiddleware(PagesOnly, AuthenticationMiddleware):

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from django.db import OperationalError
+from django.http import HttpRequest, HttpResponse
 from django.test import Client
 
 from rulecenter.accounts.models import Role
@@ -89,3 +90,47 @@ def test_a_database_error_that_is_a_bug_stays_a_500_not_a_maintenance_notice(
 
     monkeypatch.setattr(selectors, "listing_state", locked)
     assert client.get("/news/").status_code == 503
+
+
+def test_a_page_read_while_the_primary_is_down_is_served_though_its_session_cannot_be_saved(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A page that changes the session (a notice shown once) read from a replica with the primary down: Django
+    would answer 400 "session deleted"; the page is whole, so it is served and only the change is lost. A
+    session save failing for another reason is still Django's 400."""
+    from django.contrib.sessions.exceptions import SessionInterrupted
+    from django.contrib.sessions.models import Session
+    from django.db import ProgrammingError
+    from django.test import RequestFactory
+
+    from rulecenter.common import replicas
+    from rulecenter.common.middleware import PageSessionMiddleware
+
+    def page(request: HttpRequest) -> HttpResponse:
+        request.session["consultation_notice"] = "已记录您的投票"
+        return HttpResponse("the page")
+
+    from django.contrib.sessions.backends.db import SessionStore
+
+    existing = SessionStore()
+    existing.create()  # saved by UPDATE from now on, as a signed-in member's
+
+    def request() -> HttpRequest:
+        asked = RequestFactory().get("/consultations/1/")
+        asked.COOKIES["sessionid"] = str(existing.session_key)
+        return asked
+
+    monkeypatch.setattr(replicas.replicas, "primary_down_until", 0.0)
+    monkeypatch.setattr(Session, "save", refused)
+    answer = PageSessionMiddleware(page)(request())
+    assert answer.status_code == 200
+    assert isinstance(answer, HttpResponse)
+    assert answer.content == b"the page"
+    assert replicas.replicas.primary_down
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ProgrammingError("column session_data does not exist")
+
+    monkeypatch.setattr(Session, "save", broken)
+    with pytest.raises(SessionInterrupted):
+        PageSessionMiddleware(page)(request())
