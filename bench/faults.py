@@ -144,6 +144,22 @@ def prepare(out: Path) -> None:
     )  # fmt: skip
 
 
+def start_with_voters(cluster: cluster_module.Cluster, **env: str) -> tuple[str, dict]:
+    """The cluster started with the drill's limits (and `env`), its voters prepared: nginx's address, the facts."""
+    import os
+
+    os.environ.update(LIMITS, **env)
+    cluster.start()
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "facts.json"
+        subprocess.run(
+            [sys.executable, "-m", "bench.faults", "--prepare", str(out)], cwd=ROOT, env=cluster.env("node1"),
+            check=True,
+        )  # fmt: skip
+        facts = json.loads(out.read_text())
+    return f"http://127.0.0.1:{cluster.ports['nginx']}", facts
+
+
 def publish(title: str) -> None:
     """In the cluster's environment: an announcement published now (as another platform's news re-posted is)."""
     import django
@@ -188,18 +204,7 @@ class Drill:
 
     # -- setup -----------------------------------------------------------------------------------------------
     def start(self) -> None:
-        import os
-
-        os.environ.update(LIMITS)
-        self.cluster.start()
-        self.base = f"http://127.0.0.1:{self.cluster.ports['nginx']}"
-        with tempfile.TemporaryDirectory() as folder:
-            out = Path(folder) / "facts.json"
-            subprocess.run(
-                [sys.executable, "-m", "bench.faults", "--prepare", str(out)], cwd=ROOT,
-                env=self.cluster.env("node1"), check=True,
-            )  # fmt: skip
-            self.facts = json.loads(out.read_text())
+        self.base, self.facts = start_with_voters(self.cluster)
 
     # -- load ------------------------------------------------------------------------------------------------
     def readers(self, seconds: float) -> subprocess.Popen[str]:
@@ -327,12 +332,17 @@ class Drill:
         time.sleep(max(0.0, seconds))
 
     # -- the faults ------------------------------------------------------------------------------------------
+    def outage(self, service: str, *, at: float, back: float) -> str:
+        """`service` killed at `at` of the phase and started again at `back` (fractions of its load)."""
+        self.wait(self.seconds * at)
+        self.cluster.stop_service(service, hard=True)
+        self.wait(self.seconds * (back - at))
+        self.cluster.start_service(service)
+        how = "stopped (immediate)" if service in ("primary", "replica") else "SIGKILLed"
+        return f"{service} {how} at {at:.0%}, started again at {back:.0%}"
+
     def kill_node(self) -> str:
-        self.wait(self.seconds * 0.25)
-        self.cluster.stop_service("node2", hard=True)
-        self.wait(self.seconds * 0.4)
-        self.cluster.start_service("node2")
-        return "node2 SIGKILLed at 25 %, started again at 65 %"
+        return self.outage("node2", at=0.25, back=0.65)
 
     def stop_redis(self) -> str:
         self.wait(2)
@@ -342,11 +352,7 @@ class Drill:
         return "Redis SIGKILLed for 30 s"
 
     def stop_replica(self) -> str:
-        self.wait(self.seconds * 0.2)
-        self.cluster.stop_service("replica", hard=True)
-        self.wait(self.seconds * 0.5)
-        self.cluster.start_service("replica")
-        return "replica stopped (immediate) at 20 %, started again at 70 %"
+        return self.outage("replica", at=0.2, back=0.7)
 
     def delay_replica(self) -> str:
         self.cluster.pg_sql("replica", "ALTER SYSTEM SET recovery_min_apply_delay = '3s'")

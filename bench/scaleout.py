@@ -25,14 +25,13 @@ import os
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.faults import LIMITS, ROOT, cluster_module
+from bench.faults import ROOT, cluster_module, start_with_voters
 
 DOC = ROOT / "docs" / "performance.md"
 START = "<!-- bench:scaleout:start -->"
@@ -90,17 +89,8 @@ class Bench:
         self.base = ""
 
     def start(self) -> None:
-        os.environ.update(LIMITS)
-        os.environ["RULECENTER_PAGE_CACHE_SECONDS"] = "0"  # past nginx, the listing is rendered
-        self.cluster.start()
-        self.base = f"http://127.0.0.1:{self.cluster.ports['nginx']}"
-        with tempfile.TemporaryDirectory() as folder:
-            out = Path(folder) / "facts.json"
-            subprocess.run(
-                [sys.executable, "-m", "bench.faults", "--prepare", str(out)], cwd=ROOT,
-                env=self.cluster.env("node1"), check=True,
-            )  # fmt: skip
-            self.facts = json.loads(out.read_text())
+        # Past nginx, the listing is rendered: the application's own page cache off.
+        self.base, self.facts = start_with_voters(self.cluster, RULECENTER_PAGE_CACHE_SECONDS="0")
 
     def app_pgids(self) -> set[int]:
         return {pid for name, pid in self.cluster.state["pids"].items() if name.startswith("node")}
