@@ -210,12 +210,18 @@ def _token_key(request: HttpRequest) -> str | None:
     return "rc:wrote:" + hashlib.sha256(authorization.encode("utf-8", "replace")).hexdigest()[:32]
 
 
+def _soft(call: Callable[[], object]) -> object:
+    """The cache call, or None when Redis cannot be reached (common.cache); a per-process cache just answers."""
+    soft = getattr(cache, "soft", None)
+    return soft(call, None) if soft is not None else call()
+
+
 def _written(request: HttpRequest) -> int | None:
     """The WAL position this client last wrote at, if it wrote in the last RULECENTER_REPLICA_MAX_LAG_SECONDS."""
     written = _lsn(request.COOKIES.get(COOKIE))
     key = _token_key(request)
     if key is not None:
-        kept = getattr(cache, "soft", lambda call, default: call())(lambda: cache.get(key), None)
+        kept = _soft(lambda: cache.get(key))
         if isinstance(kept, int):
             written = max(written or 0, kept)
     return written
@@ -258,7 +264,7 @@ def _remember_write(request: HttpRequest, response: HttpResponseBase) -> None:
     key = _token_key(request)
     if key is not None:
         value = _lsn(position)
-        getattr(cache, "soft", lambda call, default: call())(lambda: cache.set(key, value, seconds), None)
+        _soft(lambda: cache.set(key, value, seconds))
     else:
         response.set_cookie(
             COOKIE, position, max_age=seconds, httponly=True, samesite="Lax", secure=request.is_secure()
@@ -286,7 +292,8 @@ class ReadRoutingMiddleware:
             if again != alias or (again is not None and replicas.primary_down):
                 request.rulecenter_database_failed = False  # type: ignore[attr-defined]
                 response = self._read_from(again, request)
-        if request.method not in SAFE_METHODS and response.status_code < 500:
+        # A refused request (4xx) wrote nothing: no position to keep, and no query for a flood of refusals.
+        if request.method not in SAFE_METHODS and response.status_code < 400:
             _remember_write(request, response)
         return response
 

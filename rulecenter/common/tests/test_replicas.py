@@ -112,9 +112,14 @@ def test_a_browser_write_leaves_a_cookie_that_lasts_the_replicas_longest_allowed
     assert cookie.value == "0/7000"
     assert cookie["max-age"] == 10  # RULECENTER_REPLICA_MAX_LAG_SECONDS
     assert cookie["httponly"]
-    failed = HttpResponse(status=503)
-    ReadRoutingMiddleware(lambda request: failed)(get(method="POST"))
-    assert COOKIE not in failed.cookies  # nothing was written
+    for status in (401, 422, 429, 503):  # refused or failed: nothing was written
+        failed = HttpResponse(status=status)
+
+        def answer(request: HttpRequest, failed: HttpResponse = failed) -> HttpResponse:
+            return failed
+
+        ReadRoutingMiddleware(answer)(get(method="POST"))
+        assert COOKIE not in failed.cookies
     read = HttpResponse()
     ReadRoutingMiddleware(lambda request: read)(get())
     assert COOKIE not in read.cookies
