@@ -1,7 +1,7 @@
 """Liveness, readiness and metrics, for a load balancer and Prometheus (issue 14, docs/deployment.md).
 
 - `/healthz` — the process answers: no database, no Redis. A load balancer restarts what fails it.
-- `/readyz` — it can serve: the database (and each replica) answers `SELECT 1`, the cache takes a write and
+- `/readyz` — it can serve: the primary answers `SELECT 1` (or, while it cannot, a replica serves reads), the cache takes a write and
   a read (Redis when configured), and this node's search index is at most `RULECENTER_READY_SEARCH_LAG` rows
   behind the outbox. django-health-check runs the checks (JSON with `Accept: application/json` or
   `?format=json`, text, or its page); any failure answers 503, so a balancer takes the node out of rotation.
@@ -19,11 +19,11 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection, connections
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from health_check.base import HealthCheck
-from health_check.checks import Cache, Database
+from health_check.checks import Cache
 from health_check.exceptions import ServiceUnavailable
 from health_check.views import HealthCheckView
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
@@ -70,10 +70,38 @@ class SearchIndexLag(HealthCheck):  # type: ignore[misc]
             raise ServiceUnavailable(f"search index {state.behind} changes behind")
 
 
+def primary_answers() -> bool:
+    try:
+        with connections[replicas.PRIMARY].cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except DatabaseError:
+        return False
+    finally:
+        connections[replicas.PRIMARY].close()  # checks run in an executor thread: leave it no connection
+
+
+@dataclasses.dataclass
+class Readable(HealthCheck):  # type: ignore[misc]
+    """The node can serve: the primary answers — or, while it cannot, a replica serves the reads (the site
+    read-only, every write a 503). A balancer then keeps every node in rotation through a primary's loss, so
+    the site stays readable; a replica down or behind alone never fails it (the nodes read from the primary),
+    it shows in /metrics."""
+
+    def run(self) -> None:
+        if primary_answers():
+            return
+        replicas.replicas.primary_failed()
+        try:
+            if not replicas.replicas.usable():
+                raise ServiceUnavailable("the primary cannot be reached, and no replica can serve reads")
+        finally:
+            for alias in replicas.replica_aliases():
+                connections[alias].close()
+
+
 def readiness_checks() -> list[Any]:
-    # The primary, not the replicas: a replica down or behind is skipped by every node's reads
-    # (common.replicas) and shows in /metrics; failing readiness for it would take every node out at once.
-    checks: list[Any] = [(Database, {"alias": replicas.PRIMARY})]
+    checks: list[Any] = [Readable]
     checks += [(Cache, {"alias": "default"}), SearchIndexLag]
     return checks
 

@@ -21,7 +21,7 @@ def test_readiness_checks_the_database_the_cache_and_the_search_index(client: Cl
     ready = client.get("/readyz", HTTP_ACCEPT="application/json")
     assert ready.status_code == 200, ready.content
     checks = ready.json()
-    assert any(name.startswith("Database") for name in checks)
+    assert any(name.startswith("Readable") for name in checks)
     assert any(name.startswith("Cache") for name in checks)
     assert any(name.startswith("SearchIndexLag") for name in checks)
     assert set(checks.values()) == {"OK"}
@@ -60,3 +60,24 @@ def test_metrics_count_requests_by_route_not_by_path(client: Client) -> None:
     assert "no-such-rule" not in text
     assert "rulecenter_task_queue_depth " in text
     assert "rulecenter_search_index_lag " in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_its_primary_a_node_stays_ready_while_a_replica_serves_reads(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A balancer that took every node out when the primary is lost would turn a read-only site into none."""
+    from rulecenter.common import replicas
+    from rulecenter.common.replicas import ReplicaState
+    from rulecenter.site import health
+
+    monkeypatch.setattr(health, "primary_answers", lambda: False)
+    monkeypatch.setattr(replicas.replicas, "primary_down_until", 0.0)
+    monkeypatch.setattr(replicas.replicas, "usable", lambda: [])
+    answer = client.get("/readyz?format=json")
+    assert answer.status_code == 503  # no replica either: nothing can be served
+    assert "no replica can serve reads" in str(answer.json())
+    serving = ReplicaState("replica1", True, True, 0.0, "0/1", 0.0)
+    monkeypatch.setattr(replicas.replicas, "usable", lambda: [serving])
+    answer = client.get("/readyz?format=json")
+    assert answer.status_code == 200, answer.content
