@@ -5,7 +5,8 @@
     python deploy/cluster/cluster.py promote                                  (the replica becomes the primary)
 
 What it starts, every part an existing, well-understood program, each on ports of its own (so it runs beside
-`make run`, a PostgreSQL on 5432 and a Redis on 6379), all state under `var/cluster/`:
+`make run`, a PostgreSQL on 5432 and a Redis on 6379), all state under `var/cluster/` (as root, PostgreSQL's
+data and logs are the postgres user's, in the temporary folder, linked from `var/cluster/logs/`):
 
 - **nginx** on `CLUSTER_PORT` (8080) with a shared cache for anonymous reads (nginx.conf.template);
 - **three app nodes** (`rulecenter serve`, ports `CLUSTER_NODE_PORT`… — 18081, 18082, 18083), each with its
@@ -32,6 +33,7 @@ import socket
 import string
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -160,13 +162,24 @@ class Cluster:
         subprocess.run([PYTHON, "-m", "rulecenter", *args], cwd=ROOT, env=self.env(node), check=True)
 
     # -- PostgreSQL ------------------------------------------------------------------------------------------
+    @property
+    def pg_root(self) -> Path:
+        """PostgreSQL's data directories and logs. As root they are the postgres user's, in the temporary
+        folder: the postgres user can reach it without any folder above the project being opened to others."""
+        if self.root:
+            return Path(tempfile.gettempdir()) / f"rulecenter-cluster-{self.ports['primary']}"
+        return STATE_DIR / "pg"
+
     def pg_dir(self, which: str) -> Path:
-        return STATE_DIR / "pg" / which
+        return self.pg_root / which
+
+    def pg_log(self, which: str) -> Path:
+        return self.pg_root / f"pg-{which}.log"
 
     def pg_start(self, which: str) -> None:
         port = self.ports[which]
         self.as_postgres(
-            [str(self.pg / "pg_ctl"), "-D", str(self.pg_dir(which)), "-l", str(self.logs / f"pg-{which}.log"),
+            [str(self.pg / "pg_ctl"), "-D", str(self.pg_dir(which)), "-l", str(self.pg_log(which)),
              "-o", f"-p {port} -k {self.pg_dir(which)}", "-w", "start"],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
@@ -187,18 +200,16 @@ class Cluster:
         return out.stdout.strip()
 
     def pg_create(self) -> None:
-        base = STATE_DIR / "pg"
-        base.mkdir(parents=True, exist_ok=True)
+        base = self.pg_root
+        if base.exists():
+            shutil.rmtree(base)
+        base.mkdir(mode=0o700, parents=True)
         self.logs.mkdir(parents=True, exist_ok=True)
         if self.root:
             postgres = pwd.getpwnam("postgres")
-            for folder in (base, self.logs):
-                os.chown(folder, postgres.pw_uid, postgres.pw_gid)
-            # Every folder above must let the postgres user through.
-            for parent in [STATE_DIR, *STATE_DIR.parents]:
-                if parent == Path("/"):
-                    break
-                parent.chmod(parent.stat().st_mode | 0o011)
+            os.chown(base, postgres.pw_uid, postgres.pw_gid)
+        for which in ("primary", "replica"):  # their logs beside the others'
+            (self.logs / f"pg-{which}.log").symlink_to(self.pg_log(which))
         primary = self.pg_dir("primary")
         self.as_postgres(
             [str(self.pg / "initdb"), "-D", str(primary), "-U", "postgres", "--auth=trust", "-E", "UTF8",
