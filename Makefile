@@ -54,8 +54,8 @@ migrations-check: setup
 pytest: setup
 	$(BIN)/pytest
 
-# The cluster on one machine (docs/deployment.md, "A cluster on one machine"): nginx with a shared cache, three app nodes, a
-# PostgreSQL primary and its streaming replica, Redis, an RQ worker, each node's index follower.
+# The cluster on one machine (docs/deployment.md, "A cluster on one machine"): nginx with a shared cache,
+# three app nodes, a PostgreSQL primary and its streaming replica, Redis, an RQ worker, index followers.
 cluster: setup cluster-packages
 	$(BIN)/python deploy/cluster/cluster.py start
 
