@@ -237,6 +237,7 @@ class Cluster:
     def start(self) -> None:
         if self.state.get("pids"):
             sys.exit(f"a cluster is already running ({STATE_FILE}); make cluster-stop first")
+        self.ports = ports()  # this start's environment, not the last cluster's
         busy = [f"{name} {port}" for name, port in self.ports.items() if not _free(port)]
         if busy:
             sys.exit("ports already in use: " + ", ".join(busy) + " (CLUSTER_PORT and friends choose others)")
