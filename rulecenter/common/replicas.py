@@ -8,8 +8,8 @@
   a request (commands, workers, the index follower) use the primary. The choice is made once per request by
   `ReadRoutingMiddleware` and kept in a context variable the router reads: Django's `DATABASE_ROUTERS`, no
   second connection pool.
-- **Read-your-writes.** After a write request, the primary's WAL position (`pg_current_wal_lsn()`) is kept
-  for the writer: in a cookie for browsers (`rulecenter_wrote`), under the bearer token's hash in the cache
+- **Read-your-writes.** After a write request that was not refused (below 400), the primary's WAL position
+  (`pg_current_wal_lsn()`) is kept for the writer: in a cookie for browsers (`rulecenter_wrote`), under the bearer token's hash in the cache
   for API clients. Until a replica has replayed past it (`pg_last_wal_replay_lsn()`), that writer's reads go
   to the primary — never a fixed sleep. The pin lasts at most `RULECENTER_REPLICA_MAX_LAG_SECONDS`: a replica
   further behind than that is not read from anyway.
@@ -17,7 +17,9 @@
   (`now() - pg_last_xact_replay_timestamp()` while it has WAL still to replay; 0 when it has replayed all it
   received). Each process asks each replica at most once a second.
 - **The primary lost:** reads keep going to a replica (a writer's pin too, for `PRIMARY_RETRY_SECONDS` after
-  the primary failed), writes answer 503 (common.problems), so the site stays readable.
+  the primary failed), and so do the reads of who may do what (`authority`: token grants, the grants'
+  generation — on the primary otherwise, so a revocation counts at once); a read that failed on the primary is
+  read again from the replica; writes answer 503 (common.problems), so the site stays readable.
 """
 
 import contextvars
