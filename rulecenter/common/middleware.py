@@ -16,6 +16,8 @@ from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
+from . import replicas
+
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
@@ -49,8 +51,6 @@ class PageSessionMiddleware(PagesOnly, SessionMiddleware):
             # session's change (a notice shown once) is not kept. Serve the page: reading goes on.
             if not _unreachable(interrupted):
                 raise
-            from . import replicas
-
             logger.warning(
                 "session not saved, the database is unreachable: %s %s", request.method, request.path
             )

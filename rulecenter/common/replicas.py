@@ -3,14 +3,15 @@
 
 `DATABASE_REPLICA_URLS` adds each replica as a database alias `replica1`, `replica2`, … Then:
 
-- **What reads where.** A page or API request with a safe method (GET, HEAD, OPTIONS) reads from a replica;
-  every other request, every transaction (a read inside `atomic()` sees its own writes) and everything outside
-  a request (commands, workers, the index follower) use the primary. The choice is made once per request by
+- **What reads where.** A page or API request with a safe method (GET, HEAD, OPTIONS) reads from a replica
+  (one of those that can serve, at random); every other request, every transaction (a read inside `atomic()`
+  sees its own writes) and everything outside a request (commands, workers, the index follower) use the
+  primary. The choice is made once per request by
   `ReadRoutingMiddleware` and kept in a context variable the router reads: Django's `DATABASE_ROUTERS`, no
   second connection pool.
 - **Read-your-writes.** After a write request that was not refused (below 400), the primary's WAL position
-  (`pg_current_wal_lsn()`) is kept for the writer: in a cookie for browsers (`rulecenter_wrote`), under the bearer token's hash in the cache
-  for API clients. Until a replica has replayed past it (`pg_last_wal_replay_lsn()`), that writer's reads go
+  (`pg_current_wal_lsn()`) is kept for the writer: in a cookie for browsers (`rulecenter_wrote`), under the
+  bearer token's hash in the cache for API clients. Until a replica has replayed past it (`pg_last_wal_replay_lsn()`), that writer's reads go
   to the primary — never a fixed sleep. The pin lasts at most `RULECENTER_REPLICA_MAX_LAG_SECONDS`: a replica
   further behind than that is not read from anyway.
 - **A replica that cannot serve is skipped:** down, or more than `RULECENTER_REPLICA_MAX_LAG_SECONDS` behind
@@ -25,6 +26,7 @@
 import contextvars
 import hashlib
 import logging
+import random
 import re
 import threading
 import time
@@ -61,10 +63,7 @@ class ReplicaRouter:
     the primary, and inside a transaction on the primary everything there."""
 
     def db_for_read(self, model: object, **hints: Any) -> str:
-        alias = _reads_from.get()
-        if alias is None or connections[PRIMARY].in_atomic_block:
-            return PRIMARY
-        return alias
+        return read_alias()
 
     def db_for_write(self, model: object, **hints: Any) -> str:
         return PRIMARY
@@ -76,10 +75,18 @@ class ReplicaRouter:
         return db == PRIMARY
 
 
+def read_alias() -> str:
+    """Where this request's reads go: its replica, or the primary (outside a request, inside a transaction)."""
+    alias = _reads_from.get()
+    if alias is None or connections[PRIMARY].in_atomic_block:
+        return PRIMARY
+    return alias
+
+
 def reading() -> BaseDatabaseWrapper:
     """The connection a raw-SQL read uses: where the router sends this request's reads (a replica or the
     primary). `django.db.connection` is always the primary."""
-    return connections[ReplicaRouter().db_for_read(object)]
+    return connections[read_alias()]
 
 
 def authority() -> BaseDatabaseWrapper:
@@ -212,18 +219,12 @@ def _token_key(request: HttpRequest) -> str | None:
     return "rc:wrote:" + hashlib.sha256(authorization.encode("utf-8", "replace")).hexdigest()[:32]
 
 
-def _soft(call: Callable[[], object]) -> object:
-    """The cache call, or None when Redis cannot be reached (common.cache); a per-process cache just answers."""
-    soft = getattr(cache, "soft", None)
-    return soft(call, None) if soft is not None else call()
-
-
 def _written(request: HttpRequest) -> int | None:
     """The WAL position this client last wrote at, if it wrote in the last RULECENTER_REPLICA_MAX_LAG_SECONDS."""
     written = _lsn(request.COOKIES.get(COOKIE))
     key = _token_key(request)
     if key is not None:
-        kept = _soft(lambda: cache.get(key))
+        kept = cache.get(key)  # a miss while Redis is down (common.cache fails soft)
         if isinstance(kept, int):
             written = max(written or 0, kept)
     return written
@@ -237,6 +238,7 @@ def choose(request: HttpRequest) -> str | None:
     if not usable:
         return None
     written = _written(request)
+    random.shuffle(usable)  # several replicas share the reads
     if written is None or replicas.primary_down:
         return usable[0].alias
     for known in usable:
@@ -266,7 +268,7 @@ def _remember_write(request: HttpRequest, response: HttpResponseBase) -> None:
     key = _token_key(request)
     if key is not None:
         value = _lsn(position)
-        _soft(lambda: cache.set(key, value, seconds))
+        cache.set(key, value, seconds)
     else:
         response.set_cookie(
             COOKIE, position, max_age=seconds, httponly=True, samesite="Lax", secure=request.is_secure()

@@ -5,9 +5,11 @@ replayed); the real thing — a PostgreSQL primary, a `pg_basebackup` replica he
 `recovery_min_apply_delay`, a member voting and reading the page at once — is bench/faults.py, which CI runs.
 """
 
+import dataclasses
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -103,7 +105,7 @@ def test_an_api_client_is_pinned_by_its_token_not_by_a_cookie(
 
 
 def test_a_browser_write_leaves_a_cookie_that_lasts_the_replicas_longest_allowed_lag(
-    replica: Replica, monkeypatch: pytest.MonkeyPatch, settings: object
+    replica: Replica, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(replicas, "wal_position", lambda: "0/7000")
     response = HttpResponse(status=302)
@@ -244,19 +246,37 @@ def test_each_replica_is_asked_at_most_once_a_second(monkeypatch: pytest.MonkeyP
     assert len(asked) == 3
 
 
-def test_while_one_thread_asks_a_replica_the_others_go_on_with_what_was_known(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_while_one_thread_asks_a_replica_the_others_go_on_with_what_was_known() -> None:
+    """A replica that does not answer holds the thread asking it for its connect timeout; the others must not
+    queue behind it."""
     watch = replicas._Replicas()
-    monkeypatch.setattr(replicas, "_ask", lambda alias: state(replayed="0/1"))
-    watch.state(REPLICA)
-    clock = [time.monotonic() + 5]  # what was known is old now
-    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
-    watch._lock.acquire()  # another thread is asking (a replica that does not answer)
-    try:
-        assert watch.state(REPLICA).replayed == "0/1"  # not blocked behind it
-    finally:
-        watch._lock.release()
+    asking, answer = threading.Event(), threading.Event()
+    answers = iter([state(replayed="0/1"), None])
+
+    def ask(alias: str) -> ReplicaState:
+        found = next(answers)
+        if found is None:  # the second ask: the replica does not answer until the test lets it
+            asking.set()
+            answer.wait(5)
+            return state(up=False)
+        return found
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(replicas, "_ask", ask)
+        watch.state(REPLICA)
+        slow = threading.Thread(target=watch.state, args=(REPLICA,), kwargs={"fresh": True})
+        slow.start()
+        assert asking.wait(5)
+        seen: list[ReplicaState] = []
+        other = threading.Thread(target=lambda: seen.append(watch.state(REPLICA, fresh=False)))
+        # What was known is old: the other thread wants to ask again, and finds the slow one asking.
+        watch._states[REPLICA] = dataclasses.replace(watch._states[REPLICA], checked_at=time.monotonic() - 10)
+        other.start()
+        other.join(2)
+        answer.set()
+        slow.join(5)
+    assert not other.is_alive(), "a reader waited behind the slow ask"
+    assert [known.replayed for known in seen] == ["0/1"]  # what was known
 
 
 def test_with_the_primary_lost_a_signed_in_read_is_read_again_with_its_grants_from_the_replica(
@@ -280,3 +300,17 @@ def test_with_the_primary_lost_a_signed_in_read_is_read_again_with_its_grants_fr
     assert (
         replicas.authority().alias == "default"
     )  # outside a request, and with the primary back: the primary
+
+
+def test_several_replicas_share_the_reads_and_a_writer_reads_from_one_that_has_their_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    known = {
+        "replica1": ReplicaState("replica1", True, True, 0.0, "0/5000", time.monotonic()),
+        "replica2": ReplicaState("replica2", True, True, 0.0, "0/9000", time.monotonic()),
+    }
+    monkeypatch.setattr(replicas, "replica_aliases", lambda: list(known))
+    monkeypatch.setattr(replicas.replicas, "state", lambda alias, *, fresh=False: known[alias])
+    monkeypatch.setattr(replicas.replicas, "primary_down_until", 0.0)
+    assert {choose(get()) for _ in range(200)} == {"replica1", "replica2"}
+    assert {choose(get(cookie="0/8000")) for _ in range(50)} == {"replica2"}  # only it has replayed the write
