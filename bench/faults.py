@@ -201,6 +201,8 @@ class Drill:
         self.lock = threading.Lock()
         self.seq = 0
         self.rows: list[dict] = []
+        # wrk's script, in a folder removed with the drill (not one temporary file left per phase).
+        self.scratch = tempfile.TemporaryDirectory(prefix="rulecenter-drill-")
 
     # -- setup -----------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -212,7 +214,7 @@ class Drill:
             "/news/", "/rules/", "/rules/factoring-agreement/", f"/consultations/{self.facts['consultation']}/",
             "/feeds/news.rss", "/calendar.ics", "/consultations/", "/calendar/",
         ])  # fmt: skip
-        script = Path(tempfile.mkstemp(suffix=".lua")[1])
+        script = Path(self.scratch.name) / "readers.lua"
         script.write_text(f'wrk_paths = "{paths}"\n' + WRK_SCRIPT)
         return subprocess.Popen(
             ["wrk", "-t2", "-c16", f"-d{seconds:.0f}s", "--timeout", "10s", "-s", str(script), self.base],

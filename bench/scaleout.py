@@ -143,9 +143,10 @@ class Bench:
         }
 
     def votes(self) -> dict:
-        tokens = Path(tempfile.mkstemp(suffix=".txt")[1])
+        scratch = tempfile.TemporaryDirectory(prefix="rulecenter-scaleout-")
+        tokens = Path(scratch.name) / "tokens.txt"
         tokens.write_text("\n".join(self.facts["tokens"]) + "\n")
-        script = Path(tempfile.mkstemp(suffix=".lua")[1])
+        script = Path(scratch.name) / "votes.lua"
         script.write_text(VOTE_SCRIPT)
         path = f"/api/v1/consultations/{self.facts['consultation']}/votes"
 
@@ -167,6 +168,7 @@ class Bench:
         self.cluster.stop_service("replica")
         self.cluster.restart_nodes()
         without = measure()
+        scratch.cleanup()
         return {
             "with": {"rate": with_replica[0], "cpu_us": with_replica[1]},
             "without": {"rate": without[0], "cpu_us": without[1]},
